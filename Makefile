@@ -6,6 +6,9 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDEXPANSION:
+# Keep every intermediate (objects, .bpf.o, skeletons): rebuilding them is
+# what incremental builds exist to avoid.
+.SECONDARY:
 
 SAN      ?= 0
 V        ?= 0
@@ -139,7 +142,6 @@ $(BPFO)/%.skel.h: $(BPFO)/%.bpf.o
 	$(call say,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 # ---- Fuzzing (clang, libFuzzer) --------------------------------------------
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -isystem /usr/include/p11-kit-1 \
