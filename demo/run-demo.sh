@@ -1,0 +1,90 @@
+#!/bin/bash
+# The prp demo on one machine: the orders, users and payments services on
+# their DESIGN.md ports, prp-loadgen driving orders (which calls users and
+# payments), and one injected fault. Runs until Ctrl-C, or DURATION seconds.
+#
+# Environment: BUILD_DIR (build), DURATION (empty: until Ctrl-C), RPS (30).
+# Later issues add prp-agent and prp-aggregator here.
+set -u
+
+BUILD_DIR=${BUILD_DIR:-build}
+DURATION=${DURATION:-}
+RPS=${RPS:-30}
+VAR=var/demo
+mkdir -p "$VAR"
+
+pids=()
+loadgen_pid=
+
+say() { printf '%s demo: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+stop_all() {
+	trap - INT TERM
+	[ -n "$loadgen_pid" ] && kill -INT "$loadgen_pid" 2>/dev/null && wait "$loadgen_pid" 2>/dev/null
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	say "stopped; logs in $VAR/"
+}
+
+# start NAME PORT [ARGS...]: one service, waiting until it listens
+start() {
+	local name=$1 port=$2
+	shift 2
+	"$BUILD_DIR/prp-demo-service" --name "$name" --port "$port" "$@" 2>"$VAR/$name.log" &
+	local pid=$!
+	pids+=("$pid")
+	for _ in $(seq 50); do
+		grep -q 'listening on' "$VAR/$name.log" && {
+			say "$name       pid $pid  http://127.0.0.1:$port  (log $VAR/$name.log)"
+			return 0
+		}
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "$name did not start:" >&2
+	cat "$VAR/$name.log" >&2
+	stop_all
+	exit 1
+}
+
+trap 'stop_all; exit 0' INT TERM
+
+say "starting the demo services (no instrumentation: prp sees them from the kernel)"
+start users 8002
+start payments 8003
+start orders 8001 --call users=http://127.0.0.1:8002 --call payments=http://127.0.0.1:8003
+
+if [ -n "$DURATION" ]; then
+	run_for=$DURATION
+	say "load: prp-loadgen -> orders at $RPS rps for ${DURATION}s"
+else
+	run_for=0
+	say "load: prp-loadgen -> orders at $RPS rps until Ctrl-C"
+fi
+"$BUILD_DIR/prp-loadgen" --target http://127.0.0.1:8001 --mix orders --rps "$RPS" \
+	--duration "$run_for" --progress-s 5 &
+loadgen_pid=$!
+
+# One fault, a third of the way in: payments slows down by 200 ms for a
+# third of the run (30 s in and for 15 s when running until Ctrl-C).
+if [ -n "$DURATION" ]; then
+	fault_at=$((DURATION / 3)) fault_for=$((DURATION / 3))
+else
+	fault_at=30 fault_for=15
+fi
+if [ "$fault_for" -ge 1 ]; then
+	sleep "$fault_at" &
+	wait $! 2>/dev/null
+	if kill -0 "$loadgen_pid" 2>/dev/null; then
+		say "fault: payments +200 ms latency for ${fault_for}s (POST /chaos)"
+		curl -sS -o /dev/null -X POST http://127.0.0.1:8003/chaos \
+			-d "{\"latency_ms\": 200, \"duration_s\": $fault_for}" ||
+			say "could not inject the fault"
+	fi
+fi
+
+wait "$loadgen_pid"
+rc=$?
+loadgen_pid=
+stop_all
+exit $rc
