@@ -174,8 +174,9 @@ RESULTS := $(BUILD)/test-results
 check-unit: unit-bins
 	$(Q)for t in $(UNIT_BINS); do tests/lib/run-suite.sh $(RESULTS) "$$t" "$$t"; done
 
+# One test at a time: they measure latency and CPU time of real processes.
 check-integration: integ-bins
-	$(Q)for t in $(INTEG_BINS); do tests/lib/run-suite.sh $(RESULTS) "$$t" "$$t"; done
+	$(Q)for t in $(INTEG_BINS); do tests/lib/run-suite.sh $(RESULTS) "$$t" "$$t" --jobs 1; done
 
 check-fuzz: fuzz-bins
 	$(Q)for t in $(FUZZ_BINS); do tests/lib/run-fuzz.sh $(RESULTS) "$$t" $(FUZZ_SECONDS); done
