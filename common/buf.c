@@ -17,7 +17,12 @@ void buf_init(struct buf *b, size_t max_bytes)
 	b->data = NULL;
 	b->len = 0;
 	b->alloc = 0;
-	b->max_bytes = max_bytes;
+	/*
+	 * Clamped so that len + n + 1, max_bytes + 1 and the doubling in
+	 * buf_reserve() cannot wrap: with SIZE_MAX ("no cap") they did, and
+	 * the first append overflowed a 1-byte allocation.
+	 */
+	b->max_bytes = max_bytes < BUF_MAX_BYTES ? max_bytes : BUF_MAX_BYTES;
 }
 
 void buf_release(struct buf *b)

@@ -9,6 +9,7 @@
 #define PRP_COMMON_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/compiler.h"
 
@@ -18,6 +19,9 @@ struct buf {
 	size_t alloc;
 	size_t max_bytes; /* appends past this fail with -E2BIG */
 };
+
+/* The largest cap: a larger @max_bytes for buf_init() is lowered to it. */
+#define BUF_MAX_BYTES (SIZE_MAX / 2)
 
 /* Sets @b empty with a cap of @max_bytes; allocates nothing. */
 void buf_init(struct buf *b, size_t max_bytes);

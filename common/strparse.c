@@ -53,6 +53,9 @@ static bool starts_like_number(const char *s, bool allow_minus)
 		s++;
 	else if (*s == '+')
 		s++;
+	/* strtod and strtold also read hex ("0x10", "0x1p4"): decimal only */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		return false;
 	return isdigit((unsigned char)*s) || (*s == '.' && isdigit((unsigned char)s[1]));
 }
 
@@ -97,11 +100,14 @@ int strparse_double(const char *s, double min, double max, double *out)
 
 	if (!starts_like_number(s, true))
 		return -EINVAL;
-	errno = 0;
 	v = strtod(s, &end);
-	if (*end || end == s || !isfinite(v))
+	if (*end || end == s)
 		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
+	/*
+	 * starts_like_number() keeps out "inf" and "nan", so a value that is not
+	 * finite overflowed. An underflow reads as 0 or a subnormal: bounds decide.
+	 */
+	if (!isfinite(v) || v < min || v > max)
 		return -ERANGE;
 	*out = v;
 	return 0;
@@ -132,10 +138,12 @@ static int split_quantity(const char *s, long double *value, const char **unit)
 
 	if (!starts_like_number(s, false) || *s == '+')
 		return -EINVAL;
-	errno = 0;
 	*value = strtold(s, &end);
-	if (end == s || !isfinite(*value) || errno == ERANGE)
+	if (end == s)
 		return -EINVAL;
+	/* past LDBL_MAX (an underflow reads as 0 and is fine) */
+	if (!isfinite(*value))
+		return -ERANGE;
 	*unit = end;
 	return 0;
 }
@@ -164,10 +172,14 @@ static int scale_quantity(const char *s, const struct unit *units, size_t nunits
 		if (!factor)
 			return -EINVAL;
 	}
-	product = value * (long double)factor;
+	/*
+	 * Round first, then range-check: adding 0.5 after the check took
+	 * 2^64 - 1 to 2^64, whose conversion is undefined (it gave 0 on x86).
+	 */
+	product = roundl(value * (long double)factor);
 	if (product >= 18446744073709551616.0L)
 		return -ERANGE;
-	*out = (uint64_t)(product + 0.5L);
+	*out = (uint64_t)product;
 	return 0;
 }
 

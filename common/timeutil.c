@@ -88,20 +88,26 @@ static bool expect(const char **p, char c)
 	return true;
 }
 
-/* Parses "[.frac]" into nanoseconds; digits past the ninth are ignored. */
-static void parse_fraction(const char **p, int64_t *ns)
+/*
+ * Parses "[.frac]" into nanoseconds; digits past the ninth are ignored. A '.'
+ * must be followed by at least one digit (RFC 3339's time-secfrac).
+ */
+static bool parse_fraction(const char **p, int64_t *ns)
 {
 	int64_t scale = 100000000;
 
 	*ns = 0;
 	if (**p != '.')
-		return;
+		return true;
 	(*p)++;
+	if (**p < '0' || **p > '9')
+		return false;
 	while (**p >= '0' && **p <= '9') {
 		*ns += (**p - '0') * scale;
 		scale /= 10;
 		(*p)++;
 	}
+	return true;
 }
 
 /* Parses "Z", "+HH:MM", "-HH:MM" or nothing into seconds east of UTC. */
@@ -144,15 +150,15 @@ int time_parse_iso(const char *s, uint64_t *real_ns)
 		/* 60 admits a leap second; it reads as the next second */
 		if (h > 23 || mi > 59 || sec > 60)
 			return -EINVAL;
-		parse_fraction(&p, &frac_ns);
-		if (!parse_zone(&p, &offset_s))
+		if (!parse_fraction(&p, &frac_ns) || !parse_zone(&p, &offset_s))
 			return -EINVAL;
 	}
 	if (*p)
 		return -EINVAL;
 	secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
 	       offset_s;
-	if (secs < 0)
+	/* nanoseconds since 1970 fit in 64 bits until 2554-07-21 */
+	if (secs < 0 || (uint64_t)secs > (UINT64_MAX - (uint64_t)frac_ns) / NSEC_PER_SEC)
 		return -EINVAL;
 	*real_ns = (uint64_t)secs * NSEC_PER_SEC + (uint64_t)frac_ns;
 	return 0;

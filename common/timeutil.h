@@ -27,7 +27,8 @@ void time_format_iso(uint64_t real_ns, char out[TIME_ISO_LEN]);
  * Parses an instant: "YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM|-HH:MM]", a space
  * instead of the 'T' (the NAB CSV form), and a bare date "YYYY-MM-DD". With no
  * zone the time is UTC. Returns 0, or -EINVAL for anything else, including
- * out-of-range fields and instants before 1970.
+ * out-of-range fields and instants before 1970 or past 2554-07-21T23:34:33Z
+ * (2^64 ns).
  */
 PRP_MUST_CHECK int time_parse_iso(const char *s, uint64_t *real_ns);
 

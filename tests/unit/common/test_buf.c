@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,5 +89,17 @@ Test(buf, reset_keeps_cap)
 	buf_reset(&b);
 	cr_assert_str_eq(buf_str(&b), "");
 	cr_assert_eq(buf_append_str(&b, "wxyz"), 0);
+	buf_release(&b);
+}
+
+Test(buf, an_unbounded_cap_does_not_wrap_the_size_arithmetic)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX);
+	cr_assert_eq(b.max_bytes, BUF_MAX_BYTES);
+	cr_assert_eq(buf_append_str(&b, "0123456789"), 0);
+	cr_assert_eq(buf_appendf(&b, "%s", "abc"), 0);
+	cr_assert_str_eq(buf_str(&b), "0123456789abc");
 	buf_release(&b);
 }
