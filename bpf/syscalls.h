@@ -12,7 +12,7 @@
 
 /* Bounds of the maps: processes watched, and (process, syscall) pairs kept. */
 #define SYSCALLS_MAX_TARGETS 4096
-#define SYSCALLS_MAX_STATS 16384
+#define SYSCALLS_MAX_STATS   16384
 /* Threads with a syscall in flight at once. */
 #define SYSCALLS_MAX_INFLIGHT 16384
 

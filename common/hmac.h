@@ -19,8 +19,8 @@
 PRP_MUST_CHECK int hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
 			       uint8_t out[HMAC_SHA256_LEN]);
 /* The same, as lowercase hex (the webhook X-Webhook-Signature form). */
-PRP_MUST_CHECK int hmac_sha256_hex(const void *key, size_t key_len, const void *msg,
-				   size_t msg_len, char out[HMAC_SHA256_HEX_LEN]);
+PRP_MUST_CHECK int hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
+				   char out[HMAC_SHA256_HEX_LEN]);
 /* SHA-256 of @msg (API keys are stored as this). Returns 0 or -EIO. */
 PRP_MUST_CHECK int hmac_sha256_digest(const void *msg, size_t msg_len,
 				      uint8_t out[HMAC_SHA256_LEN]);

@@ -43,11 +43,11 @@ bool log_enabled(enum log_level level);
 /* Writes one line; with @err < 0 appends ": strerror(-err)". */
 void log_msg(enum log_level level, int err, const char *fmt, ...) PRP_PRINTF(3, 4);
 
-#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, 0, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, 0, __VA_ARGS__)
-#define log_error(...) log_msg(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
-#define log_warn_err(err, ...) log_msg(LOG_LEVEL_WARN, (err), __VA_ARGS__)
+#define log_debug(...)		log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)		log_msg(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_warn(...)		log_msg(LOG_LEVEL_WARN, 0, __VA_ARGS__)
+#define log_error(...)		log_msg(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
+#define log_warn_err(err, ...)	log_msg(LOG_LEVEL_WARN, (err), __VA_ARGS__)
 #define log_error_err(err, ...) log_msg(LOG_LEVEL_ERROR, (err), __VA_ARGS__)
 
 /* Logs at error level and exits with status 1. For start-up failures only. */
@@ -58,7 +58,7 @@ PRP_NORETURN void fatal(const char *fmt, ...) PRP_PRINTF(1, 2);
  * most LOG_RATELIMIT_BURST lines per call site every LOG_RATELIMIT_WINDOW_S
  * seconds; the next line after a quiet window says how many were suppressed.
  */
-#define LOG_RATELIMIT_BURST 10
+#define LOG_RATELIMIT_BURST    10
 #define LOG_RATELIMIT_WINDOW_S 60
 
 struct log_ratelimit {
@@ -71,10 +71,10 @@ void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const c
 	PRP_PRINTF(3, 4);
 
 /* One limiter per call site. */
-#define log_ratelimited(level, ...)                                      \
-	do {                                                             \
-		static struct log_ratelimit log_rl_;                     \
-		log_msg_ratelimited(&log_rl_, (level), __VA_ARGS__);     \
+#define log_ratelimited(level, ...)                                                                \
+	do {                                                                                       \
+		static struct log_ratelimit log_rl_;                                               \
+		log_msg_ratelimited(&log_rl_, (level), __VA_ARGS__);                               \
 	} while (0)
 
 #endif

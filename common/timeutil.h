@@ -12,7 +12,7 @@
 
 #define NSEC_PER_USEC 1000ull
 #define NSEC_PER_MSEC 1000000ull
-#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_SEC  1000000000ull
 
 /* "2026-11-27T10:00:00.123Z" plus the terminator, with room to spare. */
 #define TIME_ISO_LEN 32

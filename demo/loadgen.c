@@ -29,7 +29,7 @@
 #include "demo/loadmix.h"
 
 #define LOADGEN_BODY_MAX (1u << 20)
-#define LOADGEN_URL_MAX 512
+#define LOADGEN_URL_MAX	 512
 
 struct loadgen_opts {
 	const char *target;
@@ -82,11 +82,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: prp-loadgen --target URL --rps N --duration S [--mix orders|users|payments|health]\n"
-		   "                   [--connections N] [--timeout-ms N] [--progress-s N] [--seed N]\n"
-		   "Sends requests at a fixed rate (open loop) and prints, at the end,\n"
-		   "'sent N ok N errors N' and the latency percentiles. --duration 0 runs until\n"
-		   "Ctrl-C. Without --mix, the target's GET /health says which service it is.\n");
+	fprintf(f,
+		"usage: prp-loadgen --target URL --rps N --duration S [--mix orders|users|payments|health]\n"
+		"                   [--connections N] [--timeout-ms N] [--progress-s N] [--seed N]\n"
+		"Sends requests at a fixed rate (open loop) and prints, at the end,\n"
+		"'sent N ok N errors N' and the latency percentiles. --duration 0 runs until\n"
+		"Ctrl-C. Without --mix, the target's GET /health says which service it is.\n");
 }
 
 static int parse_args(int argc, char **argv, struct loadgen_opts *o)
@@ -106,8 +107,12 @@ static int parse_args(int argc, char **argv, struct loadgen_opts *o)
 	uint64_t duration_ns;
 	int c, idx = 0, err = 0;
 
-	*o = (struct loadgen_opts){ .rps = 10, .duration_s = 10, .connections = 64,
-				    .timeout_ms = 10000, .progress_s = 5, .seed = 1 };
+	*o = (struct loadgen_opts){ .rps = 10,
+				    .duration_s = 10,
+				    .connections = 64,
+				    .timeout_ms = 10000,
+				    .progress_s = 5,
+				    .seed = 1 };
 	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		switch (c) {
 		case 't':
@@ -338,7 +343,8 @@ static uint64_t run(struct loadgen *lg)
 {
 	const double interval_ns = 1e9 / lg->o.rps;
 	const uint64_t start = time_mono_ns();
-	const uint64_t end = lg->o.duration_s ? start + lg->o.duration_s * NSEC_PER_SEC : UINT64_MAX;
+	const uint64_t end =
+		lg->o.duration_s ? start + lg->o.duration_s * NSEC_PER_SEC : UINT64_MAX;
 	uint64_t next = 0, now = start, next_progress = start + lg->o.progress_s * NSEC_PER_SEC;
 
 	while (!stop_requested && now < end) {
@@ -364,7 +370,8 @@ static uint64_t run(struct loadgen *lg)
 	}
 	/* what the schedule wanted sent by now but no connection was free for */
 	if (now > start) {
-		uint64_t wanted = (uint64_t)((double)((now < end ? now : end) - start) / interval_ns);
+		uint64_t wanted =
+			(uint64_t)((double)((now < end ? now : end) - start) / interval_ns);
 
 		lg->not_sent = wanted > next ? wanted - next : 0;
 	}

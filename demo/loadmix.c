@@ -78,10 +78,11 @@ static void create_order(struct loadmix *m, struct loadmix_request *r)
 
 	set(r, "POST", true);
 	snprintf(r->path, sizeof(r->path), "/orders");
-	snprintf(r->body, sizeof(r->body),
-		 "{\"customer_id\":%u,\"items\":[{\"sku\":\"sku-%u\",\"qty\":%u}],\"total\":%u.%02u}",
-		 1 + (unsigned)below(m, LOADMIX_SEEDED_USERS), sku, qty, qty * (5 + sku % 50),
-		 (unsigned)below(m, 100));
+	snprintf(
+		r->body, sizeof(r->body),
+		"{\"customer_id\":%u,\"items\":[{\"sku\":\"sku-%u\",\"qty\":%u}],\"total\":%u.%02u}",
+		1 + (unsigned)below(m, LOADMIX_SEEDED_USERS), sku, qty, qty * (5 + sku % 50),
+		(unsigned)below(m, 100));
 }
 
 static void orders_mix(struct loadmix *m, struct loadmix_request *r)

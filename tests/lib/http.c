@@ -9,8 +9,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata)
 	return buf_append(userdata, p, size * n) ? 0 : size * n;
 }
 
-int http_call(const char *method, const char *url, const char *body, long *status,
-	      struct buf *resp, struct buf *headers)
+int http_call(const char *method, const char *url, const char *body, long *status, struct buf *resp,
+	      struct buf *headers)
 {
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	CURL *c = curl_easy_init();

@@ -12,7 +12,7 @@
  * the response body to @resp (and its headers to @headers when not NULL).
  * Returns 0, or -EIO when no HTTP answer came (connection refused, timeout).
  */
-int http_call(const char *method, const char *url, const char *body, long *status,
-	      struct buf *resp, struct buf *headers);
+int http_call(const char *method, const char *url, const char *body, long *status, struct buf *resp,
+	      struct buf *headers);
 
 #endif

@@ -81,7 +81,8 @@ Test(bpf_syscalls, counts_each_call_of_a_watched_process_exactly)
 
 	cr_assert(read_stats(skel, self, SYS_close, &st), "no close entry");
 	cr_expect_geq(st.count, 500);
-	cr_expect_geq(st.errors, 500, "close(-1) errors counted %llu", (unsigned long long)st.errors);
+	cr_expect_geq(st.errors, 500, "close(-1) errors counted %llu",
+		      (unsigned long long)st.errors);
 	syscalls_bpf__destroy(skel);
 }
 

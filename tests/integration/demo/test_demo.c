@@ -45,14 +45,15 @@ static void start_all(void)
 {
 	char call_users[96], call_payments[96];
 
-	service_start(&users, (const char *const[]){ SERVICE, "--name", "users", "--port", "0", NULL });
+	service_start(&users,
+		      (const char *const[]){ SERVICE, "--name", "users", "--port", "0", NULL });
 	service_start(&payments,
 		      (const char *const[]){ SERVICE, "--name", "payments", "--port", "0", NULL });
 	snprintf(call_users, sizeof(call_users), "users=%s", users.url);
 	snprintf(call_payments, sizeof(call_payments), "payments=%s", payments.url);
-	service_start(&orders, (const char *const[]){ SERVICE, "--name", "orders", "--port", "0",
-						      "--call", call_users, "--call",
-						      call_payments, NULL });
+	service_start(&orders,
+		      (const char *const[]){ SERVICE, "--name", "orders", "--port", "0", "--call",
+					     call_users, "--call", call_payments, NULL });
 }
 
 static void stop_all(void)
@@ -70,8 +71,8 @@ static void stop_all(void)
 TestSuite(demo, .init = start_all, .fini = stop_all, .timeout = 120);
 
 /* One request; returns the parsed JSON answer (caller owns) and the status. */
-static json_t *call(const char *method, const struct service *s, const char *path,
-		    const char *body, long *status)
+static json_t *call(const char *method, const struct service *s, const char *path, const char *body,
+		    long *status)
 {
 	char url[256];
 	struct buf resp;
@@ -102,9 +103,10 @@ Test(demo, an_order_checks_the_customer_and_charges_a_payment)
 	char path[64];
 	json_int_t id, payment_id;
 
-	order = call("POST", &orders, "/orders",
-		     "{\"customer_id\": 7, \"items\": [{\"sku\": \"a\", \"qty\": 2}], \"total\": 19.5}",
-		     &status);
+	order = call(
+		"POST", &orders, "/orders",
+		"{\"customer_id\": 7, \"items\": [{\"sku\": \"a\", \"qty\": 2}], \"total\": 19.5}",
+		&status);
 	cr_assert_eq(status, 201, "POST /orders: %ld", status);
 	id = int_field(order, "id");
 	payment_id = int_field(order, "payment_id");
@@ -188,10 +190,10 @@ static struct load_result load(const struct service *s, const char *mix, const c
 	struct proc p;
 	const char *out;
 
-	cr_assert_eq(proc_start(&p, (const char *const[]){ LOADGEN, "--target", s->url, "--mix",
-							   mix, "--rps", rps, "--duration",
-							   duration, NULL }),
-		     0);
+	cr_assert_eq(
+		proc_start(&p, (const char *const[]){ LOADGEN, "--target", s->url, "--mix", mix,
+						      "--rps", rps, "--duration", duration, NULL }),
+		0);
 	cr_assert_eq(proc_wait_exit(&p, 60000), 0, "loadgen did not finish");
 	r.wall_s = (double)(time_mono_ns() - t0) / 1e9;
 	cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0, "loadgen failed: %s",

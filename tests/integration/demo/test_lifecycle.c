@@ -14,8 +14,7 @@
 
 TestSuite(lifecycle, .fini = test_no_leaks, .timeout = 180);
 
-static void request(const char *method, int port, const char *path, const char *body,
-		    long expect)
+static void request(const char *method, int port, const char *path, const char *body, long expect)
 {
 	char url[128];
 	struct buf resp;
@@ -34,13 +33,13 @@ Test(lifecycle, demo_service_is_clean_under_valgrind_from_start_to_sigterm)
 	const char *at;
 	int port = 0;
 
-	cr_assert_eq(proc_start(&p, (const char *const[]){
-					    "/usr/bin/valgrind", "--leak-check=full",
-					    "--errors-for-leak-kinds=definite,indirect",
-					    "--error-exitcode=99", "--quiet",
-					    PRP_BUILD_DIR "/prp-demo-service", "--name", "users",
-					    "--port", "0", NULL }),
-		     0);
+	cr_assert_eq(
+		proc_start(&p, (const char *const[]){ "/usr/bin/valgrind", "--leak-check=full",
+						      "--errors-for-leak-kinds=definite,indirect",
+						      "--error-exitcode=99", "--quiet",
+						      PRP_BUILD_DIR "/prp-demo-service", "--name",
+						      "users", "--port", "0", NULL }),
+		0);
 	cr_assert_eq(proc_wait_for(&p, "listening on http://", 60000), 0, "%s", buf_str(&p.err));
 	at = strstr(buf_str(&p.err), "listening on http://");
 	cr_assert_eq(sscanf(at, "listening on http://127.0.0.1:%d", &port), 1);

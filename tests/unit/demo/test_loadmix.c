@@ -51,12 +51,12 @@ static void check_body(const struct loadmix_request *r)
 	doc = json_loads(r->body, JSON_REJECT_DUPLICATES, &jerr);
 	cr_assert_not_null(doc, "bad JSON '%s': %s", r->body, jerr.text);
 	if (!strcmp(r->path, "/orders"))
-		cr_assert_eq(json_unpack(doc, "{s:I, s:[{}], s:F}", "customer_id", &(json_int_t){ 0 },
-					 "items", "total", &(double){ 0 }),
+		cr_assert_eq(json_unpack(doc, "{s:I, s:[{}], s:F}", "customer_id",
+					 &(json_int_t){ 0 }, "items", "total", &(double){ 0 }),
 			     0, "order body %s", r->body);
 	else if (!strcmp(r->path, "/users"))
-		cr_assert_eq(json_unpack(doc, "{s:s, s:s}", "name", &(const char *){ NULL }, "email",
-					 &(const char *){ NULL }),
+		cr_assert_eq(json_unpack(doc, "{s:s, s:s}", "name", &(const char *){ NULL },
+					 "email", &(const char *){ NULL }),
 			     0);
 	else if (!strcmp(r->path, "/payments"))
 		cr_assert_eq(json_unpack(doc, "{s:I, s:F, s:s}", "order_id", &(json_int_t){ 0 },
