@@ -35,7 +35,7 @@ start() {
 	pids+=("$pid")
 	for _ in $(seq 50); do
 		grep -q 'listening on' "$VAR/$name.log" && {
-			say "$name       pid $pid  http://127.0.0.1:$port  (log $VAR/$name.log)"
+			say "$(printf '%-9s pid %-7s http://127.0.0.1:%s  (log %s)' "$name" "$pid" "$port" "$VAR/$name.log")"
 			return 0
 		}
 		kill -0 "$pid" 2>/dev/null || break
