@@ -1,18 +1,17 @@
 /*
- * Table-driven configuration: YAML (libyaml), flags, help and docs from one
- * struct cfg_key table.
+ * Table-driven configuration: the key table, text to values, staging, and
+ * the loaders built on them. The YAML walk is config_yaml.c, flags are
+ * config_args.c, --help and docs are config_doc.c; config_internal.h is what
+ * they share.
  *
  * Invariants:
- *  - Text becomes a value in one place, convert(), for YAML scalars, flags
- *    and cfg_set() alike, through common/strparse.c.
+ *  - Text becomes a value in one place, config_convert(), for YAML scalars,
+ *    flags and cfg_set() alike, through common/strparse.c.
  *  - Loaders never write the caller's struct while parsing. They fill a
- *    struct stage, one pending value per key, and stage_apply() moves it in
- *    only when the whole input is valid; stage_release() frees what was not
- *    moved. That makes every load all or nothing, and nothing leaks.
- *  - YAML is read as a stream of parser events, never through libyaml's
- *    document loader, so that size and depth are checked before anything
- *    is built, aliases are never expanded, and every unexpected node is an
- *    error at once: no subtree is ever skipped.
+ *    struct config_stage, one pending value per key, and config_stage_apply()
+ *    moves it in only when the whole input is valid; config_stage_release()
+ *    frees what was not moved. That makes every load all or nothing, and
+ *    nothing leaks.
  */
 #include "common/config.h"
 
@@ -23,45 +22,20 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/config_internal.h"
 #include "common/strparse.h"
 #include "common/timeutil.h"
 
-/* A converted value; which member is live follows the key's type. */
-union cfg_value {
-	char *str;
-	bool b;
-	int64_t i64;
-	uint64_t u64;
-	double d;
-	int e;
-	struct cfg_list list;
-};
-
-struct staged {
-	bool set;
-	union cfg_value v; /* owned by the stage while set */
-};
-
-struct stage {
-	const struct cfg_key *keys;
-	struct staged *vals; /* one per key, in table order */
-};
-
-/* Room for a quoted excerpt of user text in a message. */
-#define QUOTE_MAX 64
-/* Room for one formatted default, range or type description. */
-#define TEXT_MAX 256
-
 /* ---- Small helpers ------------------------------------------------------ */
 
-static PRP_PRINTF(4, 5) int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
+PRP_PRINTF(4, 5) int config_set_err(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -74,7 +48,7 @@ static PRP_PRINTF(4, 5) int set_err(char *err, size_t errlen, int code, const ch
 }
 
 /* Copies up to 40 bytes of @s for a message, control bytes shown as '?'. */
-static const char *quote(char out[QUOTE_MAX], const char *s, size_t len)
+const char *config_quote(char out[CONFIG_QUOTE_MAX], const char *s, size_t len)
 {
 	size_t i, n = len < 40 ? len : 40;
 
@@ -98,7 +72,7 @@ static size_t key_count(const struct cfg_key *keys)
 	return n;
 }
 
-static const struct cfg_key *find_key(const struct cfg_key *keys, const char *name)
+const struct cfg_key *config_find_key(const struct cfg_key *keys, const char *name)
 {
 	for (; keys->name; keys++)
 		if (!strcmp(keys->name, name))
@@ -107,7 +81,7 @@ static const struct cfg_key *find_key(const struct cfg_key *keys, const char *na
 }
 
 /* True when some key lives under @name: "http" for "http.listen". */
-static bool is_section(const struct cfg_key *keys, const char *name)
+bool config_is_section(const struct cfg_key *keys, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -115,36 +89,6 @@ static bool is_section(const struct cfg_key *keys, const char *name)
 		if (!strncmp(keys->name, name, n) && keys->name[n] == '.')
 			return true;
 	return false;
-}
-
-static char flag_char(char c)
-{
-	return c == '.' || c == '_' ? '-' : c;
-}
-
-/* The key whose flag is the @n bytes at @flag ("http-listen"), or NULL. */
-static const struct cfg_key *find_flag(const struct cfg_key *keys, const char *flag, size_t n)
-{
-	for (; keys->name; keys++) {
-		size_t i;
-
-		if (strlen(keys->name) != n)
-			continue;
-		for (i = 0; i < n && flag_char(keys->name[i]) == flag[i]; i++)
-			;
-		if (i == n)
-			return keys;
-	}
-	return NULL;
-}
-
-static void flag_name(const struct cfg_key *k, char *out, size_t outlen)
-{
-	size_t i;
-
-	for (i = 0; k->name[i] && i + 1 < outlen; i++)
-		out[i] = flag_char(k->name[i]);
-	out[i] = '\0';
 }
 
 static void list_push(struct cfg_list *l, char *item) /* takes ownership of @item */
@@ -196,14 +140,8 @@ static void choices_text(const struct cfg_key *k, char *out, size_t outlen)
 		n += (size_t)snprintf(out + n, outlen - n, "%s%s", c == k->choices ? "" : ", ", *c);
 }
 
-/* What the docs, --help and messages say about each type, and its field's size. */
-static const struct cfg_type_info {
-	const char *name;    /* the docs' type column */
-	const char *metavar; /* after the flag in --help */
-	const char *desc;    /* "expected <desc>, got ..." */
-	const char *unit;    /* after bare numbers: strparse.c alone knows unit names */
-	size_t size;
-} type_info[] = {
+/* Indexed by enum cfg_type. */
+static const struct config_type_info type_info[] = {
 	[CFG_TYPE_STR] = { "string", "STRING", "a string", "", sizeof(char *) },
 	[CFG_TYPE_BOOL] = { "boolean", "", "true or false", "", sizeof(bool) },
 	[CFG_TYPE_INT] = { "integer", "INT", "an integer", "", sizeof(int64_t) },
@@ -223,7 +161,7 @@ static const struct cfg_type_info {
 			    sizeof(struct cfg_list) },
 };
 
-static const struct cfg_type_info *info(const struct cfg_key *k)
+const struct config_type_info *config_type_info(const struct cfg_key *k)
 {
 	return &type_info[k->type];
 }
@@ -234,56 +172,23 @@ static const struct cfg_type_info *info(const struct cfg_key *k)
  */
 static void field_store(const struct cfg_key *k, void *conf, const union cfg_value *v)
 {
-	memcpy(field(k, conf), v, info(k)->size);
+	memcpy(field(k, conf), v, config_type_info(k)->size);
 }
 
 /* What a value of @k looks like, for "expected ..." messages. */
-static const char *type_desc(const struct cfg_key *k, char *out, size_t outlen)
+const char *config_type_desc(const struct cfg_key *k, char *out, size_t outlen)
 {
 	if (k->type != CFG_TYPE_ENUM)
-		return info(k)->desc;
+		return config_type_info(k)->desc;
 	snprintf(out, outlen, "one of ");
 	choices_text(k, out + strlen(out), outlen - strlen(out));
 	return out;
 }
 
 /* The default as text; "" when there is none (a NULL string, an empty list). */
-static void default_text(const struct cfg_key *k, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	switch (k->type) {
-	case CFG_TYPE_STR:
-		snprintf(out, outlen, "%s", k->def_str ? k->def_str : "");
-		break;
-	case CFG_TYPE_BOOL:
-		snprintf(out, outlen, "%s", k->def_bool ? "true" : "false");
-		break;
-	case CFG_TYPE_INT:
-		snprintf(out, outlen, "%" PRId64, k->def_i64);
-		break;
-	case CFG_TYPE_UINT:
-	case CFG_TYPE_MS:
-	case CFG_TYPE_SEC:
-	case CFG_TYPE_SIZE:
-		snprintf(out, outlen, "%" PRIu64 "%s", k->def_u64, info(k)->unit);
-		break;
-	case CFG_TYPE_DOUBLE:
-		snprintf(out, outlen, "%g", k->def_double);
-		break;
-	case CFG_TYPE_ENUM:
-		snprintf(out, outlen, "%s", k->choices[k->def_i64]);
-		break;
-	case CFG_TYPE_LIST:
-		out[0] = '\0';
-		for (const char *const *d = k->def_list; d && *d && n < outlen; d++)
-			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", *d);
-		break;
-	}
-}
 
 /* "min..max" with the unit, one side left open at the type's limit; "" when both are. */
-static void range_text(const struct cfg_key *k, char *out, size_t outlen)
+void config_range_text(const struct cfg_key *k, char *out, size_t outlen)
 {
 	char lo[32] = "", hi[32] = "";
 
@@ -317,7 +222,7 @@ static void range_text(const struct cfg_key *k, char *out, size_t outlen)
 		return;
 	}
 	if (*lo || *hi)
-		snprintf(out, outlen, "%s..%s%s", lo, hi, info(k)->unit);
+		snprintf(out, outlen, "%s..%s%s", lo, hi, config_type_info(k)->unit);
 }
 
 /* ---- Converting text ------------------------------------------------------ */
@@ -352,10 +257,10 @@ static int convert_enum(const struct cfg_key *k, const char *text, int *out)
  * for a list, to one item. Returns 0, or -EINVAL or -ERANGE with the reason
  * in @msg (no key: callers say where and which).
  */
-static int convert(const struct cfg_key *k, const char *text, bool is_null, union cfg_value *out,
+int config_convert(const struct cfg_key *k, const char *text, bool is_null, union cfg_value *out,
 		   char *msg, size_t msglen)
 {
-	char q[QUOTE_MAX], desc[TEXT_MAX], range[TEXT_MAX];
+	char q[CONFIG_QUOTE_MAX], desc[CONFIG_TEXT_MAX], range[CONFIG_TEXT_MAX];
 	int err = 0;
 
 	switch (k->type) {
@@ -364,7 +269,7 @@ static int convert(const struct cfg_key *k, const char *text, bool is_null, unio
 		return 0;
 	case CFG_TYPE_LIST:
 		if (is_null)
-			return set_err(msg, msglen, -EINVAL, "a list item cannot be empty");
+			return config_set_err(msg, msglen, -EINVAL, "a list item cannot be empty");
 		out->str = xstrdup(text);
 		return 0;
 	case CFG_TYPE_BOOL:
@@ -384,9 +289,10 @@ static int convert(const struct cfg_key *k, const char *text, bool is_null, unio
 		err = convert_duration(text, k->type == CFG_TYPE_MS ? NSEC_PER_MSEC : NSEC_PER_SEC,
 				       &out->u64);
 		if (err == -EDOM)
-			return set_err(msg, msglen, -EINVAL, "'%s' is not a whole number of %s",
-				       quote(q, text, strlen(text)),
-				       k->type == CFG_TYPE_MS ? "milliseconds" : "seconds");
+			return config_set_err(msg, msglen, -EINVAL,
+					      "'%s' is not a whole number of %s",
+					      config_quote(q, text, strlen(text)),
+					      k->type == CFG_TYPE_MS ? "milliseconds" : "seconds");
 		if (!err && (out->u64 < k->min_u64 || out->u64 > k->max_u64))
 			err = -ERANGE;
 		break;
@@ -400,25 +306,26 @@ static int convert(const struct cfg_key *k, const char *text, bool is_null, unio
 		break;
 	}
 	if (err == -ERANGE) {
-		range_text(k, range, sizeof(range));
-		return set_err(msg, msglen, err, "'%s' is out of range (%s)",
-			       quote(q, text, strlen(text)), range);
+		config_range_text(k, range, sizeof(range));
+		return config_set_err(msg, msglen, err, "'%s' is out of range (%s)",
+				      config_quote(q, text, strlen(text)), range);
 	}
 	if (err)
-		return set_err(msg, msglen, -EINVAL, "expected %s, got '%s'",
-			       type_desc(k, desc, sizeof(desc)), quote(q, text, strlen(text)));
+		return config_set_err(msg, msglen, -EINVAL, "expected %s, got '%s'",
+				      config_type_desc(k, desc, sizeof(desc)),
+				      config_quote(q, text, strlen(text)));
 	return 0;
 }
 
 /* ---- Staging -------------------------------------------------------------- */
 
-static void stage_init(struct stage *st, const struct cfg_key *keys)
+void config_stage_init(struct config_stage *st, const struct cfg_key *keys)
 {
 	st->keys = keys;
 	st->vals = xcalloc(key_count(keys) + 1, sizeof(*st->vals));
 }
 
-static void stage_release(struct stage *st)
+void config_stage_release(struct config_stage *st)
 {
 	for (size_t i = 0; st->keys[i].name; i++)
 		if (st->vals[i].set)
@@ -427,15 +334,15 @@ static void stage_release(struct stage *st)
 	st->vals = NULL;
 }
 
-static struct staged *staged_of(struct stage *st, const struct cfg_key *k)
+static struct config_staged *staged_of(struct config_stage *st, const struct cfg_key *k)
 {
 	return &st->vals[k - st->keys];
 }
 
 /* Stages @v (taking what it owns) for the scalar key @k, replacing any staged value. */
-static void stage_set(struct stage *st, const struct cfg_key *k, union cfg_value *v)
+void config_stage_set(struct config_stage *st, const struct cfg_key *k, union cfg_value *v)
 {
-	struct staged *s = staged_of(st, k);
+	struct config_staged *s = staged_of(st, k);
 
 	if (s->set)
 		value_free(k, &s->v);
@@ -443,10 +350,10 @@ static void stage_set(struct stage *st, const struct cfg_key *k, union cfg_value
 	s->set = true;
 }
 
-/* Stages an empty list for @k: what the next stage_push() calls fill. */
-static void stage_list_reset(struct stage *st, const struct cfg_key *k)
+/* Stages an empty list for @k: what the next config_stage_push() calls fill. */
+void config_stage_list_reset(struct config_stage *st, const struct cfg_key *k)
 {
-	struct staged *s = staged_of(st, k);
+	struct config_staged *s = staged_of(st, k);
 
 	if (s->set)
 		value_free(k, &s->v);
@@ -455,16 +362,16 @@ static void stage_list_reset(struct stage *st, const struct cfg_key *k)
 }
 
 /* Appends @item (taken) to the staged list of @k, starting one if none is. */
-static void stage_push(struct stage *st, const struct cfg_key *k, char *item)
+void config_stage_push(struct config_stage *st, const struct cfg_key *k, char *item)
 {
-	struct staged *s = staged_of(st, k);
+	struct config_staged *s = staged_of(st, k);
 
 	if (!s->set)
-		stage_list_reset(st, k);
+		config_stage_list_reset(st, k);
 	list_push(&s->v.list, item);
 }
 
-static void stage_apply(struct stage *st, void *conf)
+void config_stage_apply(struct config_stage *st, void *conf)
 {
 	for (size_t i = 0; st->keys[i].name; i++) {
 		if (!st->vals[i].set)
@@ -473,342 +380,6 @@ static void stage_apply(struct stage *st, void *conf)
 		field_store(&st->keys[i], conf, &st->vals[i].v);
 		st->vals[i].set = false; /* moved */
 	}
-}
-
-/* ---- YAML ----------------------------------------------------------------- */
-
-struct yaml_walk {
-	yaml_parser_t parser;
-	struct stage *st;
-	const char *source;
-	const unsigned char *input;
-	size_t len;
-	char *err;
-	size_t errlen;
-	char **seen; /* full names of the keys and sections met, to find duplicates */
-	size_t nseen;
-};
-
-static PRP_PRINTF(4, 5) int fail_at(const struct yaml_walk *w, const yaml_mark_t *m, int code,
-				    const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return set_err(w->err, w->errlen, code, "%s:%zu:%zu: %s", w->source, m->line + 1,
-		       m->column + 1, msg);
-}
-
-/* libyaml gives a reader error a byte offset only: count lines and characters up to it. */
-static yaml_mark_t mark_of_offset(const struct yaml_walk *w, size_t offset)
-{
-	yaml_mark_t m = { .index = offset };
-
-	for (size_t i = 0; i < offset && i < w->len; i++) {
-		if (w->input[i] == '\n') {
-			m.line++;
-			m.column = 0;
-		} else if ((w->input[i] & 0xc0) != 0x80) {
-			m.column++;
-		}
-	}
-	return m;
-}
-
-static int fail_parser(const struct yaml_walk *w)
-{
-	const yaml_parser_t *p = &w->parser;
-	const char *problem = p->problem ? p->problem : "invalid YAML";
-	yaml_mark_t m;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return set_err(w->err, w->errlen, -ENOMEM, "%s: out of memory", w->source);
-	case YAML_READER_ERROR:
-		m = mark_of_offset(w, p->problem_offset);
-		if (p->problem_value != -1)
-			return fail_at(w, &m, -EINVAL, "%s (0x%x)", problem, p->problem_value);
-		return fail_at(w, &m, -EINVAL, "%s", problem);
-	default:
-		if (p->context)
-			return fail_at(w, &p->problem_mark, -EINVAL, "%s (%s at %zu:%zu)", problem,
-				       p->context, p->context_mark.line + 1,
-				       p->context_mark.column + 1);
-		return fail_at(w, &p->problem_mark, -EINVAL, "%s", problem);
-	}
-}
-
-static int next_event(struct yaml_walk *w, yaml_event_t *ev)
-{
-	return yaml_parser_parse(&w->parser, ev) ? 0 : fail_parser(w);
-}
-
-static const char *describe(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_MAPPING_START_EVENT:
-		return "a mapping";
-	case YAML_SEQUENCE_START_EVENT:
-		return "a list";
-	case YAML_ALIAS_EVENT:
-		return "an alias (aliases are not supported)";
-	default:
-		return "a scalar";
-	}
-}
-
-static const char *scalar_text(const yaml_event_t *ev)
-{
-	return (const char *)ev->data.scalar.value;
-}
-
-/* A plain empty, "~" or "null" scalar: YAML's null. */
-static bool is_null(const yaml_event_t *ev)
-{
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
-
-	if (ev->type != YAML_SCALAR_EVENT || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	for (size_t i = 0; i < PRP_ARRAY_SIZE(nulls); i++)
-		if (!strcmp(scalar_text(ev), nulls[i]))
-			return true;
-	return false;
-}
-
-/* Double-quoted scalars can spell a NUL ("\0"), which a C string cannot hold. */
-static bool has_nul(const yaml_event_t *ev)
-{
-	return memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL;
-}
-
-static int check_depth(const struct yaml_walk *w, const yaml_event_t *ev, int depth)
-{
-	if (depth > CFG_MAX_DEPTH)
-		return fail_at(w, &ev->start_mark, -EINVAL, "nested deeper than %d levels",
-			       CFG_MAX_DEPTH);
-	return 0;
-}
-
-static int stage_scalar(struct yaml_walk *w, const struct cfg_key *k, const yaml_event_t *ev)
-{
-	char msg[TEXT_MAX + 128];
-	union cfg_value v;
-	int err;
-
-	if (has_nul(ev))
-		return fail_at(w, &ev->start_mark, -EINVAL, "key '%s': value holds a NUL byte",
-			       k->name);
-	err = convert(k, scalar_text(ev), is_null(ev), &v, msg, sizeof(msg));
-	if (err)
-		return fail_at(w, &ev->start_mark, err, "key '%s': %s", k->name, msg);
-	if (k->type == CFG_TYPE_LIST)
-		stage_push(w->st, k, v.str);
-	else
-		stage_set(w->st, k, &v);
-	return 0;
-}
-
-/* The items of a YAML sequence, one scalar (a one-item list) or null (empty). */
-static int walk_list(struct yaml_walk *w, const struct cfg_key *k, const yaml_event_t *val,
-		     int depth)
-{
-	char desc[TEXT_MAX];
-	yaml_event_t item;
-	int err;
-
-	stage_list_reset(w->st, k);
-	if (val->type == YAML_SCALAR_EVENT)
-		return is_null(val) ? 0 : stage_scalar(w, k, val);
-	if (val->type != YAML_SEQUENCE_START_EVENT)
-		return fail_at(w, &val->start_mark, -EINVAL, "key '%s': expected %s, got %s",
-			       k->name, type_desc(k, desc, sizeof(desc)), describe(val));
-	err = check_depth(w, val, depth + 1);
-	while (!err) {
-		err = next_event(w, &item);
-		if (err)
-			break;
-		if (item.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&item);
-			break;
-		}
-		if (item.type == YAML_SCALAR_EVENT)
-			err = stage_scalar(w, k, &item);
-		else
-			err = fail_at(w, &item.start_mark, -EINVAL,
-				      "key '%s': list items must be strings, got %s", k->name,
-				      describe(&item));
-		yaml_event_delete(&item);
-	}
-	return err;
-}
-
-static int walk_mapping(struct yaml_walk *w, const char *prefix, int depth);
-
-static int walk_section(struct yaml_walk *w, const char *name, const yaml_event_t *val, int depth)
-{
-	char *prefix;
-	int err;
-
-	if (is_null(val)) /* "http:" with every key under it commented out */
-		return 0;
-	if (val->type != YAML_MAPPING_START_EVENT)
-		return fail_at(w, &val->start_mark, -EINVAL,
-			       "key '%s' is a section: expected a mapping, got %s", name,
-			       describe(val));
-	err = check_depth(w, val, depth + 1);
-	if (err)
-		return err;
-	prefix = xasprintf("%s.", name);
-	err = walk_mapping(w, prefix, depth + 1);
-	free(prefix);
-	return err;
-}
-
-static bool seen_before(struct yaml_walk *w, const char *name)
-{
-	for (size_t i = 0; i < w->nseen; i++)
-		if (!strcmp(w->seen[i], name))
-			return true;
-	/* bounded: only names of the table and its sections get this far */
-	w->seen = xreallocarray(w->seen, w->nseen + 1, sizeof(*w->seen));
-	w->seen[w->nseen++] = xstrdup(name);
-	return false;
-}
-
-/* One "key: value" pair of a mapping whose key event is @key. */
-static int walk_entry(struct yaml_walk *w, const char *prefix, const yaml_event_t *key, int depth)
-{
-	const struct cfg_key *k;
-	char q[QUOTE_MAX], desc[TEXT_MAX], *name;
-	yaml_event_t val;
-	int err;
-
-	quote(q, scalar_text(key), key->data.scalar.length);
-	if (!key->data.scalar.length || has_nul(key))
-		return fail_at(w, &key->start_mark, -EINVAL, "invalid key name '%s'", q);
-	if (strchr(scalar_text(key), '.'))
-		return fail_at(w, &key->start_mark, -EINVAL,
-			       "key '%s%s': write nested keys as mappings, not with dots", prefix,
-			       q);
-	name = xasprintf("%s%s", prefix, scalar_text(key));
-	k = find_key(w->st->keys, name);
-	if (!k && !is_section(w->st->keys, name)) {
-		err = fail_at(w, &key->start_mark, -EINVAL, "unknown key '%s%s'", prefix, q);
-		goto out;
-	}
-	if (seen_before(w, name)) {
-		err = fail_at(w, &key->start_mark, -EINVAL, "duplicate key '%s'", name);
-		goto out;
-	}
-	err = next_event(w, &val);
-	if (err)
-		goto out;
-	if (k && k->type == CFG_TYPE_LIST)
-		err = walk_list(w, k, &val, depth);
-	else if (k && val.type == YAML_SCALAR_EVENT)
-		err = stage_scalar(w, k, &val);
-	else if (k)
-		err = fail_at(w, &val.start_mark, -EINVAL, "key '%s': expected %s, got %s", name,
-			      type_desc(k, desc, sizeof(desc)), describe(&val));
-	else
-		err = walk_section(w, name, &val, depth);
-	yaml_event_delete(&val);
-out:
-	free(name);
-	return err;
-}
-
-/* The pairs of a mapping whose start event was just read, up to its end. */
-static int walk_mapping(struct yaml_walk *w, const char *prefix, int depth)
-{
-	yaml_event_t key;
-	int err;
-
-	for (;;) {
-		err = next_event(w, &key);
-		if (err)
-			return err;
-		if (key.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&key);
-			return 0;
-		}
-		if (key.type == YAML_SCALAR_EVENT)
-			err = walk_entry(w, prefix, &key, depth);
-		else
-			err = fail_at(w, &key.start_mark, -EINVAL, "expected a key name, got %s",
-				      describe(&key));
-		yaml_event_delete(&key);
-		if (err)
-			return err;
-	}
-}
-
-/* The stream: at most one document, whose top level is a mapping or null. */
-static int walk_stream(struct yaml_walk *w)
-{
-	yaml_event_t ev;
-	int err, docs = 0;
-
-	for (;;) {
-		err = next_event(w, &ev);
-		if (err)
-			return err;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			yaml_event_delete(&ev);
-			return 0;
-		case YAML_DOCUMENT_START_EVENT:
-			if (docs++)
-				err = fail_at(w, &ev.start_mark, -EINVAL,
-					      "a config file holds one YAML document");
-			break;
-		case YAML_MAPPING_START_EVENT:
-			err = walk_mapping(w, "", 1);
-			break;
-		case YAML_SCALAR_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_ALIAS_EVENT:
-			if (!is_null(&ev))
-				err = fail_at(w, &ev.start_mark, -EINVAL,
-					      "the top level must be a mapping of keys, got %s",
-					      describe(&ev));
-			break;
-		default: /* stream start, document end */
-			break;
-		}
-		yaml_event_delete(&ev);
-		if (err)
-			return err;
-	}
-}
-
-static int parse_yaml(struct stage *st, const char *yaml, size_t len, const char *source, char *err,
-		      size_t errlen)
-{
-	struct yaml_walk w = {
-		.st = st,
-		.source = source,
-		.input = (const unsigned char *)(len ? yaml : ""),
-		.len = len,
-		.err = err,
-		.errlen = errlen,
-	};
-	int ret;
-
-	if (!yaml_parser_initialize(&w.parser))
-		return set_err(err, errlen, -ENOMEM, "%s: out of memory", source);
-	yaml_parser_set_input_string(&w.parser, w.input, len);
-	/* no guessing from a BOM: a UTF-16 file is not UTF-8, and is refused */
-	yaml_parser_set_encoding(&w.parser, YAML_UTF8_ENCODING);
-	ret = walk_stream(&w);
-	yaml_parser_delete(&w.parser);
-	for (size_t i = 0; i < w.nseen; i++)
-		free(w.seen[i]);
-	free(w.seen);
-	return ret;
 }
 
 /* ---- API: loading ---------------------------------------------------------- */
@@ -857,17 +428,17 @@ int cfg_load_string(const struct cfg_key *keys, void *conf, const char *yaml, si
 		    const char *source_name, char *err, size_t errlen)
 {
 	const char *source = source_name ? source_name : "<string>";
-	struct stage st;
+	struct config_stage st;
 	int ret;
 
 	if (len > CFG_MAX_BYTES)
-		return set_err(err, errlen, -EFBIG, "%s: larger than the %u bytes allowed", source,
-			       CFG_MAX_BYTES);
-	stage_init(&st, keys);
-	ret = parse_yaml(&st, yaml, len, source, err, errlen);
+		return config_set_err(err, errlen, -EFBIG, "%s: larger than the %u bytes allowed",
+				      source, CFG_MAX_BYTES);
+	config_stage_init(&st, keys);
+	ret = config_yaml_parse(&st, yaml, len, source, err, errlen);
 	if (!ret)
-		stage_apply(&st, conf);
-	stage_release(&st);
+		config_stage_apply(&st, conf);
+	config_stage_release(&st);
 	return ret;
 }
 
@@ -900,18 +471,18 @@ int cfg_load_file(const struct cfg_key *keys, void *conf, const char *path, char
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return set_err(err, errlen, -errno, "cannot open config '%s': %s", path,
-			       strerror(errno));
+		return config_set_err(err, errlen, -errno, "cannot open config '%s': %s", path,
+				      strerror(errno));
 	buf_init(&b, CFG_MAX_BYTES);
 	ret = read_all(fd, &b);
 	close(fd);
 	if (ret == -E2BIG)
-		ret = set_err(err, errlen, -EFBIG,
-			      "config '%s' is larger than the %u bytes allowed", path,
-			      CFG_MAX_BYTES);
+		ret = config_set_err(err, errlen, -EFBIG,
+				     "config '%s' is larger than the %u bytes allowed", path,
+				     CFG_MAX_BYTES);
 	else if (ret)
-		ret = set_err(err, errlen, ret, "cannot read config '%s': %s", path,
-			      strerror(-ret));
+		ret = config_set_err(err, errlen, ret, "cannot read config '%s': %s", path,
+				     strerror(-ret));
 	else
 		ret = cfg_load_string(keys, conf, (const char *)buf_str(&b), b.len, path, err,
 				      errlen);
@@ -922,17 +493,17 @@ int cfg_load_file(const struct cfg_key *keys, void *conf, const char *path, char
 int cfg_set(const struct cfg_key *keys, void *conf, const char *name, const char *value, char *err,
 	    size_t errlen)
 {
-	const struct cfg_key *k = find_key(keys, name);
-	char msg[TEXT_MAX + 128], q[QUOTE_MAX];
+	const struct cfg_key *k = config_find_key(keys, name);
+	char msg[CONFIG_TEXT_MAX + 128], q[CONFIG_QUOTE_MAX];
 	union cfg_value v;
 	int ret;
 
 	if (!k)
-		return set_err(err, errlen, -ENOENT, "unknown key '%s'",
-			       quote(q, name, strlen(name)));
-	ret = convert(k, value, false, &v, msg, sizeof(msg));
+		return config_set_err(err, errlen, -ENOENT, "unknown key '%s'",
+				      config_quote(q, name, strlen(name)));
+	ret = config_convert(k, value, false, &v, msg, sizeof(msg));
 	if (ret)
-		return set_err(err, errlen, ret, "key '%s': %s", k->name, msg);
+		return config_set_err(err, errlen, ret, "key '%s': %s", k->name, msg);
 	if (k->type == CFG_TYPE_LIST) {
 		list_push(field(k, conf), v.str);
 	} else {
@@ -942,114 +513,16 @@ int cfg_set(const struct cfg_key *keys, void *conf, const char *name, const char
 	return 0;
 }
 
-/* ---- API: flags ------------------------------------------------------------ */
-
-static bool flag_is(const char *flag, size_t n, const char *want)
-{
-	return strlen(want) == n && !strncmp(flag, want, n);
-}
-
-/* Stages the flag argv[*@i], moving @i past the next argument when that is its value. */
-static int stage_flag(struct stage *st, int argc, char **argv, int *i, const char **config_path,
-		      char *err, size_t errlen)
-{
-	const char *name = argv[*i] + 2, *eq = strchr(name, '='), *value;
-	size_t n = eq ? (size_t)(eq - name) : strlen(name);
-	const struct cfg_key *k = find_flag(st->keys, name, n);
-	char msg[TEXT_MAX + 128], q[QUOTE_MAX];
-	union cfg_value v;
-	int ret;
-
-	quote(q, name, n);
-	if (!k && n > 3 && !strncmp(name, "no-", 3)) {
-		k = find_flag(st->keys, name + 3, n - 3);
-		if (!k || k->type != CFG_TYPE_BOOL)
-			return set_err(err, errlen, -EINVAL, "unknown option '--%s'", q);
-		if (eq)
-			return set_err(err, errlen, -EINVAL, "option '--%s' takes no value", q);
-		v.b = false;
-		stage_set(st, k, &v);
-		return 0;
-	}
-	if (!k && !(config_path && flag_is(name, n, "config")))
-		return set_err(err, errlen, -EINVAL, "unknown option '--%s'", q);
-	if (k && k->type == CFG_TYPE_BOOL && !eq) {
-		v.b = true;
-		stage_set(st, k, &v);
-		return 0;
-	}
-	value = eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
-	if (!value)
-		return set_err(err, errlen, -EINVAL, "option '--%s' needs a value", q);
-	if (!k) {
-		/* --config: cfg_load() reads the file once every flag is known valid */
-		*config_path = value;
-		return 0;
-	}
-	ret = convert(k, value, false, &v, msg, sizeof(msg));
-	if (ret)
-		return set_err(err, errlen, ret, "option '--%s': %s", q, msg);
-	if (k->type == CFG_TYPE_LIST)
-		stage_push(st, k, v.str); /* the first use starts a new list: it replaces */
-	else
-		stage_set(st, k, &v);
-	return 0;
-}
-
-/* Stages every flag; with @config_path, takes --config FILE too. */
-static int stage_args(struct stage *st, int argc, char **argv, int *next_arg,
-		      const char **config_path, char *err, size_t errlen)
-{
-	int i, ret = 0;
-
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-
-		if (!strcmp(arg, "--")) {
-			i++;
-			break;
-		}
-		if (arg[0] != '-' || !arg[1])
-			break;
-		if (arg[1] != '-') {
-			char q[QUOTE_MAX];
-
-			return set_err(err, errlen, -EINVAL, "unknown option '%s'",
-				       quote(q, arg, strlen(arg)));
-		}
-		ret = stage_flag(st, argc, argv, &i, config_path, err, errlen);
-		if (ret)
-			return ret;
-	}
-	if (next_arg)
-		*next_arg = i;
-	return 0;
-}
-
-int cfg_parse_args(const struct cfg_key *keys, void *conf, int argc, char **argv, int *next_arg,
-		   char *err, size_t errlen)
-{
-	struct stage st;
-	int ret;
-
-	stage_init(&st, keys);
-	ret = stage_args(&st, argc, argv, next_arg, NULL, err, errlen);
-	if (!ret)
-		stage_apply(&st, conf);
-	stage_release(&st);
-	return ret;
-}
-
 int cfg_load(const struct cfg_key *keys, void *conf, int argc, char **argv,
 	     const char *default_path, int *next_arg, char *err, size_t errlen)
 {
 	const char *path = NULL;
-	struct stage st;
+	struct config_stage st;
 	int ret;
 
 	cfg_defaults(keys, conf);
-	stage_init(&st, keys);
-	ret = stage_args(&st, argc, argv, next_arg, &path, err, errlen);
+	config_stage_init(&st, keys);
+	ret = config_args_stage(&st, argc, argv, next_arg, &path, err, errlen);
 	if (ret)
 		goto out;
 	if (path) {
@@ -1057,94 +530,14 @@ int cfg_load(const struct cfg_key *keys, void *conf, int argc, char **argv,
 	} else if (default_path) {
 		ret = cfg_load_file(keys, conf, default_path, err, errlen);
 		if (ret == -ENOENT)
-			ret = set_err(err, errlen, 0, "%s", "");
+			ret = config_set_err(err, errlen, 0, "%s", "");
 	}
 	if (ret)
 		goto out;
-	stage_apply(&st, conf);
+	config_stage_apply(&st, conf);
 out:
-	stage_release(&st);
+	config_stage_release(&st);
 	return ret;
-}
-
-/* ---- API: help and docs ---------------------------------------------------- */
-
-/* "(default: 1000 ms; range: 100..60000 ms)" and the like, for --help. */
-static void notes_text(const struct cfg_key *k, char *out, size_t outlen)
-{
-	char def[TEXT_MAX], range[TEXT_MAX];
-	bool is_enum = k->type == CFG_TYPE_ENUM;
-
-	default_text(k, def, sizeof(def));
-	range_text(k, range, sizeof(range));
-	snprintf(out, outlen, "(%s%s%s%sdefault: %s%s%s)",
-		 k->type == CFG_TYPE_LIST ? "repeatable; " : "", is_enum ? "one of: " : "",
-		 is_enum ? range : "", is_enum ? "; " : "", *def ? def : "none",
-		 *range && !is_enum ? "; range: " : "", is_enum ? "" : range);
-}
-
-void cfg_print_help(const struct cfg_key *keys, FILE *f)
-{
-	char flag[128], col[160], notes[4 * TEXT_MAX];
-	size_t width = strlen("--config FILE");
-
-	for (const struct cfg_key *k = keys; k->name; k++)
-		if (strlen(k->name) + strlen(info(k)->metavar) + 8 > width)
-			width = strlen(k->name) + strlen(info(k)->metavar) + 8;
-	if (width > 40)
-		width = 40;
-	fprintf(f, "  %-*s  read the configuration from FILE\n", (int)width, "--config FILE");
-	for (const struct cfg_key *k = keys; k->name; k++) {
-		flag_name(k, flag, sizeof(flag));
-		if (k->type == CFG_TYPE_BOOL)
-			snprintf(col, sizeof(col), "--[no-]%s", flag);
-		else
-			snprintf(col, sizeof(col), "--%s %s", flag, info(k)->metavar);
-		/* a flag too long for the column gets a line of its own */
-		if (strlen(col) > width)
-			fprintf(f, "  %s\n  %-*s", col, (int)width, "");
-		else
-			fprintf(f, "  %-*s", (int)width, col);
-		notes_text(k, notes, sizeof(notes));
-		fprintf(f, "  %s %s\n", k->help, notes);
-	}
-}
-
-/* Writes @s as a Markdown table cell: '|' escaped, line breaks as spaces. */
-static void md_cell(FILE *f, const char *s, bool code)
-{
-	bool tick = code && *s;
-
-	fputs(tick ? " `" : " ", f);
-	for (; *s; s++) {
-		if (*s == '|')
-			fputs("\\|", f);
-		else
-			fputc(*s == '\n' ? ' ' : *s, f);
-	}
-	fputs(tick ? "` |" : " |", f);
-}
-
-void cfg_write_markdown(const struct cfg_key *keys, FILE *f)
-{
-	char flag[128], def[TEXT_MAX], range[TEXT_MAX], col[160];
-
-	fputs("| Key | Flag | Type | Default | Allowed | Description |\n", f);
-	fputs("| --- | --- | --- | --- | --- | --- |\n", f);
-	for (const struct cfg_key *k = keys; k->name; k++) {
-		flag_name(k, flag, sizeof(flag));
-		snprintf(col, sizeof(col), "--%s%s", k->type == CFG_TYPE_BOOL ? "[no-]" : "", flag);
-		default_text(k, def, sizeof(def));
-		range_text(k, range, sizeof(range));
-		fputc('|', f);
-		md_cell(f, k->name, true);
-		md_cell(f, col, true);
-		md_cell(f, info(k)->name, false);
-		md_cell(f, def, true);
-		md_cell(f, range, false);
-		md_cell(f, k->help, false);
-		fputc('\n', f);
-	}
 }
 
 /* ---- API: release ---------------------------------------------------------- */
