@@ -1,0 +1,20 @@
+/* Look-ups in a service snapshot; sets are small (at most 255), so linear. */
+#include "agent/services.h"
+
+#include <string.h>
+
+const struct service *service_set_by_id(const struct service_set *set, uint16_t id)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i].id == id)
+			return &set->items[i];
+	return NULL;
+}
+
+const struct service *service_set_by_name(const struct service_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (!strcmp(set->items[i].name, name))
+			return &set->items[i];
+	return NULL;
+}

@@ -1,0 +1,138 @@
+/*
+ * Per-service windows. Entries live in small arrays searched linearly: a
+ * service has a handful of routes, syscalls and peers per second (route
+ * folding keeps routes few), so this beats a hash in both code and time.
+ * Arrays grow by doubling and are freed when the set is released.
+ */
+#include "agent/window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+void window_set_init(struct window_set *ws)
+{
+	memset(ws, 0, sizeof(*ws));
+}
+
+static void window_free(struct window *w)
+{
+	for (size_t i = 0; i < w->nhttp; i++)
+		hist_release(&w->http[i].latency_ns);
+	for (size_t i = 0; i < w->nsyscalls; i++)
+		hist_release(&w->syscalls[i].latency_ns);
+	for (size_t i = 0; i < w->ncalls; i++)
+		hist_release(&w->calls[i].latency_ns);
+	free(w->http);
+	free(w->syscalls);
+	free(w->calls);
+	free(w);
+}
+
+void window_set_release(struct window_set *ws)
+{
+	for (size_t i = 0; i <= SERVICES_MAX; i++) {
+		if (ws->by_id[i])
+			window_free(ws->by_id[i]);
+		ws->by_id[i] = NULL;
+	}
+}
+
+struct window *window_set_get(struct window_set *ws, uint16_t id)
+{
+	if (id == 0 || id > SERVICES_MAX)
+		return NULL;
+	if (!ws->by_id[id]) {
+		ws->by_id[id] = xcalloc(1, sizeof(struct window));
+		ws->by_id[id]->service_id = id;
+	}
+	return ws->by_id[id];
+}
+
+/* Makes room for one more element in a doubling array. */
+static void *grow(void *items, size_t n, size_t *alloc, size_t size)
+{
+	if (n < *alloc)
+		return items;
+	*alloc = *alloc ? *alloc * 2 : 8;
+	return xreallocarray(items, *alloc, size);
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+struct window_http *window_http_get(struct window *w, const char *method, const char *route,
+				    uint16_t status)
+{
+	struct window_http *h;
+
+	for (size_t i = 0; i < w->nhttp; i++) {
+		h = &w->http[i];
+		if (h->status == status && !strncmp(h->method, method, sizeof(h->method) - 1) &&
+		    !strncmp(h->route, route, sizeof(h->route) - 1))
+			return h;
+	}
+	w->http = grow(w->http, w->nhttp, &w->http_alloc, sizeof(*w->http));
+	h = &w->http[w->nhttp++];
+	memset(h, 0, sizeof(*h));
+	copy_text(h->method, sizeof(h->method), method);
+	copy_text(h->route, sizeof(h->route), route);
+	h->status = status;
+	hist_init(&h->latency_ns);
+	return h;
+}
+
+struct window_syscall *window_syscall_get(struct window *w, uint32_t nr, const char *name)
+{
+	struct window_syscall *s;
+
+	for (size_t i = 0; i < w->nsyscalls; i++)
+		if (w->syscalls[i].nr == nr)
+			return &w->syscalls[i];
+	w->syscalls = grow(w->syscalls, w->nsyscalls, &w->syscalls_alloc, sizeof(*w->syscalls));
+	s = &w->syscalls[w->nsyscalls++];
+	memset(s, 0, sizeof(*s));
+	s->nr = nr;
+	copy_text(s->name, sizeof(s->name), name);
+	hist_init(&s->latency_ns);
+	return s;
+}
+
+void window_syscall_add_errno(struct window_syscall *s, int err, uint64_t count)
+{
+	size_t i;
+
+	for (i = 0; i < s->nerrnos; i++)
+		if (s->errnos[i].err == err)
+			break;
+	if (i == s->nerrnos) {
+		/* full: the rest go under "other" (errno 0), which always has room */
+		if (s->nerrnos >= WINDOW_ERRNOS_MAX - 1 && err != 0)
+			return window_syscall_add_errno(s, 0, count);
+		s->errnos[s->nerrnos].err = err;
+		s->errnos[s->nerrnos].count = 0;
+		s->nerrnos++;
+	}
+	s->errnos[i].count += count;
+}
+
+struct window_call *window_call_get(struct window *w, const char *address)
+{
+	struct window_call *c;
+
+	for (size_t i = 0; i < w->ncalls; i++)
+		if (!strncmp(w->calls[i].address, address, sizeof(c->address) - 1))
+			return &w->calls[i];
+	w->calls = grow(w->calls, w->ncalls, &w->calls_alloc, sizeof(*w->calls));
+	c = &w->calls[w->ncalls++];
+	memset(c, 0, sizeof(*c));
+	copy_text(c->address, sizeof(c->address), address);
+	hist_init(&c->latency_ns);
+	return c;
+}

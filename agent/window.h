@@ -1,0 +1,94 @@
+/*
+ * Per-service windows: what the samplers saw of each service during one
+ * interval, before it is printed and sent. Samplers add into the current
+ * window set from their collect functions; the main loop closes the window,
+ * prints or sends it, and resets the set. One owning thread (the agent's main
+ * loop); no locks.
+ */
+#ifndef PRP_AGENT_WINDOW_H
+#define PRP_AGENT_WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/services.h"
+#include "common/hist.h"
+
+#define WINDOW_METHOD_MAX 8
+#define WINDOW_ROUTE_MAX 128
+#define WINDOW_SYSCALL_NAME_MAX 32
+#define WINDOW_ADDRESS_MAX 64
+/* Distinct errnos kept per syscall; more are counted under errno 0 ("other"). */
+#define WINDOW_ERRNOS_MAX 16
+
+/* Inbound HTTP requests of one (method, route, status). */
+struct window_http {
+	char method[WINDOW_METHOD_MAX];
+	char route[WINDOW_ROUTE_MAX];
+	uint16_t status;
+	uint64_t count;
+	struct hist latency_ns;
+};
+
+struct window_errno {
+	int err; /* positive errno value; 0 for "other" */
+	uint64_t count;
+};
+
+struct window_syscall {
+	uint32_t nr;
+	char name[WINDOW_SYSCALL_NAME_MAX];
+	uint64_t count;
+	uint64_t errors;
+	struct window_errno errnos[WINDOW_ERRNOS_MAX];
+	size_t nerrnos;
+	struct hist latency_ns;
+};
+
+/* Outbound calls of the service to one peer address. */
+struct window_call {
+	char address[WINDOW_ADDRESS_MAX]; /* "127.0.0.1:8003", "[::1]:8003" */
+	char peer[SERVICE_NAME_MAX];	  /* the peer's service name, "" when unknown */
+	uint64_t count;
+	uint64_t errors; /* HTTP 5xx answers */
+	struct hist latency_ns;
+};
+
+struct window_tcp {
+	uint64_t retransmits;
+	uint64_t resets;
+	uint64_t connect_failures;
+};
+
+struct window {
+	uint16_t service_id;
+	struct window_http *http;
+	size_t nhttp, http_alloc;
+	struct window_syscall *syscalls;
+	size_t nsyscalls, syscalls_alloc;
+	struct window_call *calls;
+	size_t ncalls, calls_alloc;
+	struct window_tcp tcp;
+};
+
+/* Windows of every service, indexed by service id. */
+struct window_set {
+	struct window *by_id[SERVICES_MAX + 1]; /* NULL until something is added */
+};
+
+void window_set_init(struct window_set *ws);
+/* Frees every window; @ws is then empty. */
+void window_set_release(struct window_set *ws);
+/* The window of service @id (1..SERVICES_MAX), created empty on first use; NULL for a bad id. */
+struct window *window_set_get(struct window_set *ws, uint16_t id);
+
+/* Find-or-add look-ups; each returns an entry owned by @w. */
+struct window_http *window_http_get(struct window *w, const char *method, const char *route,
+				    uint16_t status);
+/* @name is used when the entry is created. */
+struct window_syscall *window_syscall_get(struct window *w, uint32_t nr, const char *name);
+void window_syscall_add_errno(struct window_syscall *s, int err, uint64_t count);
+struct window_call *window_call_get(struct window *w, const char *address);
+
+#endif
