@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HTTP/1.x requests of watched services, from TCP packets at tc.
+ *
+ * Why packets and not syscalls: enabled syscall tracepoints tax every
+ * syscall of every process on the host, while a tc program runs only for
+ * packets, and returns after two array look-ups for packets of unwatched
+ * ports (docs/agent.md has the measurements). On loopback every packet
+ * crosses lo's ingress once, so one program there sees both the request and
+ * the response; on other interfaces it is attached to ingress and egress.
+ *
+ * A request is a TCP segment whose payload starts with a method and a space;
+ * its response is the next segment in the other direction whose payload
+ * starts with "HTTP/1.x NNN" (1xx interim answers are skipped). Latency runs
+ * from the first request segment to the first response segment. A segment
+ * seen again with the same sequence number is a retransmit and is ignored,
+ * so each request counts exactly once. Pipelining and HTTP/2 are not
+ * handled; TLS payloads do not parse and are ignored.
+ *
+ * Counting is in the kernel: one per-CPU counter per (service, route,
+ * method, status, latency bucket), and per (calling service, peer, error,
+ * bucket) for outbound calls. Every key carries the generation `gen`, which
+ * user space flips before reading and deleting the previous one, so no
+ * increment is lost.
+ *
+ * Client sockets of watched processes are learnt from sock:inet_sock_set_state:
+ * the connect() that moves a socket to SYN_SENT runs in the caller's context.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/hist.h"
+#include "bpf/http.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define TC_ACT_OK 0
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define HEAD_LEN 16 /* "GET / HTTP/1.1\r\n" and "HTTP/1.1 200 OK\r" are 16 */
+
+/* flipped by user space; every stats key carries it */
+volatile __u32 gen;
+
+/* listening port -> service id (0: not watched) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HTTP_PORTS);
+	__type(key, __u32);
+	__type(value, __u16);
+} port_svc SEC(".maps");
+
+/* local port of a watched process's client socket -> service id */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HTTP_PORTS);
+	__type(key, __u32);
+	__type(value, __u16);
+} client_svc SEC(".maps");
+
+/* tgid -> service id, filled by user space */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u16);
+} svc_by_tgid SEC(".maps");
+
+/* socket being connected by a watched process -> service id */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTP_OWNERS_MAX);
+	__type(key, __u64);
+	__type(value, __u16);
+} owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTP_CONNS_MAX);
+	__type(key, struct http_conn_key);
+	__type(value, struct http_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HTTP_STATS_MAX);
+	__type(key, struct http_stats_key);
+	__type(value, __u64);
+} http_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HTTP_CALLS_MAX);
+	__type(key, struct http_call_key);
+	__type(value, __u64);
+} http_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTP_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} http_drops SEC(".maps");
+
+/* Per-CPU scratch: too big for the 512-byte stack. */
+struct scratch {
+	char path[HTTP_PATH_SCAN];
+	struct route_fold fold;
+	struct http_conn conn;
+	struct http_stats_key stats;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct fold_ctx {
+	struct scratch *s;
+};
+
+static __always_inline void count_drop(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&http_drops, &which);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline __u16 lookup_port(void *map, __u16 port)
+{
+	__u32 k = port;
+	__u16 *svc = bpf_map_lookup_elem(map, &k);
+
+	return svc ? *svc : 0;
+}
+
+/* Adds one to a per-CPU counter, creating it when absent. */
+static __always_inline void count_key(void *map, const void *key)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(map, key);
+
+	if (n) {
+		(*n)++;
+		return;
+	}
+	/* EEXIST: another CPU created it meanwhile; its slot for us is 0 */
+	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST)) {
+		n = bpf_map_lookup_elem(map, key);
+		if (n)
+			(*n)++;
+		else
+			count_drop(HTTP_DROP_STATS_FULL);
+	}
+}
+
+/* The method at the start of a payload, and its length with the space. */
+static __always_inline __u8 parse_method(const char *h, __u32 *len)
+{
+	if (h[0] == 'G' && h[1] == 'E' && h[2] == 'T' && h[3] == ' ') {
+		*len = 4;
+		return HTTP_METHOD_GET;
+	}
+	if (h[0] == 'P' && h[1] == 'O' && h[2] == 'S' && h[3] == 'T' && h[4] == ' ') {
+		*len = 5;
+		return HTTP_METHOD_POST;
+	}
+	if (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ') {
+		*len = 4;
+		return HTTP_METHOD_PUT;
+	}
+	if (h[0] == 'D' && h[1] == 'E' && h[2] == 'L' && h[3] == 'E' && h[4] == 'T' &&
+	    h[5] == 'E' && h[6] == ' ') {
+		*len = 7;
+		return HTTP_METHOD_DELETE;
+	}
+	if (h[0] == 'H' && h[1] == 'E' && h[2] == 'A' && h[3] == 'D' && h[4] == ' ') {
+		*len = 5;
+		return HTTP_METHOD_HEAD;
+	}
+	if (h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C' && h[4] == 'H' &&
+	    h[5] == ' ') {
+		*len = 6;
+		return HTTP_METHOD_PATCH;
+	}
+	if (h[0] == 'O' && h[1] == 'P' && h[2] == 'T' && h[3] == 'I' && h[4] == 'O' &&
+	    h[5] == 'N' && h[6] == 'S' && h[7] == ' ') {
+		*len = 8;
+		return HTTP_METHOD_OPTIONS;
+	}
+	return HTTP_METHOD_OTHER;
+}
+
+/* The status of a response start "HTTP/1.x NNN", or -1. */
+static __always_inline int parse_status(const char *h)
+{
+	if (!(h[0] == 'H' && h[1] == 'T' && h[2] == 'T' && h[3] == 'P' && h[4] == '/' &&
+	      h[5] == '1' && h[6] == '.' && h[8] == ' '))
+		return -1;
+	if (h[9] < '1' || h[9] > '5' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
+		return -1;
+	return (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+}
+
+static long fold_one(__u32 i, void *data)
+{
+	struct fold_ctx *ctx = data;
+	struct scratch *s = ctx->s;
+
+	return route_fold_step(&s->fold, s->path[i & (HTTP_PATH_SCAN - 1)]);
+}
+
+struct packet {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 seq;
+	__u32 payload_off;
+	__u32 payload_len;
+	__u8 family;
+};
+
+/* Parses Ethernet, IPv4 or IPv6, and TCP. Returns 0 for a TCP segment. */
+static __always_inline int parse_packet(struct __sk_buff *skb, struct packet *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct tcphdr *tcp;
+	__u32 l4_off, ip_len;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+			return -1;
+		if (ip->frag_off & bpf_htons(0x3fff)) /* fragments: not worth parsing */
+			return -1;
+		__builtin_memcpy(p->src, &ip->saddr, 4);
+		__builtin_memcpy(p->dst, &ip->daddr, 4);
+		p->family = 4;
+		l4_off = ETH_HLEN + ip->ihl * 4;
+		ip_len = bpf_ntohs(ip->tot_len) - ip->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return -1;
+		__builtin_memcpy(p->src, &ip6->saddr, 16);
+		__builtin_memcpy(p->dst, &ip6->daddr, 16);
+		p->family = 6;
+		l4_off = ETH_HLEN + sizeof(*ip6);
+		ip_len = bpf_ntohs(ip6->payload_len);
+	} else {
+		return -1;
+	}
+	tcp = data + l4_off;
+	if ((void *)(tcp + 1) > end)
+		return -1;
+	p->sport = bpf_ntohs(tcp->source);
+	p->dport = bpf_ntohs(tcp->dest);
+	p->seq = bpf_ntohl(tcp->seq);
+	p->payload_off = l4_off + tcp->doff * 4;
+	p->payload_len = ip_len > tcp->doff * 4u ? ip_len - tcp->doff * 4 : 0;
+	return 0;
+}
+
+static __always_inline void on_request(struct __sk_buff *skb, const struct packet *p,
+				       __u8 method, __u32 method_len, __u16 server, __u16 client)
+{
+	struct http_conn_key key = {};
+	struct http_conn *old;
+	struct fold_ctx ctx;
+	struct scratch *s;
+	__u32 zero = 0, n;
+
+	__builtin_memcpy(key.caddr, p->src, 16);
+	__builtin_memcpy(key.saddr, p->dst, 16);
+	key.cport = p->sport;
+	key.sport = p->dport;
+	old = bpf_map_lookup_elem(&conns, &key);
+	if (old && old->start_ns) {
+		if (old->req_seq == p->seq) {
+			count_drop(HTTP_DROP_RETRANSMIT);
+			return;
+		}
+		count_drop(HTTP_DROP_UNANSWERED);
+	}
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	n = p->payload_len - method_len;
+	if (n > HTTP_PATH_SCAN)
+		n = HTTP_PATH_SCAN;
+	if (n < 1 || bpf_skb_load_bytes(skb, p->payload_off + method_len, s->path, n))
+		return;
+	route_fold_init(&s->fold);
+	ctx.s = s;
+	bpf_loop(n, fold_one, &ctx, 0);
+	route_fold_finish(&s->fold);
+
+	__builtin_memcpy(s->conn.route, s->fold.out, ROUTE_MAX);
+	s->conn.start_ns = bpf_ktime_get_ns();
+	s->conn.req_seq = p->seq;
+	s->conn.server_svc = server;
+	s->conn.client_svc = client;
+	s->conn.method = method;
+	bpf_map_update_elem(&conns, &key, &s->conn, BPF_ANY);
+}
+
+static __always_inline void on_response(const struct packet *p, int status)
+{
+	struct http_conn_key key = {};
+	struct http_call_key call = {};
+	struct http_conn *c;
+	struct scratch *s;
+	__u32 zero = 0, bucket;
+	__u64 now = bpf_ktime_get_ns();
+
+	__builtin_memcpy(key.caddr, p->dst, 16);
+	__builtin_memcpy(key.saddr, p->src, 16);
+	key.cport = p->dport;
+	key.sport = p->sport;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c || !c->start_ns)
+		return;
+	bucket = hist_bucket_index(now - c->start_ns);
+	if (c->server_svc) {
+		s = bpf_map_lookup_elem(&scratch, &zero);
+		if (s) {
+			__builtin_memcpy(s->stats.route, c->route, ROUTE_MAX);
+			s->stats.gen = gen;
+			s->stats.bucket = bucket;
+			s->stats.svc = c->server_svc;
+			s->stats.status = status;
+			s->stats.method = c->method;
+			count_key(&http_stats, &s->stats);
+		}
+	}
+	if (c->client_svc) {
+		__builtin_memcpy(call.daddr, p->src, 16);
+		call.gen = gen;
+		call.bucket = bucket;
+		call.svc = c->client_svc;
+		call.dport = p->sport;
+		call.family = p->family;
+		call.error = status >= 500;
+		count_key(&http_calls, &call);
+	}
+	/* keep the entry: the next request on this kept-alive connection reuses it */
+	c->start_ns = 0;
+}
+
+SEC("tc")
+int http_tc(struct __sk_buff *skb)
+{
+	struct packet p = {};
+	char head[HEAD_LEN];
+	__u16 server_in, server_out, client_in, client_out;
+	__u32 method_len = 0;
+	__u8 method;
+	int status;
+
+	if (parse_packet(skb, &p) || p.payload_len < HEAD_LEN)
+		return TC_ACT_OK;
+	/* the cheap filter: is either end a watched server port or client socket? */
+	server_in = lookup_port(&port_svc, p.dport);
+	client_out = lookup_port(&client_svc, p.sport);
+	server_out = lookup_port(&port_svc, p.sport);
+	client_in = lookup_port(&client_svc, p.dport);
+	if (!(server_in | client_out | server_out | client_in))
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, p.payload_off, head, HEAD_LEN))
+		return TC_ACT_OK;
+	method = parse_method(head, &method_len);
+	if (method != HTTP_METHOD_OTHER) {
+		if (server_in || client_out)
+			on_request(skb, &p, method, method_len, server_in, client_out);
+		return TC_ACT_OK;
+	}
+	status = parse_status(head);
+	if (status >= 200 && (server_out || client_in))
+		on_response(&p, status);
+	return TC_ACT_OK;
+}
+
+/*
+ * Learns which local ports belong to watched processes' client sockets, and
+ * forgets connections when their socket closes.
+ */
+SEC("tracepoint/sock/inet_sock_set_state")
+int http_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	__u16 *svc;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (ctx->newstate == TCP_SYN_SENT) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		svc = bpf_map_lookup_elem(&svc_by_tgid, &tgid);
+		if (svc)
+			bpf_map_update_elem(&owners, &sk, svc, BPF_ANY);
+		return 0;
+	}
+	if (ctx->newstate == TCP_ESTABLISHED && ctx->oldstate == TCP_SYN_SENT) {
+		svc = bpf_map_lookup_elem(&owners, &sk);
+		if (svc) {
+			__u32 port = ctx->sport;
+
+			bpf_map_update_elem(&client_svc, &port, svc, BPF_ANY);
+		}
+		return 0;
+	}
+	if (ctx->newstate == TCP_CLOSE) {
+		struct http_conn_key key = {};
+		__u16 zero = 0;
+
+		svc = bpf_map_lookup_elem(&owners, &sk);
+		if (svc) {
+			__u32 port = ctx->sport;
+
+			bpf_map_update_elem(&client_svc, &port, &zero, BPF_ANY);
+			bpf_map_delete_elem(&owners, &sk);
+		}
+		/* the connection in both orientations: we do not know who was the client */
+		/* tracepoint fields at a computed offset: read, not dereferenced */
+		if (ctx->family == AF_INET) {
+			bpf_probe_read_kernel(key.caddr, 4, ctx->saddr);
+			bpf_probe_read_kernel(key.saddr, 4, ctx->daddr);
+		} else {
+			bpf_probe_read_kernel(key.caddr, 16, ctx->saddr_v6);
+			bpf_probe_read_kernel(key.saddr, 16, ctx->daddr_v6);
+		}
+		key.cport = ctx->sport;
+		key.sport = ctx->dport;
+		bpf_map_delete_elem(&conns, &key);
+		if (ctx->family == AF_INET) {
+			bpf_probe_read_kernel(key.caddr, 4, ctx->daddr);
+			bpf_probe_read_kernel(key.saddr, 4, ctx->saddr);
+		} else {
+			bpf_probe_read_kernel(key.caddr, 16, ctx->daddr_v6);
+			bpf_probe_read_kernel(key.saddr, 16, ctx->saddr_v6);
+		}
+		key.cport = ctx->dport;
+		key.sport = ctx->sport;
+		bpf_map_delete_elem(&conns, &key);
+	}
+	return 0;
+}

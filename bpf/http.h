@@ -1,0 +1,91 @@
+/*
+ * ABI of bpf/http.bpf.c: HTTP/1.x requests seen in TCP packets by a tc
+ * program, aggregated in the kernel per service, route, method, status and
+ * latency bucket (inbound), and per calling service, peer and bucket
+ * (outbound). See STYLE.md §2 for the rules on these structs.
+ */
+#ifndef PRP_BPF_HTTP_H
+#define PRP_BPF_HTTP_H
+
+#ifndef __VMLINUX_H__ /* user space; on the BPF side vmlinux.h defines the __u* types */
+#include <linux/types.h>
+#endif
+
+#include "bpf/route.h"
+
+#define HTTP_PORTS 65536
+/* Connections with a request in flight or kept alive, on the whole host. */
+#define HTTP_CONNS_MAX 65536
+/* Stats keys per generation: services x routes x statuses x latency buckets. */
+#define HTTP_STATS_MAX 65536
+#define HTTP_CALLS_MAX 16384
+#define HTTP_OWNERS_MAX 65536
+/* Bytes of the request target read to fold the route; a power of two. */
+#define HTTP_PATH_SCAN 128
+
+enum http_method {
+	HTTP_METHOD_OTHER = 0,
+	HTTP_METHOD_GET = 1,
+	HTTP_METHOD_POST = 2,
+	HTTP_METHOD_PUT = 3,
+	HTTP_METHOD_DELETE = 4,
+	HTTP_METHOD_HEAD = 5,
+	HTTP_METHOD_PATCH = 6,
+	HTTP_METHOD_OPTIONS = 7,
+};
+
+/* Indexes of the http_drops per-CPU counters. */
+enum http_drop {
+	HTTP_DROP_STATS_FULL = 0,  /* a stats or calls map was full: a request not counted */
+	HTTP_DROP_UNANSWERED = 1,  /* a new request replaced one that had no response */
+	HTTP_DROP_RETRANSMIT = 2,  /* a request segment seen again (not a loss: a dedup) */
+	HTTP_DROP_MAX = 3,
+};
+
+/* Key of http_stats (value: __u64 count per CPU): inbound requests. */
+struct http_stats_key {
+	char route[ROUTE_MAX]; /* folded, NUL-padded */
+	__u32 gen;
+	__u32 bucket; /* bpf/hist.h bucket of the latency in ns */
+	__u16 svc;
+	__u16 status;
+	__u8 method; /* enum http_method */
+	__u8 pad0[3];
+};
+_Static_assert(sizeof(struct http_stats_key) == 80, "struct http_stats_key is ABI");
+
+/* Key of http_calls (value: __u64 count per CPU): outbound calls of a service. */
+struct http_call_key {
+	__u8 daddr[16]; /* the server; IPv4 in the first 4 bytes */
+	__u32 gen;
+	__u32 bucket;
+	__u16 svc;   /* the calling service */
+	__u16 dport; /* host order */
+	__u8 family; /* 4 or 6 */
+	__u8 error;  /* 1: the answer was a 5xx */
+	__u8 pad0[2];
+};
+_Static_assert(sizeof(struct http_call_key) == 32, "struct http_call_key is ABI");
+
+/* A TCP connection, oriented: the client sent the request. */
+struct http_conn_key {
+	__u8 caddr[16];
+	__u8 saddr[16];
+	__u16 cport;
+	__u16 sport;
+	__u32 pad0;
+};
+_Static_assert(sizeof(struct http_conn_key) == 40, "struct http_conn_key is ABI");
+
+struct http_conn {
+	char route[ROUTE_MAX];
+	__u64 start_ns; /* 0: no request in flight */
+	__u32 req_seq;	/* TCP sequence number of the request's first segment */
+	__u16 server_svc;
+	__u16 client_svc;
+	__u8 method;
+	__u8 pad0[7];
+};
+_Static_assert(sizeof(struct http_conn) == 88, "struct http_conn is ABI");
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * The HTTP sampler against the real demo services: exactly N requests per
+ * route and status go in, exactly N come out of the kernel's counters, for
+ * new and kept-alive connections, inbound and outbound; nothing else is
+ * counted.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent/loader.h"
+#include "agent/sampler_http.h"
+#include "agent/services.h"
+#include "agent/window.h"
+#include "common/alloc.h"
+#include "tests/lib/demo_services.h"
+#include "tests/lib/http.h"
+#include "tests/lib/leakcheck.h"
+
+enum { SVC_USERS = 1, SVC_PAYMENTS = 2, SVC_ORDERS = 3 };
+
+static struct demo_trio demo;
+static struct sampler_http sampler;
+static struct window_set windows;
+
+static void add_service(struct service_set *set, uint16_t id, const char *name,
+			const struct demo_service *d)
+{
+	struct service *s = &set->items[set->n++];
+
+	s->id = id;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->pids[0] = (uint32_t)d->proc.pid;
+	s->npids = 1;
+	s->ports[0] = (uint16_t)d->port;
+	s->nports = 1;
+}
+
+static void setup(void)
+{
+	struct service_set *set = xcalloc(1, sizeof(*set));
+
+	cr_assert_eq(loader_init(), 0, "the agent tests need root");
+	/* the sampler first: it learns client sockets when they connect */
+	cr_assert_eq(sampler_http_start(&sampler), 0);
+	demo_trio_start(&demo);
+	add_service(set, SVC_USERS, "users", &demo.users);
+	add_service(set, SVC_PAYMENTS, "payments", &demo.payments);
+	add_service(set, SVC_ORDERS, "orders", &demo.orders);
+	cr_assert_eq(sampler_http_set_targets(&sampler, set), 0);
+	free(set);
+	window_set_init(&windows);
+}
+
+static void teardown(void)
+{
+	demo_trio_stop(&demo);
+	sampler_http_stop(&sampler);
+	window_set_release(&windows);
+	test_no_leaks();
+}
+
+TestSuite(sampler_http, .init = setup, .fini = teardown, .timeout = 120);
+
+static void request(const struct demo_service *s, const char *method, const char *path,
+		    const char *body, long want)
+{
+	char url[256];
+	struct buf resp;
+	long status = 0;
+
+	buf_init(&resp, 1 << 20);
+	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	cr_assert_eq(http_call(method, url, body, &status, &resp, NULL), 0);
+	cr_assert_eq(status, want, "%s %s: %ld %s", method, path, status, buf_str(&resp));
+	buf_release(&resp);
+}
+
+/* The count of (service, method, route, status) after collecting. */
+static uint64_t http_count(uint16_t svc, const char *method, const char *route, uint16_t status)
+{
+	struct window *w = windows.by_id[svc];
+
+	for (size_t i = 0; w && i < w->nhttp; i++)
+		if (!strcmp(w->http[i].method, method) && !strcmp(w->http[i].route, route) &&
+		    w->http[i].status == status)
+			return w->http[i].count;
+	return 0;
+}
+
+static uint64_t http_total(uint16_t svc)
+{
+	struct window *w = windows.by_id[svc];
+	uint64_t n = 0;
+
+	for (size_t i = 0; w && i < w->nhttp; i++) {
+		n += w->http[i].count;
+		cr_assert_eq(hist_count(&w->http[i].latency_ns), w->http[i].count);
+	}
+	return n;
+}
+
+static const struct window_call *call_to(uint16_t svc, const char *peer)
+{
+	struct window *w = windows.by_id[svc];
+
+	for (size_t i = 0; w && i < w->ncalls; i++)
+		if (!strcmp(w->calls[i].peer, peer))
+			return &w->calls[i];
+	return NULL;
+}
+
+Test(sampler_http, counts_each_route_and_status_exactly)
+{
+	char path[64];
+
+	for (int i = 1; i <= 40; i++) {
+		snprintf(path, sizeof(path), "/users/%d", i);
+		request(&demo.users, "GET", path, NULL, 200);
+	}
+	for (int i = 0; i < 7; i++)
+		request(&demo.users, "GET", "/nowhere/at/all", NULL, 404);
+	for (int i = 0; i < 5; i++)
+		request(&demo.users, "POST", "/users",
+			"{\"name\": \"N\", \"email\": \"n@example.com\"}", 201);
+	request(&demo.users, "POST", "/chaos", "{\"error_rate\": 1}", 200);
+	for (int i = 0; i < 9; i++)
+		request(&demo.users, "GET", "/users/3?verbose=1", NULL, 500);
+	request(&demo.users, "DELETE", "/chaos", NULL, 200);
+
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 200), 40);
+	cr_expect_eq(http_count(SVC_USERS, "GET", "/nowhere/at/all", 404), 7);
+	cr_expect_eq(http_count(SVC_USERS, "POST", "/users", 201), 5);
+	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 500), 9);
+	cr_expect_eq(http_count(SVC_USERS, "POST", "/chaos", 200), 1);
+	cr_expect_eq(http_count(SVC_USERS, "DELETE", "/chaos", 200), 1);
+	cr_expect_eq(http_total(SVC_USERS), 63);
+	cr_expect_eq(http_total(SVC_PAYMENTS), 0, "payments got no request");
+}
+
+Test(sampler_http, counts_kept_alive_requests_exactly_across_collects)
+{
+	struct proc lg;
+	long sent = 0, ok = 0, errors = 0;
+	char url[64];
+
+	snprintf(url, sizeof(url), "%s", demo.users.url);
+	cr_assert_eq(proc_start(&lg, (const char *const[]){ PRP_BUILD_DIR "/prp-loadgen",
+							    "--target", url, "--mix", "users",
+							    "--rps", "300", "--duration", "3",
+							    "--connections", "8", NULL }),
+		     0);
+	/* collect while the load runs: nothing may fall between generations */
+	while (proc_wait_exit(&lg, 200) == -ETIMEDOUT)
+		cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	cr_assert_eq(sscanf(buf_str(&lg.out), "sent %ld ok %ld errors %ld", &sent, &ok, &errors),
+		     3, "%s", buf_str(&lg.out));
+	cr_assert_gt(sent, 800);
+	cr_expect_eq(http_total(SVC_USERS), (uint64_t)sent, "counted %llu of %ld requests",
+		     (unsigned long long)http_total(SVC_USERS), sent);
+	proc_release(&lg);
+}
+
+Test(sampler_http, sees_orders_call_users_and_payments_once_per_order)
+{
+	const struct window_call *to_users, *to_payments;
+
+	for (int i = 0; i < 12; i++)
+		request(&demo.orders, "POST", "/orders",
+			"{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	cr_expect_eq(http_count(SVC_ORDERS, "POST", "/orders", 201), 12);
+	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 200), 12);
+	cr_expect_eq(http_count(SVC_PAYMENTS, "POST", "/payments", 201), 12);
+	to_users = call_to(SVC_ORDERS, "users");
+	to_payments = call_to(SVC_ORDERS, "payments");
+	cr_assert_not_null(to_users, "no call orders -> users");
+	cr_assert_not_null(to_payments, "no call orders -> payments");
+	cr_expect_eq(to_users->count, 12);
+	cr_expect_eq(to_payments->count, 12);
+	cr_expect_eq(to_users->errors, 0);
+	cr_expect_null(call_to(SVC_USERS, "payments"), "users calls nobody");
+}
