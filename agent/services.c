@@ -18,3 +18,10 @@ const struct service *service_set_by_name(const struct service_set *set, const c
 			return &set->items[i];
 	return NULL;
 }
+
+bool service_equal(const struct service *a, const struct service *b)
+{
+	return a->id == b->id && !strcmp(a->name, b->name) && a->npids == b->npids &&
+	       !memcmp(a->pids, b->pids, a->npids * sizeof(a->pids[0])) && a->nports == b->nports &&
+	       !memcmp(a->ports, b->ports, a->nports * sizeof(a->ports[0]));
+}

@@ -7,6 +7,7 @@
 #ifndef PRP_AGENT_SERVICES_H
 #define PRP_AGENT_SERVICES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,7 @@ struct service_set {
 const struct service *service_set_by_id(const struct service_set *set, uint16_t id);
 /* The service with @name, or NULL. Borrowed from @set. */
 const struct service *service_set_by_name(const struct service_set *set, const char *name);
+/* Whether @a and @b have the same id, name, pids and ports. */
+bool service_equal(const struct service *a, const struct service *b);
 
 #endif

@@ -1,0 +1,164 @@
+/*
+ * prp-agent's key table and the checks it cannot express. The table is the
+ * one description of the agent's settings: the YAML keys, the flags, --help
+ * and docs/config-agent.md all come from it, so they cannot disagree.
+ */
+#include "agent/agent_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/discovery.h"
+#include "common/log.h"
+#include "common/strparse.h"
+
+/* log_level is an index into this list: keep it in enum log_level's order. */
+static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+_Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_INFO == 1 && LOG_LEVEL_WARN == 2 &&
+		       LOG_LEVEL_ERROR == 3,
+	       "log_levels[] follows enum log_level");
+
+static const struct cfg_key agent_keys[] = {
+	CFG_STR("aggregator", struct agent_config, aggregator, "tcp://127.0.0.1:7070",
+		"where windows are sent: the aggregator's nanomsg ingest address"),
+	CFG_LIST("service", struct agent_config, service, NULL,
+		 "a service to watch, NAME=port:N, NAME=comm:NAME, NAME=cgroup:PATH or NAME=pid:N; "
+		 "none: every process listening on TCP is a service, named after its program"),
+	CFG_MS("interval_ms", struct agent_config, interval_ms, 1000, 100, 60000,
+	       "length of one window"),
+	CFG_BOOL("print", struct agent_config, print, false,
+		 "also write each closed window as one JSON line on stdout"),
+	CFG_STR("host", struct agent_config, host, NULL,
+		"host name sent with every window; none: the system's host name"),
+	CFG_ENUM("log_level", struct agent_config, log_level, LOG_LEVEL_INFO, log_levels,
+		 "the least important messages logged"),
+	CFG_STR("lock_file", struct agent_config, lock_file, "/run/prp-agent.lock",
+		"lock that keeps a second agent from running on this host"),
+	CFG_MS("discovery.refresh_ms", struct agent_config, discovery_refresh_ms, 1000, 100, 60000,
+	       "how often services are looked up in /proc"),
+	CFG_LIST("discovery.exclude_ports", struct agent_config, discovery_exclude_ports, NULL,
+		 "listening ports automatic discovery ignores, such as 22"),
+	CFG_BOOL("samplers.http", struct agent_config, samplers_http, true,
+		 "count and time HTTP/1.x requests and outbound calls"),
+	CFG_BOOL("samplers.syscalls", struct agent_config, samplers_syscalls, true,
+		 "count and time system calls, with their errors"),
+	CFG_BOOL("samplers.tcp", struct agent_config, samplers_tcp, true,
+		 "count TCP retransmits, resets and failed connects"),
+	CFG_END,
+};
+
+static int check_exclude_ports(const struct agent_config *c, char *err, size_t errlen)
+{
+	uint64_t port;
+
+	for (size_t i = 0; i < c->discovery_exclude_ports.count; i++) {
+		const char *item = c->discovery_exclude_ports.items[i];
+
+		if (strparse_u64(item, 1, 65535, &port)) {
+			snprintf(err, errlen,
+				 "key 'discovery.exclude_ports': bad port '%.20s' (want 1..65535)",
+				 item);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int agent_config_load(struct agent_config *c, int argc, char **argv, int *next_arg, char *err,
+		      size_t errlen)
+{
+	int ret = cfg_load(agent_keys, c, argc, argv, AGENT_CONFIG_PATH, next_arg, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = discovery_check_selectors((const char *const *)c->service.items, c->service.count,
+					err, errlen);
+	if (!ret)
+		ret = check_exclude_ports(c, err, errlen);
+	if (ret) {
+		/* as cfg_load() leaves it on error: the defaults */
+		cfg_release(agent_keys, c);
+		cfg_defaults(agent_keys, c);
+	}
+	return ret;
+}
+
+void agent_config_release(struct agent_config *c)
+{
+	cfg_release(agent_keys, c);
+}
+
+uint16_t agent_config_exclude_port(const struct agent_config *c, size_t i)
+{
+	uint64_t port = 0;
+
+	if (i >= c->discovery_exclude_ports.count ||
+	    strparse_u64(c->discovery_exclude_ports.items[i], 1, 65535, &port))
+		return 0;
+	return (uint16_t)port;
+}
+
+void agent_config_print_help(FILE *f)
+{
+	cfg_print_help(agent_keys, f);
+}
+
+void agent_config_write_markdown(FILE *f)
+{
+	fputs("# prp-agent configuration\n"
+	      "\n"
+	      "<!-- Generated from the key table in agent/agent_config.c by\n"
+	      "     agent_config_write_markdown(); tests/unit/agent/test_agent_config.c fails when\n"
+	      "     this file differs. To regenerate it:\n"
+	      "     PRP_WRITE_DOCS=1 build/tests/unit/agent/test_agent_config -->\n"
+	      "\n"
+	      "prp-agent reads its settings in this order, each step overriding the one before:\n"
+	      "\n"
+	      "1. the defaults below;\n"
+	      "2. `" AGENT_CONFIG_PATH "` when it exists, or the file given with `--config FILE`\n"
+	      "   (which must exist);\n"
+	      "3. the command-line flags.\n"
+	      "\n"
+	      "A dotted key is a nested mapping in YAML: `discovery.refresh_ms` is written\n"
+	      "\n"
+	      "```yaml\n"
+	      "discovery:\n"
+	      "  refresh_ms: 500ms\n"
+	      "```\n"
+	      "\n"
+	      "and its flag is `--discovery-refresh-ms 500ms`. Durations take a unit (`500ms`,\n"
+	      "`2s`); a bare number is in milliseconds. A boolean flag alone means true, and\n"
+	      "`--no-FLAG` means false. A list flag such as `--service` may be repeated: the\n"
+	      "flags replace the file's list. `packaging/etc/agent.yaml` lists every key with\n"
+	      "its default.\n"
+	      "\n"
+	      "`--check-config` loads the configuration, prints `configuration OK` or the\n"
+	      "error, and exits; `--help` lists the flags.\n"
+	      "\n"
+	      "## Keys\n"
+	      "\n",
+	      f);
+	cfg_write_markdown(agent_keys, f);
+	fputs("\n"
+	      "## Services\n"
+	      "\n"
+	      "Each `service` is `NAME=KIND:VALUE`. NAME is 1 to 63 of `A-Z a-z 0-9 . _ -`;\n"
+	      "KIND is one of:\n"
+	      "\n"
+	      "| Selector | Selects |\n"
+	      "| --- | --- |\n"
+	      "| `port:8001` | the processes holding a listening TCP socket on the port, IPv4 or IPv6 |\n"
+	      "| `comm:NAME` | the processes whose `/proc/PID/comm` is NAME (at most 15 bytes) |\n"
+	      "| `cgroup:PATH` | the processes whose cgroup v2 path is PATH or below it |\n"
+	      "| `pid:N` | that process |\n"
+	      "\n"
+	      "A process belongs to the first service that selects it, and the agent to none.\n"
+	      "A selected service is reported even while no process matches it, so that it\n"
+	      "keeps its id. With no `service`, every group of processes sharing listening\n"
+	      "TCP sockets is a service, named after its program's file name; two different\n"
+	      "services of the same name get their lowest port as a suffix\n"
+	      "(`prp-demo-service-8001`). Listening sockets are read from `/proc/net/tcp`,\n"
+	      "that is in the agent's network namespace only.\n",
+	      f);
+}
