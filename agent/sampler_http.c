@@ -95,6 +95,10 @@ static int attach_all(struct sampler_http *s)
 	for (it = ifs; it->if_index && !err; it++) {
 		bool lo = !strcmp(it->if_name, "lo");
 
+		/* ifb devices carry copies of other interfaces' packets: counted there */
+		if (!strncmp(it->if_name, "ifb", 3))
+			continue;
+
 		err = attach_hook(s, (int)it->if_index, BPF_TC_INGRESS);
 		if (!err && !lo)
 			err = attach_hook(s, (int)it->if_index, BPF_TC_EGRESS);
