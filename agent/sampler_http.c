@@ -336,7 +336,10 @@ int sampler_http_collect(struct sampler_http *s, struct window_set *ws)
 
 	/* from here on the programs count into the other generation */
 	__atomic_store_n(&s->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
-	time_sleep_ns(SAMPLER_HTTP_GRACE_NS);
+	/* the whole grace period, even when a signal interrupts the sleep */
+	for (uint64_t until = time_mono_ns() + SAMPLER_HTTP_GRACE_NS, now;
+	     (now = time_mono_ns()) < until;)
+		time_sleep_ns(until - now);
 	err = drain_generation(s, ws, s->skel->maps.http_stats, sizeof(struct http_stats_key),
 			       offsetof(struct http_stats_key, gen), old, visit_stats);
 	err2 = drain_generation(s, ws, s->skel->maps.http_calls, sizeof(struct http_call_key),
