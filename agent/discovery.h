@@ -12,7 +12,7 @@
  *   db=pid:1234            that process
  *
  * or, with no selector, every process tree holding a listening TCP socket
- * is a service, named after its executable (see discovery.c).
+ * is a service, named after its executable (see discovery_auto.c).
  *
  * A process belongs to one service at most (the BPF maps key services by
  * tgid): the first selector that matches it wins. The agent itself is never
@@ -72,9 +72,9 @@ void discovery_exclude_port(struct discovery *d, uint16_t port);
  * from what the previous call returned, and logs one info line per service
  * found, changed or gone.
  *
- * Cheap enough to call every second (the cost model is in discovery.c).
- * Returns 0, or a negative errno when /proc/net/tcp or @proc_root cannot be
- * read; @out is then left as it was.
+ * Cheap enough to call every second (the cost model is in proctable.c).
+ * Returns 0, or a negative errno when @proc_root, or /proc/net/tcp where it
+ * is read (see procfs.h), cannot be read; @out is then left as it was.
  */
 PRP_MUST_CHECK int discovery_refresh(struct discovery *d, struct service_set *out, bool *changed);
 
