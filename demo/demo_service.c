@@ -38,8 +38,12 @@
 
 /* Idle keep-alive connections are closed after this long. */
 #define DEMO_CONNECTION_TIMEOUT_S 30
-/* One thread each: enough for the load generator, far below thread limits. */
-#define DEMO_CONNECTION_LIMIT 1024
+/*
+ * One thread each: room for thousands of kept-alive clients (the agent's
+ * tests hold 2,000), with small stacks so that costs little memory.
+ */
+#define DEMO_CONNECTION_LIMIT 4096
+#define DEMO_THREAD_STACK_BYTES (256 * 1024)
 /* How often the main thread wakes to expire chaos. */
 #define DEMO_TICK_MS 200
 
@@ -228,7 +232,8 @@ static struct MHD_Daemon *demo_listen(struct shop *shop, const struct cli_option
 			     MHD_OPTION_EXTERNAL_LOGGER, demo_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
 			     &addr.sa, MHD_OPTION_CONNECTION_TIMEOUT,
 			     (unsigned int)DEMO_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-			     (unsigned int)DEMO_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
+			     (unsigned int)DEMO_CONNECTION_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
+			     (size_t)DEMO_THREAD_STACK_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
 			     demo_on_completed, NULL, MHD_OPTION_END);
 	if (!d) {
 		log_error("demo: cannot listen on %s port %u", o->bind, (unsigned)o->port);

@@ -40,6 +40,7 @@ struct loadgen_opts {
 	uint64_t timeout_ms;
 	uint64_t progress_s; /* 0: no progress lines */
 	uint64_t seed;
+	bool new_connections; /* a new connection per request: churn */
 };
 
 struct slot {
@@ -85,9 +86,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: prp-loadgen --target URL --rps N --duration S [--mix orders|users|payments|health]\n"
 		"                   [--connections N] [--timeout-ms N] [--progress-s N] [--seed N]\n"
+		"                   [--new-connections]\n"
 		"Sends requests at a fixed rate (open loop) and prints, at the end,\n"
 		"'sent N ok N errors N' and the latency percentiles. --duration 0 runs until\n"
-		"Ctrl-C. Without --mix, the target's GET /health says which service it is.\n");
+		"Ctrl-C. Without --mix, the target's GET /health says which service it is.\n"
+		"--new-connections opens a connection per request (churn) instead of keeping\n"
+		"them alive.\n");
 }
 
 static int parse_args(int argc, char **argv, struct loadgen_opts *o)
@@ -101,6 +105,7 @@ static int parse_args(int argc, char **argv, struct loadgen_opts *o)
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "progress-s", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "new-connections", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,6 +144,9 @@ static int parse_args(int argc, char **argv, struct loadgen_opts *o)
 			break;
 		case 's':
 			err = strparse_u64(optarg, 0, UINT64_MAX, &o->seed);
+			break;
+		case 'n':
+			o->new_connections = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -219,6 +227,8 @@ static int loadgen_init(struct loadgen *lg)
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, &s->body);
 		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+		if (lg->o.new_connections)
+			curl_easy_setopt(s->easy, CURLOPT_FORBID_REUSE, 1L);
 	}
 	hist_init(&lg->latency_ns);
 	return 0;
