@@ -1,10 +1,11 @@
 #!/bin/bash
-# The prp demo on one machine: the orders, users and payments services on
-# their DESIGN.md ports, prp-loadgen driving orders (which calls users and
-# payments), and one injected fault. Runs until Ctrl-C, or DURATION seconds.
+# The prp demo on one machine: prp-agent watching the orders, users and
+# payments services (on their DESIGN.md ports) from the kernel, prp-loadgen
+# driving orders (which calls users and payments), and one injected fault.
+# Runs until Ctrl-C, or DURATION seconds. Needs root (eBPF).
 #
 # Environment: BUILD_DIR (build), DURATION (empty: until Ctrl-C), RPS (30).
-# Later issues add prp-agent and prp-aggregator here.
+# The aggregator joins here with its issue.
 set -u
 
 BUILD_DIR=${BUILD_DIR:-build}
@@ -15,12 +16,14 @@ mkdir -p "$VAR"
 
 pids=()
 loadgen_pid=
+agent_pid=
 
 say() { printf '%s demo: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 stop_all() {
 	trap - INT TERM
 	[ -n "$loadgen_pid" ] && kill -INT "$loadgen_pid" 2>/dev/null && wait "$loadgen_pid" 2>/dev/null
+	[ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
 	say "stopped; logs in $VAR/"
@@ -53,6 +56,19 @@ say "starting the demo services (no instrumentation: prp sees them from the kern
 start users 8002
 start payments 8003
 start orders 8001 --call users=http://127.0.0.1:8002 --call payments=http://127.0.0.1:8003
+
+# The agent, before any client connects, so it sees every connection made.
+say "agent: prp-agent --print, windows in $VAR/windows.jsonl (log $VAR/agent.log)"
+"$BUILD_DIR/prp-agent" --print --lock-file "$VAR/agent.lock" \
+	--service orders=port:8001 --service users=port:8002 --service payments=port:8003 \
+	2>"$VAR/agent.log" > >(tee "$VAR/windows.jsonl" | demo/summarize-windows.py 5) &
+agent_pid=$!
+for _ in $(seq 100); do
+	grep -q 'agent: watching' "$VAR/agent.log" && break
+	kill -0 "$agent_pid" 2>/dev/null || { cat "$VAR/agent.log" >&2; stop_all; exit 1; }
+	sleep 0.1
+done
+grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /      /'
 
 if [ -n "$DURATION" ]; then
 	run_for=$DURATION
