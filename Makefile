@@ -115,6 +115,8 @@ $(PROGRAMS):
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The ABI test reads the BTF of the compile-only BPF object.
+$(O)/tests/unit/bpf/test_abi: | $(BPFO)/abi.bpf.o
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(TESTLIB_OBJS) $$(call unit_libs,$$(firstword $$(subst /, ,$$*)))
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
@@ -129,7 +131,8 @@ $(O)/tests/bench/%: $(O)/tests/bench/%.o $(COMMON_LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Integration tests find the programs they start here.
-$(O)/tests/integration/%.o $(O)/tests/lib/%.o: CFLAGS += -DPRP_BUILD_DIR='"$(abspath $(O))"'
+$(O)/tests/integration/%.o $(O)/tests/lib/%.o $(O)/tests/unit/bpf/%.o: \
+	CFLAGS += -DPRP_BUILD_DIR='"$(abspath $(O))"' -DPRP_BPF_DIR='"$(abspath $(BPFO))"'
 
 # ---- BPF -------------------------------------------------------------------
 $(BPFO)/vmlinux.h:

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compile-only: one global of each struct that kernel and user space share,
+ * so that clang's layout of each is in this object's BTF. tests/unit/bpf/
+ * test_abi.c compares it with gcc's sizeof and offsetof (the idea of
+ * tetragon's alignchecker). Nothing here is loaded.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/http.h"
+#include "bpf/syscalls.h"
+#include "bpf/tcp.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct http_stats_key abi_http_stats_key;
+struct http_call_key abi_http_call_key;
+struct http_conn_key abi_http_conn_key;
+struct http_conn abi_http_conn;
+struct syscall_key abi_syscall_key;
+struct syscall_inflight abi_syscall_inflight;
+struct syscall_drops abi_syscall_drops;
+struct tcp_trouble_key abi_tcp_trouble_key;
+struct tcp_trouble abi_tcp_trouble;
