@@ -104,13 +104,6 @@ static PRP_PRINTF(3, 4) void warn_once(struct discovery *d, unsigned what, const
 	log_warn("discovery: %s", msg);
 }
 
-/* The characters of a service name; discovery_auto.c cleans names to these. */
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
 /* qsort(), which may not be given NULL, even for no elements. */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
@@ -177,7 +170,7 @@ static int selector_parse(const char *text, struct selector *out, char *err, siz
 			       text);
 	namelen = (size_t)(eq - text);
 	for (size_t i = 0; i < namelen; i++)
-		if (!name_char(text[i]))
+		if (!service_name_char(text[i]))
 			namelen = 0; /* and the loop ends */
 	if (!namelen || namelen >= SERVICE_NAME_MAX)
 		return set_err(err, errlen, -EINVAL,

@@ -50,13 +50,6 @@ static PRP_PRINTF(3, 4) void warn_once(struct discovery_auto *a, unsigned what, 
 	log_warn("discovery: %s", msg);
 }
 
-/* The characters of a service name, as discovery.c accepts them in selectors. */
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
 /* qsort(), which may not be given NULL, even for no elements. */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
@@ -136,7 +129,7 @@ static void name_from(char out[SERVICE_NAME_MAX], const char *src)
 	size_t i;
 
 	for (i = 0; src[i] && i < SERVICE_NAME_MAX - 1; i++)
-		out[i] = name_char(src[i]) ? src[i] : '_';
+		out[i] = service_name_char(src[i]) ? src[i] : '_';
 	out[i] = '\0';
 }
 

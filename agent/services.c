@@ -25,3 +25,9 @@ bool service_equal(const struct service *a, const struct service *b)
 	       !memcmp(a->pids, b->pids, a->npids * sizeof(a->pids[0])) && a->nports == b->nports &&
 	       !memcmp(a->ports, b->ports, a->nports * sizeof(a->ports[0]));
 }
+
+bool service_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}

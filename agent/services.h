@@ -32,6 +32,9 @@ struct service_set {
 	size_t n;
 };
 
+/* The characters a service name is made of: letters, digits, '.', '_' and '-'. */
+bool service_name_char(char c);
+
 /* The service with @id, or NULL. Borrowed from @set. */
 const struct service *service_set_by_id(const struct service_set *set, uint16_t id);
 /* The service with @name, or NULL. Borrowed from @set. */

@@ -3,6 +3,7 @@
  * result_fd: one byte, 'R' (ready) or 'E' (set-up failed); after "go", the
  * work function's int return value, then result_size bytes of result.
  */
+#include "tests/lib/fdio.h"
 #include "tests/lib/netns.h"
 
 #include <bpf/bpf.h>
@@ -190,34 +191,6 @@ unsigned long long netns_tcp_retrans_segs(void)
 	return v;
 }
 
-static int read_exact(int fd, void *p, size_t n)
-{
-	for (size_t got = 0; got < n;) {
-		ssize_t r = read(fd, (char *)p + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EPIPE;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-static int write_exact(int fd, const void *p, size_t n)
-{
-	for (size_t put = 0; put < n;) {
-		ssize_t r = write(fd, (const char *)p + put, n - put);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		put += (size_t)r;
-	}
-	return 0;
-}
-
 static void child_main(int go_fd, int result_fd, int loss_pct, netns_work_fn *fn, int arg,
 		       size_t result_size)
 {
@@ -227,13 +200,13 @@ static void child_main(int go_fd, int result_fd, int loss_pct, netns_work_fn *fn
 
 	ret = result ? netns_enter(loss_pct) : -ENOMEM;
 	c = ret ? 'E' : 'R';
-	if (write_exact(result_fd, &c, 1) || ret)
+	if (fdio_write_exact(result_fd, &c, 1) || ret)
 		_exit(1);
-	if (read_exact(go_fd, &c, 1))
+	if (fdio_read_exact(go_fd, &c, 1))
 		_exit(1); /* the test is gone */
 	ret = fn(arg, result);
-	if (write_exact(result_fd, &ret, sizeof(ret)) ||
-	    write_exact(result_fd, result, result_size))
+	if (fdio_write_exact(result_fd, &ret, sizeof(ret)) ||
+	    fdio_write_exact(result_fd, result, result_size))
 		_exit(1);
 	_exit(0);
 }
@@ -265,7 +238,7 @@ int netns_child_start(struct netns_child *c, int loss_pct, netns_work_fn *fn, in
 	c->go_fd = go[1];
 	c->result_fd = res[0];
 	c->result_size = result_size;
-	err = read_exact(c->result_fd, &ready, 1);
+	err = fdio_read_exact(c->result_fd, &ready, 1);
 	if (!err && ready != 'R')
 		err = -ENETDOWN;
 	if (err) {
@@ -287,16 +260,16 @@ out_go:
 
 int netns_child_go(struct netns_child *c)
 {
-	return write_exact(c->go_fd, "G", 1);
+	return fdio_write_exact(c->go_fd, "G", 1);
 }
 
 int netns_child_finish(struct netns_child *c, void *result)
 {
 	int ret, status, err;
 
-	err = read_exact(c->result_fd, &ret, sizeof(ret));
+	err = fdio_read_exact(c->result_fd, &ret, sizeof(ret));
 	if (!err)
-		err = read_exact(c->result_fd, result, c->result_size);
+		err = fdio_read_exact(c->result_fd, result, c->result_size);
 	close(c->go_fd);
 	close(c->result_fd);
 	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status))

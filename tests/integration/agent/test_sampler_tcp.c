@@ -28,6 +28,7 @@
 #include "agent/sampler_tcp.h"
 #include "agent/services.h"
 #include "agent/window.h"
+#include "tests/lib/fdio.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/netns.h"
 
@@ -79,34 +80,6 @@ static int refused_connects(int n, void *result)
 	return 0;
 }
 
-static int read_full(int fd, void *p, size_t n)
-{
-	for (size_t got = 0; got < n;) {
-		ssize_t r = read(fd, (char *)p + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EPIPE;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *p, size_t n)
-{
-	for (size_t put = 0; put < n;) {
-		ssize_t r = write(fd, (const char *)p + put, n - put);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		put += (size_t)r;
-	}
-	return 0;
-}
-
 #define ECHO_BYTES (64 * 1024)
 /* Bounds of the lossy exchange: it stops once both ends have retransmitted. */
 #define ECHO_MIN_ROUNDS 5
@@ -138,16 +111,16 @@ static int echo_server(int lfd, int status_fd)
 	for (;;) {
 		unsigned int n;
 
-		err = read_full(fd, buf, sizeof(buf));
+		err = fdio_read_exact(fd, buf, sizeof(buf));
 		if (err == -EPIPE) { /* the client is done */
 			err = 0;
 			break;
 		}
 		if (!err)
-			err = write_full(fd, buf, sizeof(buf));
+			err = fdio_write_exact(fd, buf, sizeof(buf));
 		n = total_retrans(fd);
 		if (!err)
-			err = write_full(status_fd, &n, sizeof(n));
+			err = fdio_write_exact(status_fd, &n, sizeof(n));
 		if (err)
 			break;
 	}
@@ -201,11 +174,11 @@ static int lossy_echo(int unused, void *result)
 	}
 	memset(out, 'x', sizeof(out));
 	while (!err && res->done < ECHO_MAX_ROUNDS) {
-		err = write_full(fd, out, sizeof(out));
+		err = fdio_write_exact(fd, out, sizeof(out));
 		if (!err)
-			err = read_full(fd, in, sizeof(in));
+			err = fdio_read_exact(fd, in, sizeof(in));
 		if (!err)
-			err = read_full(st[0], &res->server_retrans, sizeof(res->server_retrans));
+			err = fdio_read_exact(st[0], &res->server_retrans, sizeof(res->server_retrans));
 		if (err)
 			break;
 		res->done++;
@@ -312,7 +285,7 @@ static int resets_both_ways(int unused, void *result)
 	close(lfd);
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) || write_full(fd, "x", 1)) {
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) || fdio_write_exact(fd, "x", 1)) {
 		err = -errno;
 		goto out;
 	}
