@@ -466,6 +466,12 @@ out_free:
 	return NULL;
 }
 
+void discovery_set_self_pid(struct discovery *d, uint32_t pid)
+{
+	d->self_pid = pid;
+	d->autod.self_pid = pid;
+}
+
 void discovery_exclude_port(struct discovery *d, uint16_t port)
 {
 	discovery_auto_exclude_port(&d->autod, port);

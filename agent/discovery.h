@@ -63,6 +63,13 @@ struct discovery *discovery_new(const char *proc_root, const char *const *select
 void discovery_exclude_port(struct discovery *d, uint16_t port);
 
 /*
+ * Which process is the agent itself, never part of a service: getpid() by
+ * default. Tests on a fake /proc name a fake pid, so that their fake
+ * processes can never be the test process. Call before the first refresh.
+ */
+void discovery_set_self_pid(struct discovery *d, uint32_t pid);
+
+/*
  * Fills @out with every service found now, ordered by id: selector services
  * always (with npids 0 while no process matches), automatic ones while they
  * listen. An id stays with its name for the life of @d, so a restarted

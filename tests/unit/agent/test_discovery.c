@@ -206,8 +206,6 @@ static void setup(void)
 	nsocks = 0;
 	write_tcp();
 	memset(&set, 0, sizeof(set));
-	/* fake pids are small: make sure ours is not one of them */
-	cr_assert_gt(getpid(), 1000, "this test needs its own pid above 1000");
 }
 
 static void teardown(void)
@@ -220,12 +218,16 @@ TestSuite(discovery, .init = setup, .fini = teardown);
 
 /* ---- Helpers on the discovery side ---- */
 
+/* The agent's own pid in the fake tree: no fake process of a test uses it. */
+#define FAKE_SELF_PID 4242u
+
 static struct discovery *new_with(const char *const *sels, size_t n)
 {
 	char err[256] = "";
 	struct discovery *d = discovery_new(root, sels, n, err, sizeof(err));
 
 	cr_assert_not_null(d, "discovery_new: %s", err);
+	discovery_set_self_pid(d, FAKE_SELF_PID);
 	return d;
 }
 
@@ -430,7 +432,7 @@ Test(discovery, selectors_never_include_the_agent_itself)
 	const char *sels[] = { "all=cgroup:/" };
 	struct discovery *d;
 
-	proc_add((unsigned)getpid(), 1, "prp-agent", "/usr/bin/prp-agent", "/");
+	proc_add(FAKE_SELF_PID, 1, "prp-agent", "/usr/bin/prp-agent", "/");
 	proc_add(100, 1, "a", "/a", "/");
 
 	d = new_with(sels, 1);
@@ -558,7 +560,7 @@ Test(discovery, automatic_leaves_out_the_agent_init_and_excluded_ports)
 {
 	struct discovery *d;
 
-	listener_add((unsigned)getpid(), "prp-agent", 9100, 1001);
+	listener_add(FAKE_SELF_PID, "prp-agent", 9100, 1001);
 	listener_add(1, "systemd", 9090, 1002); /* socket activation */
 	listener_add(100, "sshd", 22, 1003);
 	listener_add(200, "api", 8080, 1004);
