@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "agent/syscall_names.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"
 
@@ -45,12 +46,6 @@ static json_t *http_json(const struct window *w)
 	return a;
 }
 
-static const char *errno_name(int err)
-{
-	const char *name = err ? strerrorname_np(err) : NULL;
-
-	return name ? name : "other";
-}
 
 static json_t *syscalls_json(const struct window *w)
 {
@@ -60,9 +55,15 @@ static json_t *syscalls_json(const struct window *w)
 		const struct window_syscall *s = &w->syscalls[i];
 		json_t *errors = json_object();
 
-		for (size_t e = 0; e < s->nerrnos; e++)
-			json_object_set_new(errors, errno_name(s->errnos[e].err),
+		for (size_t e = 0; e < s->nerrnos; e++) {
+			char name[32];
+
+			/* every errno has its own name, kernel-internal ones included */
+			json_object_set_new(errors,
+					    syscall_names_errno_format(s->errnos[e].err, name,
+								       sizeof(name)),
 					    json_integer((json_int_t)s->errnos[e].count));
+		}
 		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:o, s:o}", "name", s->name,
 						   "count", (json_int_t)s->count, "error_count",
 						   (json_int_t)s->errors, "errors", errors,

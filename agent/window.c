@@ -113,8 +113,10 @@ void window_syscall_add_errno(struct window_syscall *s, int err, uint64_t count)
 			break;
 	if (i == s->nerrnos) {
 		/* full: the rest go under "other" (errno 0), which always has room */
-		if (s->nerrnos >= WINDOW_ERRNOS_MAX - 1 && err != 0)
-			return window_syscall_add_errno(s, 0, count);
+		if (s->nerrnos >= WINDOW_ERRNOS_MAX - 1 && err != 0) {
+			window_syscall_add_errno(s, 0, count);
+			return;
+		}
 		s->errnos[s->nerrnos].err = err;
 		s->errnos[s->nerrnos].count = 0;
 		s->nerrnos++;

@@ -9,7 +9,8 @@
 #   BENCH agent_cpu_per_1k_rps             agent CPU % per 1000 requests/s (<= 0.5)
 #   BENCH agent_rss_mb                     agent resident memory (<= 30)
 #
-# Needs root (eBPF) and wrk. Environment: BUILD_DIR, ROUNDS (5), SECONDS_PER_RUN (5).
+# Needs root (eBPF) and wrk. Environment: BUILD_DIR, ROUNDS (5), SECONDS_PER_RUN (5),
+# AGENT_FLAGS (extra agent flags, e.g. --no-samplers-syscalls to price one sampler).
 set -eu
 BUILD_DIR=${BUILD_DIR:-build}
 ROUNDS=${ROUNDS:-5}
@@ -26,7 +27,7 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && br
 
 start_agent() {
 	"$BUILD_DIR/prp-agent" --service "users=port:$PORT" --lock-file "$work/agent.lock" \
-		--log-level warn 2>>"$work/agent.log" &
+		--log-level warn ${AGENT_FLAGS:-} 2>>"$work/agent.log" &
 	agent_pid=$!
 	sleep 2 # attach, discover, first window
 }
