@@ -1,5 +1,7 @@
 #include "tests/lib/demo_services.h"
 
+#include "tests/lib/http.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +30,8 @@ void demo_trio_start(struct demo_trio *t)
 	char call_users[96], call_payments[96];
 
 	memset(t, 0, sizeof(*t));
-	demo_service_start(&t->users, (const char *const[]){ "--name", "users", "--port", "0", NULL });
+	demo_service_start(&t->users,
+			   (const char *const[]){ "--name", "users", "--port", "0", NULL });
 	demo_service_start(&t->payments,
 			   (const char *const[]){ "--name", "payments", "--port", "0", NULL });
 	snprintf(call_users, sizeof(call_users), "users=%s", t->users.url);
@@ -47,4 +50,19 @@ void demo_trio_stop(struct demo_trio *t)
 			cr_expect_eq(proc_stop(&all[i]->proc, 5000), 0);
 		proc_release(&all[i]->proc);
 	}
+}
+
+void demo_request(const struct demo_service *s, const char *method, const char *path,
+		  const char *body, long want)
+{
+	char url[256];
+	struct buf resp;
+	long status = 0;
+
+	buf_init(&resp, 1 << 20);
+	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	cr_assert_eq(http_call(method, url, body, &status, &resp, NULL), 0, "%s %s: no answer",
+		     method, url);
+	cr_assert_eq(status, want, "%s %s: %ld %s", method, path, status, buf_str(&resp));
+	buf_release(&resp);
 }

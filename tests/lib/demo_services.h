@@ -24,6 +24,9 @@ struct demo_trio {
  */
 void demo_service_start(struct demo_service *s, const char *const argv_tail[]);
 void demo_trio_start(struct demo_trio *t);
+/* Sends @method @path (with a JSON @body or NULL) to @s and asserts the status is @want. */
+void demo_request(const struct demo_service *s, const char *method, const char *path,
+		  const char *body, long want);
 /* SIGTERM each running service and frees everything. */
 void demo_trio_stop(struct demo_trio *t);
 

@@ -63,20 +63,6 @@ static void teardown(void)
 
 TestSuite(agent, .init = setup, .fini = teardown, .timeout = 180);
 
-static void request(const struct demo_service *s, const char *method, const char *path,
-		    const char *body, long want)
-{
-	char url[256];
-	struct buf resp;
-	long status = 0;
-
-	buf_init(&resp, 1 << 20);
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	cr_assert_eq(http_call(method, url, body, &status, &resp, NULL), 0);
-	cr_assert_eq(status, want, "%s %s: %ld", method, path, status);
-	buf_release(&resp);
-}
-
 /* Stops the agent (its last window is flushed on SIGTERM) and returns its lines. */
 static json_t *agent_lines(void)
 {
@@ -134,18 +120,18 @@ Test(agent, print_lines_add_up_to_exactly_the_requests_sent)
 
 	for (int i = 1; i <= 30; i++) {
 		snprintf(path, sizeof(path), "/users/%d", i);
-		request(&demo.users, "GET", path, NULL, 200);
+		demo_request(&demo.users, "GET", path, NULL, 200);
 	}
 	for (int i = 0; i < 4; i++)
-		request(&demo.users, "GET", "/missing", NULL, 404);
-	request(&demo.payments, "POST", "/chaos", "{\"error_rate\": 1}", 200);
+		demo_request(&demo.users, "GET", "/missing", NULL, 404);
+	demo_request(&demo.payments, "POST", "/chaos", "{\"error_rate\": 1}", 200);
 	for (int i = 0; i < 6; i++)
-		request(&demo.payments, "POST", "/payments",
+		demo_request(&demo.payments, "POST", "/payments",
 			"{\"order_id\": 1, \"amount\": 2, \"payment_method\": \"card\"}", 500);
 	time_sleep_ns(700 * NSEC_PER_MSEC); /* spread over more than one window */
-	request(&demo.payments, "DELETE", "/chaos", NULL, 200);
+	demo_request(&demo.payments, "DELETE", "/chaos", NULL, 200);
 	for (int i = 0; i < 3; i++)
-		request(&demo.payments, "POST", "/payments",
+		demo_request(&demo.payments, "POST", "/payments",
 			"{\"order_id\": 1, \"amount\": 2, \"payment_method\": \"card\"}", 201);
 
 	lines = agent_lines();
@@ -209,7 +195,7 @@ Test(agent, latency_agrees_with_loadgen_and_with_the_caller)
 	json_t *lines;
 	const char *at;
 
-	request(&demo.payments, "POST", "/chaos", "{\"latency_ms\": 200}", 200);
+	demo_request(&demo.payments, "POST", "/chaos", "{\"latency_ms\": 200}", 200);
 	cr_assert_eq(proc_start(&lg, (const char *const[]){ LOADGEN, "--target", demo.payments.url,
 							    "--mix", "payments", "--rps", "20",
 							    "--duration", "3", NULL }),
@@ -220,7 +206,7 @@ Test(agent, latency_agrees_with_loadgen_and_with_the_caller)
 	cr_assert_eq(sscanf(at, "latency_ms p50 %lf", &lg_p50), 1);
 	proc_release(&lg);
 	for (int i = 0; i < 10; i++)
-		request(&demo.orders, "POST", "/orders",
+		demo_request(&demo.orders, "POST", "/orders",
 			"{\"customer_id\": 2, \"items\": [1], \"total\": 4}", 201);
 
 	lines = agent_lines();
@@ -240,7 +226,7 @@ Test(agent, every_order_is_one_call_to_users_and_one_to_payments)
 	long to_users = 0, to_payments = 0, others = 0;
 
 	for (int k = 0; k < 15; k++)
-		request(&demo.orders, "POST", "/orders",
+		demo_request(&demo.orders, "POST", "/orders",
 			"{\"customer_id\": 9, \"items\": [1], \"total\": 4}", 201);
 	lines = agent_lines();
 	json_array_foreach(lines, i, line)
@@ -359,7 +345,7 @@ Test(agent, a_refused_call_shows_in_syscall_errors_and_tcp)
 	 */
 	cr_assert_eq(proc_stop(&demo.payments.proc, 5000), 0);
 	for (int k = 0; k < 5; k++)
-		request(&demo.orders, "POST", "/orders",
+		demo_request(&demo.orders, "POST", "/orders",
 			"{\"customer_id\": 3, \"items\": [1], \"total\": 4}", 502);
 	lines = agent_lines();
 	notconn = errno_sum(lines, "orders", "shutdown", "ENOTCONN");

@@ -64,20 +64,6 @@ static void teardown(void)
 
 TestSuite(sampler_http, .init = setup, .fini = teardown, .timeout = 120);
 
-static void request(const struct demo_service *s, const char *method, const char *path,
-		    const char *body, long want)
-{
-	char url[256];
-	struct buf resp;
-	long status = 0;
-
-	buf_init(&resp, 1 << 20);
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	cr_assert_eq(http_call(method, url, body, &status, &resp, NULL), 0);
-	cr_assert_eq(status, want, "%s %s: %ld %s", method, path, status, buf_str(&resp));
-	buf_release(&resp);
-}
-
 /* The count of (service, method, route, status) after collecting. */
 static uint64_t http_count(uint16_t svc, const char *method, const char *route, uint16_t status)
 {
@@ -118,17 +104,17 @@ Test(sampler_http, counts_each_route_and_status_exactly)
 
 	for (int i = 1; i <= 40; i++) {
 		snprintf(path, sizeof(path), "/users/%d", i);
-		request(&demo.users, "GET", path, NULL, 200);
+		demo_request(&demo.users, "GET", path, NULL, 200);
 	}
 	for (int i = 0; i < 7; i++)
-		request(&demo.users, "GET", "/nowhere/at/all", NULL, 404);
+		demo_request(&demo.users, "GET", "/nowhere/at/all", NULL, 404);
 	for (int i = 0; i < 5; i++)
-		request(&demo.users, "POST", "/users",
+		demo_request(&demo.users, "POST", "/users",
 			"{\"name\": \"N\", \"email\": \"n@example.com\"}", 201);
-	request(&demo.users, "POST", "/chaos", "{\"error_rate\": 1}", 200);
+	demo_request(&demo.users, "POST", "/chaos", "{\"error_rate\": 1}", 200);
 	for (int i = 0; i < 9; i++)
-		request(&demo.users, "GET", "/users/3?verbose=1", NULL, 500);
-	request(&demo.users, "DELETE", "/chaos", NULL, 200);
+		demo_request(&demo.users, "GET", "/users/3?verbose=1", NULL, 500);
+	demo_request(&demo.users, "DELETE", "/chaos", NULL, 200);
 
 	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
 	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 200), 40);
@@ -170,7 +156,7 @@ Test(sampler_http, sees_orders_call_users_and_payments_once_per_order)
 	const struct window_call *to_users, *to_payments;
 
 	for (int i = 0; i < 12; i++)
-		request(&demo.orders, "POST", "/orders",
+		demo_request(&demo.orders, "POST", "/orders",
 			"{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
 	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
 	cr_expect_eq(http_count(SVC_ORDERS, "POST", "/orders", 201), 12);
