@@ -17,6 +17,7 @@
 
 #include <http.skel.h>
 
+#include "agent/procfs.h"
 #include "bpf/http.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -161,6 +162,76 @@ static int set_port(struct sampler_http *s, uint32_t port, uint16_t svc)
 				    BPF_ANY);
 }
 
+/* Socket inodes of one service's processes, gathered through procfs. */
+struct inode_set {
+	uint64_t *ino;
+	size_t n, alloc;
+};
+
+static void add_inode(uint64_t ino, void *arg)
+{
+	struct inode_set *is = arg;
+
+	if (is->n == is->alloc) {
+		is->alloc = is->alloc ? 2 * is->alloc : 64;
+		is->ino = xreallocarray(is->ino, is->alloc, sizeof(*is->ino));
+	}
+	is->ino[is->n++] = ino;
+}
+
+static bool has_inode(const struct inode_set *is, uint64_t ino)
+{
+	for (size_t i = 0; i < is->n; i++)
+		if (is->ino[i] == ino)
+			return true;
+	return false;
+}
+
+/*
+ * Client sockets a watched process connected before we were watching it
+ * never passed SYN_SENT under our tracepoint: find its established TCP
+ * sockets in /proc/net/tcp{,6} and claim their local ports, so its calls are
+ * attributed too. The tracepoint clears the port when the socket closes.
+ * Runs only when the targets change.
+ */
+static void claim_established(struct sampler_http *s, const struct service *sv,
+			      struct procfs *pf)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	struct inode_set is = { 0 };
+
+	for (size_t i = 0; i < sv->npids; i++)
+		if (procfs_sockets(pf, sv->pids[i], add_inode, &is))
+			continue; /* the process left meanwhile */
+	for (size_t f = 0; f < PRP_ARRAY_SIZE(files) && is.n; f++) {
+		FILE *in = fopen(files[f], "r");
+		char line[512];
+
+		while (in && fgets(line, sizeof(line), in)) {
+			char local[128];
+			unsigned st;
+			unsigned long ino;
+			const char *colon;
+			uint32_t port;
+
+			if (sscanf(line, "%*d: %127s %*s %x %*s %*s %*s %*u %*u %lu", local, &st,
+				   &ino) != 3 ||
+			    st != 0x01 /* TCP_ESTABLISHED */ || !has_inode(&is, ino))
+				continue;
+			colon = strrchr(local, ':');
+			port = colon ? (uint32_t)strtoul(colon + 1, NULL, 16) : 0;
+			/* a connection accepted on the service's own port is not a call */
+			if (!port || port >= HTTP_PORTS || s->port_svc[port])
+				continue;
+			bpf_map__update_elem(s->skel->maps.client_svc, &port, sizeof(port), &sv->id,
+					     sizeof(sv->id), BPF_ANY);
+		}
+		if (in)
+			fclose(in);
+	}
+	free(is.ino);
+}
+
 int sampler_http_set_targets(struct sampler_http *s, const struct service_set *set)
 {
 	uint16_t *want = xcalloc(HTTP_PORTS, sizeof(*want));
@@ -190,6 +261,14 @@ int sampler_http_set_targets(struct sampler_http *s, const struct service_set *s
 	}
 	for (uint32_t port = 0; port < HTTP_PORTS && !err; port++)
 		err = set_port(s, port, want[port]);
+	if (!err) {
+		char perr[128];
+		struct procfs *pf = procfs_new("/proc", 0, perr, sizeof(perr));
+
+		for (size_t i = 0; pf && i < set->n; i++)
+			claim_established(s, &set->items[i], pf);
+		procfs_free(pf);
+	}
 	/* forget processes that left */
 	for (size_t i = 0; i < s->ntgids; i++) {
 		bool kept = false;

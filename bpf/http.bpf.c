@@ -427,15 +427,17 @@ int http_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	}
 	if (ctx->newstate == TCP_CLOSE) {
 		struct http_conn_key key = {};
+		__u32 port = ctx->sport;
 		__u16 zero = 0;
 
-		svc = bpf_map_lookup_elem(&owners, &sk);
-		if (svc) {
-			__u32 port = ctx->sport;
-
+		/*
+		 * The local port is free again. Cleared whoever claimed it: the
+		 * SYN_SENT path above, or user space for connections made before
+		 * the agent watched (a listening port is never in client_svc).
+		 */
+		if (lookup_port(&client_svc, ctx->sport))
 			bpf_map_update_elem(&client_svc, &port, &zero, BPF_ANY);
-			bpf_map_delete_elem(&owners, &sk);
-		}
+		bpf_map_delete_elem(&owners, &sk);
 		/* the connection in both orientations: we do not know who was the client */
 		/* tracepoint fields at a computed offset: read, not dereferenced */
 		if (ctx->family == AF_INET) {

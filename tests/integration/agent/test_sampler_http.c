@@ -24,6 +24,7 @@ enum { SVC_USERS = 1, SVC_PAYMENTS = 2, SVC_ORDERS = 3 };
 static struct demo_trio demo;
 static struct sampler_http sampler;
 static struct window_set windows;
+static struct service_set *targets;
 
 static void add_service(struct service_set *set, uint16_t id, const char *name,
 			const struct demo_service *d)
@@ -42,6 +43,7 @@ static void setup(void)
 {
 	struct service_set *set = xcalloc(1, sizeof(*set));
 
+	targets = set;
 	cr_assert_eq(loader_init(), 0, "the agent tests need root");
 	/* the sampler first: it learns client sockets when they connect */
 	cr_assert_eq(sampler_http_start(&sampler), 0);
@@ -50,7 +52,6 @@ static void setup(void)
 	add_service(set, SVC_PAYMENTS, "payments", &demo.payments);
 	add_service(set, SVC_ORDERS, "orders", &demo.orders);
 	cr_assert_eq(sampler_http_set_targets(&sampler, set), 0);
-	free(set);
 	window_set_init(&windows);
 }
 
@@ -59,6 +60,7 @@ static void teardown(void)
 	demo_trio_stop(&demo);
 	sampler_http_stop(&sampler);
 	window_set_release(&windows);
+	free(targets);
 	test_no_leaks();
 }
 
@@ -170,4 +172,24 @@ Test(sampler_http, sees_orders_call_users_and_payments_once_per_order)
 	cr_expect_eq(to_payments->count, 12);
 	cr_expect_eq(to_users->errors, 0);
 	cr_expect_null(call_to(SVC_USERS, "payments"), "users calls nobody");
+}
+
+Test(sampler_http, attributes_calls_on_connections_made_before_it_watched)
+{
+	const struct window_call *to_users;
+
+	/* orders opens its kept-alive connections while nothing watches */
+	sampler_http_stop(&sampler);
+	demo_request(&demo.orders, "POST", "/orders",
+		     "{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
+	cr_assert_eq(sampler_http_start(&sampler), 0);
+	cr_assert_eq(sampler_http_set_targets(&sampler, targets), 0);
+	for (int i = 0; i < 6; i++)
+		demo_request(&demo.orders, "POST", "/orders",
+			     "{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	to_users = call_to(SVC_ORDERS, "users");
+	cr_assert_not_null(to_users, "calls on the older connection were not attributed");
+	cr_expect_eq(to_users->count, 6);
+	cr_expect_eq(http_count(SVC_ORDERS, "POST", "/orders", 201), 6);
 }
