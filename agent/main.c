@@ -273,9 +273,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	agent_refresh(&a);
-	log_info("agent: watching %zu services on %s, windows of %llu ms%s", a.services->n,
-		 a.host, (unsigned long long)a.cfg.interval_ms,
-		 a.cfg.print ? ", printing them" : "");
+	log_info("agent: watching %zu services on %s, windows of %llu ms%s", a.services->n, a.host,
+		 (unsigned long long)a.cfg.interval_ms, a.cfg.print ? ", printing them" : "");
 	agent_run(&a);
 	agent_stop_samplers(&a);
 	window_set_release(&a.windows);

@@ -46,7 +46,6 @@ static json_t *http_json(const struct window *w)
 	return a;
 }
 
-
 static json_t *syscalls_json(const struct window *w)
 {
 	json_t *a = json_array();
@@ -59,10 +58,10 @@ static json_t *syscalls_json(const struct window *w)
 			char name[32];
 
 			/* every errno has its own name, kernel-internal ones included */
-			json_object_set_new(errors,
-					    syscall_names_errno_format(s->errnos[e].err, name,
-								       sizeof(name)),
-					    json_integer((json_int_t)s->errnos[e].count));
+			json_object_set_new(
+				errors,
+				syscall_names_errno_format(s->errnos[e].err, name, sizeof(name)),
+				json_integer((json_int_t)s->errnos[e].count));
 		}
 		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:o, s:o}", "name", s->name,
 						   "count", (json_int_t)s->count, "error_count",
@@ -100,12 +99,11 @@ json_t *print_window_json(const struct window *w, const struct service *svc, con
 	if (w)
 		tcp = w->tcp;
 	time_format_iso(end_real_ns, ts);
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:o}", "ts", ts,
-			 "host", host, "service", svc->name, "pids", pids, "http", http_json(w),
-			 "syscalls", syscalls_json(w), "tcp", "retransmits",
-			 (json_int_t)tcp.retransmits, "resets", (json_int_t)tcp.resets,
-			 "connect_failures", (json_int_t)tcp.connect_failures, "calls",
-			 calls_json(w));
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:o}", "ts", ts, "host",
+			 host, "service", svc->name, "pids", pids, "http", http_json(w), "syscalls",
+			 syscalls_json(w), "tcp", "retransmits", (json_int_t)tcp.retransmits,
+			 "resets", (json_int_t)tcp.resets, "connect_failures",
+			 (json_int_t)tcp.connect_failures, "calls", calls_json(w));
 }
 
 int print_window(FILE *f, const struct window *w, const struct service *svc, const char *host,

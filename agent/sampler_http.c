@@ -24,13 +24,13 @@
 #include "common/timeutil.h"
 
 /* Our filter on each hook: a fixed handle and priority, so a restart replaces it. */
-#define SAMPLER_HTTP_TC_HANDLE 0x707270
+#define SAMPLER_HTTP_TC_HANDLE	 0x707270
 #define SAMPLER_HTTP_TC_PRIORITY 0x7072
-#define SAMPLER_HTTP_GRACE_NS (2 * NSEC_PER_MSEC)
+#define SAMPLER_HTTP_GRACE_NS	 (2 * NSEC_PER_MSEC)
 
 const char *sampler_http_method_name(unsigned method)
 {
-	static const char *const names[] = { "OTHER", "GET",	"POST",	 "PUT",
+	static const char *const names[] = { "OTHER",  "GET",  "POST",	"PUT",
 					     "DELETE", "HEAD", "PATCH", "OPTIONS" };
 
 	return method < PRP_ARRAY_SIZE(names) ? names[method] : "OTHER";
@@ -104,7 +104,8 @@ static int attach_all(struct sampler_http *s)
 		if (!err && !lo)
 			err = attach_hook(s, (int)it->if_index, BPF_TC_EGRESS);
 		if (err) {
-			log_warn_err(err, "sampler http: cannot attach to interface %s", it->if_name);
+			log_warn_err(err, "sampler http: cannot attach to interface %s",
+				     it->if_name);
 			/* an interface we cannot hook is not a reason to see nothing */
 			err = 0;
 			continue;
@@ -194,8 +195,7 @@ static bool has_inode(const struct inode_set *is, uint64_t ino)
  * attributed too. The tracepoint clears the port when the socket closes.
  * Runs only when the targets change.
  */
-static void claim_established(struct sampler_http *s, const struct service *sv,
-			      struct procfs *pf)
+static void claim_established(struct sampler_http *s, const struct service *sv, struct procfs *pf)
 {
 	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
 	struct inode_set is = { 0 };
@@ -293,8 +293,8 @@ out:
  * Reads every key of @map whose generation is @old_gen (found at @gen_off in
  * the key), hands its per-CPU sum to @visit, then deletes it.
  */
-typedef void sampler_http_visit_fn(struct sampler_http *s, struct window_set *ws,
-				   const void *key, uint64_t count);
+typedef void sampler_http_visit_fn(struct sampler_http *s, struct window_set *ws, const void *key,
+				   uint64_t count);
 
 static int drain_generation(struct sampler_http *s, struct window_set *ws,
 			    const struct bpf_map *map, size_t key_size, size_t gen_off,

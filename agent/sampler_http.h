@@ -19,19 +19,19 @@ struct http_bpf;
 
 struct sampler_http_hook {
 	int ifindex;
-	int attach_point;    /* BPF_TC_INGRESS or BPF_TC_EGRESS */
-	int created_qdisc;   /* we made the clsact qdisc, so we remove it */
+	int attach_point;  /* BPF_TC_INGRESS or BPF_TC_EGRESS */
+	int created_qdisc; /* we made the clsact qdisc, so we remove it */
 };
 
 struct sampler_http {
 	struct http_bpf *skel;
 	struct sampler_http_hook hooks[SAMPLER_HTTP_HOOKS_MAX];
 	int nhooks;
-	uint16_t *port_svc;	 /* shadow of the port_svc map, HTTP_PORTS entries */
+	uint16_t *port_svc;		     /* shadow of the port_svc map, HTTP_PORTS entries */
 	char (*port_name)[SERVICE_NAME_MAX]; /* port -> service name, for peers */
-	uint32_t *tgids;	 /* tgids now in svc_by_tgid */
+	uint32_t *tgids;		     /* tgids now in svc_by_tgid */
 	size_t ntgids;
-	uint64_t drops[3];	 /* totals of http_drops, for the status line */
+	uint64_t drops[3]; /* totals of http_drops, for the status line */
 };
 
 /* Loads and attaches. Returns 0, or a negative errno after one warning line. */

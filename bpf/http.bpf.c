@@ -35,17 +35,17 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define TC_ACT_OK 0
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
+#define ETH_HLEN	14
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define TC_ACT_OK	0
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
 #define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_CLOSE 7
-#define HEAD_LEN 16 /* "GET / HTTP/1.1\r\n" and "HTTP/1.1 200 OK\r" are 16 */
+#define TCP_SYN_SENT	2
+#define TCP_CLOSE	7
+#define HEAD_LEN	16 /* "GET / HTTP/1.1\r\n" and "HTTP/1.1 200 OK\r" are 16 */
 
 /* flipped by user space; every stats key carries it */
 volatile __u32 gen;
@@ -277,8 +277,8 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet *p)
 	return 0;
 }
 
-static __always_inline void on_request(struct __sk_buff *skb, const struct packet *p,
-				       __u8 method, __u32 method_len, __u16 server, __u16 client)
+static __always_inline void on_request(struct __sk_buff *skb, const struct packet *p, __u8 method,
+				       __u32 method_len, __u16 server, __u16 client)
 {
 	struct http_conn_key key = {};
 	struct http_conn *old;

@@ -17,8 +17,8 @@
 /* Connections with a request in flight or kept alive, on the whole host. */
 #define HTTP_CONNS_MAX 65536
 /* Stats keys per generation: services x routes x statuses x latency buckets. */
-#define HTTP_STATS_MAX 65536
-#define HTTP_CALLS_MAX 16384
+#define HTTP_STATS_MAX	65536
+#define HTTP_CALLS_MAX	16384
 #define HTTP_OWNERS_MAX 65536
 /* Bytes of the request target read to fold the route; a power of two. */
 #define HTTP_PATH_SCAN 128
@@ -36,9 +36,9 @@ enum http_method {
 
 /* Indexes of the http_drops per-CPU counters. */
 enum http_drop {
-	HTTP_DROP_STATS_FULL = 0,  /* a stats or calls map was full: a request not counted */
-	HTTP_DROP_UNANSWERED = 1,  /* a new request replaced one that had no response */
-	HTTP_DROP_RETRANSMIT = 2,  /* a request segment seen again (not a loss: a dedup) */
+	HTTP_DROP_STATS_FULL = 0, /* a stats or calls map was full: a request not counted */
+	HTTP_DROP_UNANSWERED = 1, /* a new request replaced one that had no response */
+	HTTP_DROP_RETRANSMIT = 2, /* a request segment seen again (not a loss: a dedup) */
 	HTTP_DROP_MAX = 3,
 };
 

@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #endif
 
-#define ROUTE_MAX 64 /* bytes of a folded route, terminator included */
+#define ROUTE_MAX	 64 /* bytes of a folded route, terminator included */
 #define ROUTE_ID_MIN_LEN 8
 
 struct route_fold {

@@ -112,7 +112,7 @@ Test(sampler_http, counts_each_route_and_status_exactly)
 		demo_request(&demo.users, "GET", "/nowhere/at/all", NULL, 404);
 	for (int i = 0; i < 5; i++)
 		demo_request(&demo.users, "POST", "/users",
-			"{\"name\": \"N\", \"email\": \"n@example.com\"}", 201);
+			     "{\"name\": \"N\", \"email\": \"n@example.com\"}", 201);
 	demo_request(&demo.users, "POST", "/chaos", "{\"error_rate\": 1}", 200);
 	for (int i = 0; i < 9; i++)
 		demo_request(&demo.users, "GET", "/users/3?verbose=1", NULL, 500);
@@ -145,8 +145,8 @@ Test(sampler_http, counts_kept_alive_requests_exactly_across_collects)
 	while (proc_wait_exit(&lg, 200) == -ETIMEDOUT)
 		cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
 	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
-	cr_assert_eq(sscanf(buf_str(&lg.out), "sent %ld ok %ld errors %ld", &sent, &ok, &errors),
-		     3, "%s", buf_str(&lg.out));
+	cr_assert_eq(sscanf(buf_str(&lg.out), "sent %ld ok %ld errors %ld", &sent, &ok, &errors), 3,
+		     "%s", buf_str(&lg.out));
 	cr_assert_gt(sent, 800);
 	cr_expect_eq(http_total(SVC_USERS), (uint64_t)sent, "counted %llu of %ld requests",
 		     (unsigned long long)http_total(SVC_USERS), sent);
@@ -159,7 +159,7 @@ Test(sampler_http, sees_orders_call_users_and_payments_once_per_order)
 
 	for (int i = 0; i < 12; i++)
 		demo_request(&demo.orders, "POST", "/orders",
-			"{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
+			     "{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
 	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
 	cr_expect_eq(http_count(SVC_ORDERS, "POST", "/orders", 201), 12);
 	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 200), 12);
