@@ -30,6 +30,8 @@ int proc_wait_for(struct proc *p, const char *needle, int timeout_ms);
 int proc_wait_exit(struct proc *p, int timeout_ms);
 /* SIGTERM, then proc_wait_exit(); SIGKILL past @timeout_ms. Returns 0 or -ETIMEDOUT. */
 int proc_stop(struct proc *p, int timeout_ms);
+/* VmRSS of process @pid in KiB, or -1 when it cannot be read. */
+long proc_rss_kb(pid_t pid);
 /* Kills the child if still running and frees the buffers. */
 void proc_release(struct proc *p);
 

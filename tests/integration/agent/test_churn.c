@@ -85,22 +85,6 @@ static long map_entries(const char *name, uint32_t *max_entries)
 	return n;
 }
 
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static void chaos(const char *json)
 {
 	char url[128];
@@ -158,12 +142,12 @@ Test(churn, thirty_seconds_of_new_connections_keep_memory_flat)
 		     0);
 	while (proc_wait_exit(&lg, 500) == -ETIMEDOUT) {
 		if (!rss_start && time_mono_ns() - t0 > 5 * NSEC_PER_SEC)
-			rss_start = rss_kb(agent.pid);
+			rss_start = proc_rss_kb(agent.pid);
 		n = map_entries("conns", &max);
 		if (n > most)
 			most = n;
 	}
-	rss_end = rss_kb(agent.pid);
+	rss_end = proc_rss_kb(agent.pid);
 	cr_assert_not_null(strstr(buf_str(&lg.out), "errors 0"), "%s", buf_str(&lg.out));
 	proc_release(&lg);
 	cr_expect_lt(most, 2000, "%ld connections tracked during churn", most);

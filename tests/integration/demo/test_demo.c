@@ -318,31 +318,15 @@ Test(demo, cpu_burn_spends_cpu_per_request)
 		      (double)(after - before) / (double)hz, r.sent);
 }
 
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 Test(demo, leak_grows_memory_until_chaos_is_cleared)
 {
-	long before = rss_kb(users.proc.pid), grown, after, status;
+	long before = proc_rss_kb(users.proc.pid), grown, after, status;
 	struct load_result r;
 	json_t *doc;
 
 	chaos(&users, "{\"leak_kb_per_req\": 1024}");
 	r = load(&users, "health", "20", "2");
-	grown = rss_kb(users.proc.pid);
+	grown = proc_rss_kb(users.proc.pid);
 	cr_assert_eq(r.errors, 0);
 	/* about 40 requests x 1 MiB */
 	cr_assert_geq(grown - before, (r.sent - 5) * 1024, "rss %ld -> %ld kB after %ld requests",
@@ -350,7 +334,7 @@ Test(demo, leak_grows_memory_until_chaos_is_cleared)
 	doc = call("DELETE", &users, "/chaos", NULL, &status);
 	cr_assert_eq(status, 200);
 	json_decref(doc);
-	after = rss_kb(users.proc.pid);
+	after = proc_rss_kb(users.proc.pid);
 	cr_assert_lt(after, grown - 20 * 1024, "rss %ld kB after DELETE /chaos (was %ld)", after,
 		     grown);
 }
