@@ -10,6 +10,8 @@
 # what incremental builds exist to avoid.
 .SECONDARY:
 
+.DEFAULT_GOAL := all
+
 SAN      ?= 0
 V        ?= 0
 FUZZ_SECONDS ?= 10
@@ -50,12 +52,13 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I. -I$(BPFO)
 
 # ---- Sources ---------------------------------------------------------------
 # Files with a main(); everything else in a folder goes into its archive.
-MAINS := agent/main.c demo/demo_service.c demo/loadgen.c
+MAINS := agent/main.c aggregator/main.c demo/demo_service.c demo/loadgen.c
 
 modsrc = $(filter-out $(MAINS),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
 COMMON_SRCS := $(call modsrc,common)
 DEMO_SRCS   := $(call modsrc,demo)
 AGENT_SRCS  := $(call modsrc,agent)
+AGG_SRCS    := $(call modsrc,aggregator)
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BPFO)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS   := $(patsubst bpf/%.bpf.c,$(BPFO)/%.skel.h,$(BPF_SRCS))
@@ -64,11 +67,14 @@ obj = $(patsubst %.c,$(O)/%.o,$(1))
 COMMON_LIB := $(O)/libprp-common.a
 DEMO_LIB   := $(O)/libprp-demo.a
 AGENT_LIB  := $(O)/libprp-agent.a
+AGG_LIB    := $(O)/libprp-aggregator.a
 
 # ---- Programs --------------------------------------------------------------
-PROGRAMS := $(if $(wildcard agent/main.c),$(O)/prp-agent) $(O)/prp-demo-service $(O)/prp-loadgen
+PROGRAMS := $(if $(wildcard agent/main.c),$(O)/prp-agent) \
+	$(if $(wildcard aggregator/main.c),$(O)/prp-aggregator) $(O)/prp-demo-service $(O)/prp-loadgen
 
 $(O)/prp-agent: $(call obj,agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
+$(O)/prp-aggregator: $(call obj,aggregator/main.c) $(AGG_LIB) $(COMMON_LIB)
 
 $(O)/prp-demo-service: $(call obj,demo/demo_service.c) $(DEMO_LIB) $(COMMON_LIB)
 $(O)/prp-loadgen: $(call obj,demo/loadgen.c) $(DEMO_LIB) $(COMMON_LIB)
@@ -106,6 +112,7 @@ $(call obj,$(wildcard agent/*.c)) $(call obj,$(shell find tests/integration -nam
 $(COMMON_LIB): $(call obj,$(COMMON_SRCS))
 $(DEMO_LIB): $(call obj,$(DEMO_SRCS))
 $(AGENT_LIB): $(call obj,$(AGENT_SRCS))
+$(AGG_LIB): $(call obj,$(AGG_SRCS))
 $(O)/lib%.a:
 	$(call say,AR,$@)
 	@rm -f $@
@@ -121,8 +128,8 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(TESTLIB_OBJS) $$(call unit_libs,$$(firs
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
-$(O)/tests/integration/%: $(O)/tests/integration/%.o $(TESTLIB_OBJS) $(AGENT_LIB) $(DEMO_LIB) \
-		$(COMMON_LIB)
+$(O)/tests/integration/%: $(O)/tests/integration/%.o $(TESTLIB_OBJS) $(AGENT_LIB) $(AGG_LIB) \
+		$(DEMO_LIB) $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 

@@ -25,7 +25,7 @@
 #include "agent/sampler_syscalls.h"
 #include "agent/sampler_tcp.h"
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"

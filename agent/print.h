@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 
 /*
  * Builds the object for @w (NULL: a window with nothing in it) of service

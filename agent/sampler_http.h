@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "common/compiler.h"
 
 #define SAMPLER_HTTP_HOOKS_MAX 64

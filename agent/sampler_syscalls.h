@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "common/compiler.h"
 
 struct syscalls_bpf;

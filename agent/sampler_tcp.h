@@ -9,7 +9,7 @@
 #define PRP_AGENT_SAMPLER_TCP_H
 
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "common/compiler.h"
 
 struct tcp_bpf;

@@ -11,9 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SERVICE_NAME_MAX 64
-/* Service ids are 1..SERVICES_MAX; 0 means "not a watched service". */
-#define SERVICES_MAX 255
+#include "common/window.h" /* SERVICE_NAME_MAX, SERVICES_MAX */
+
 #define SERVICE_PIDS_MAX 256
 #define SERVICE_PORTS_MAX 32
 

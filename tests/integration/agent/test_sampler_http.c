@@ -13,7 +13,7 @@
 #include "agent/loader.h"
 #include "agent/sampler_http.h"
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "common/alloc.h"
 #include "tests/lib/demo_services.h"
 #include "tests/lib/http.h"

@@ -22,7 +22,7 @@
 #include "agent/loader.h"
 #include "agent/sampler_syscalls.h"
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "common/hist.h"
 #include "tests/lib/leakcheck.h"
 

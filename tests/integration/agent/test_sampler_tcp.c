@@ -27,7 +27,7 @@
 #include "agent/loader.h"
 #include "agent/sampler_tcp.h"
 #include "agent/services.h"
-#include "agent/window.h"
+#include "common/window.h"
 #include "tests/lib/fdio.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/netns.h"

@@ -4,7 +4,7 @@
  * folding keeps routes few), so this beats a hash in both code and time.
  * Arrays grow by doubling and are freed when the set is released.
  */
-#include "agent/window.h"
+#include "common/window.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,19 +1,24 @@
 /*
  * Per-service windows: what the samplers saw of each service during one
- * interval, before it is printed and sent. Samplers add into the current
+ * interval, before it is printed and sent; the aggregator decodes frames
+ * into the same structs (common/window_wire.h). Samplers add into the current
  * window set from their collect functions; the main loop closes the window,
  * prints or sends it, and resets the set. One owning thread (the agent's main
  * loop); no locks.
  */
-#ifndef PRP_AGENT_WINDOW_H
-#define PRP_AGENT_WINDOW_H
+#ifndef PRP_COMMON_WINDOW_H
+#define PRP_COMMON_WINDOW_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/services.h"
 #include "common/hist.h"
+
+/* Service names, agent and aggregator alike (agent/services.h uses these). */
+#define SERVICE_NAME_MAX 64
+/* Service ids are 1..SERVICES_MAX; 0 means "not a watched service". */
+#define SERVICES_MAX 255
 
 #define WINDOW_METHOD_MAX 8
 #define WINDOW_ROUTE_MAX 128

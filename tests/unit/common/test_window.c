@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "agent/window.h"
+#include "common/window.h"
 #include "tests/lib/leakcheck.h"
 
 TestSuite(window, .fini = test_no_leaks);

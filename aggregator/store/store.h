@@ -1,0 +1,154 @@
+/*
+ * The aggregator's store: the one interface to persistent state, with no
+ * SQL anywhere else (DESIGN.md). This first implementation is SQLite in WAL
+ * mode in the data directory (store_sqlite.c); a PostgreSQL one may follow
+ * behind the same functions.
+ *
+ * What it keeps: every service window the agents sent, raw (one row per
+ * agent, service and window) for `raw_hours`, rolled up per minute for
+ * `minute_days`; the call graph the same way; each agent's last stored
+ * sequence number (for de-duplication across restarts) and status.
+ *
+ * Durability: store_put_windows() writes inside the transaction opened by
+ * store_begin(); once store_commit() returns 0 the frames are on disk
+ * (synchronous=FULL) and may be acknowledged. Batching many frames in one
+ * transaction is what makes ingest fast.
+ *
+ * Threads: a struct store is used by one thread at a time; the aggregator
+ * opens one for ingest and one per HTTP worker (SQLite WAL lets readers run
+ * beside the writer).
+ *
+ * Times are ms since the epoch; ranges are [since, until). Every function
+ * returns 0 or a negative errno: -ENOENT for an unknown service, -EINVAL for
+ * a bad argument, -EIO for a database failure (logged with SQLite's message).
+ */
+#ifndef PRP_AGGREGATOR_STORE_H
+#define PRP_AGGREGATOR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/frame.h"
+#include "common/hist.h"
+#include "common/window_wire.h"
+
+struct store;
+
+struct store_options {
+	const char *dir;     /* data directory; the database is DIR/prp.db */
+	unsigned raw_hours;  /* raw windows kept this long (default 24) */
+	unsigned minute_days; /* minute rollups kept this long (default 14) */
+	bool read_only;	     /* for readers: no migrations, no writes */
+};
+
+/* Opens (creating and migrating as needed) the store. */
+int store_open(struct store **out, const struct store_options *o);
+void store_close(struct store *s);
+/* The schema version this build writes (the `schema_version` table). */
+int store_schema_version(void);
+
+/* ---- ingest (one writer) ---- */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* The last sequence number stored for the agent, 0 when none. */
+int store_agent_last_seq(struct store *s, const char *tenant, const char *agent_id,
+			 uint64_t *seq);
+/*
+ * Stores the windows of frame @seq of the agent and makes @seq its last
+ * sequence number, in the open transaction. The caller has checked that
+ * @seq is above the last one (a duplicate is never passed here).
+ */
+int store_put_windows(struct store *s, const char *tenant, const char *agent_id, uint64_t seq,
+		      const struct window_batch *b);
+
+struct store_agent {
+	char tenant[FRAME_ID_MAX];
+	char agent_id[FRAME_ID_MAX];
+	char host[WINDOW_HOST_MAX];
+	char version[32];
+	bool connected;
+	int64_t first_seen_ms, last_seen_ms;
+	uint64_t frames;      /* FRAME_WINDOWS frames stored, ever */
+	uint64_t last_seq;
+	uint64_t spool_bytes; /* as the agent last reported */
+	uint64_t spool_lost;  /* frames its spool dropped, ever, as it last reported */
+};
+/* Creates or updates the agent's status row (all fields but frames and last_seq). */
+int store_agent_update(struct store *s, const struct store_agent *a);
+/* Every agent of @tenant (NULL: all tenants), by agent id; free() *out. */
+int store_agents(struct store *s, const char *tenant, struct store_agent **out, size_t *n);
+
+/* ---- queries ---- */
+struct store_service {
+	char name[SERVICE_NAME_MAX];
+	char **hosts; /* distinct hosts that reported it */
+	size_t nhosts;
+	int64_t first_seen_ms, last_seen_ms;
+};
+int store_services(struct store *s, const char *tenant, struct store_service **out, size_t *n);
+void store_services_free(struct store_service *v, size_t n);
+
+struct store_syscall_total {
+	char name[WINDOW_SYSCALL_NAME_MAX];
+	uint64_t count, errors;
+	struct window_errno errnos[WINDOW_ERRNOS_MAX];
+	size_t nerrnos;
+	struct hist latency_ns;
+};
+
+/* Exact totals of one service over [since, until). */
+struct store_summary {
+	uint64_t requests;     /* every HTTP request the agents saw */
+	uint64_t errors;       /* of which answered 5xx */
+	uint64_t windows;      /* service windows in the range */
+	struct hist latency_ns; /* every request's latency, merged */
+	struct store_syscall_total *syscalls;
+	size_t nsyscalls;
+	struct window_tcp tcp;
+};
+int store_service_summary(struct store *s, const char *tenant, const char *service,
+			  int64_t since_ms, int64_t until_ms, struct store_summary *out);
+void store_summary_release(struct store_summary *sum);
+
+/*
+ * One metric of a service as points of @step_ms from @since_ms (the point's
+ * time is its step's start; steps with no window are left out). Metrics:
+ * requests, errors, request_rate (per s), error_rate (5xx fraction),
+ * latency_p50, latency_p90, latency_p95, latency_p99, latency_max (ms),
+ * syscalls, syscall_errors, syscall_error_rate, tcp_retransmits, tcp_resets,
+ * tcp_connect_failures. -EINVAL for an unknown metric.
+ */
+struct store_point {
+	int64_t t_ms;
+	double v;
+};
+int store_service_series(struct store *s, const char *tenant, const char *service,
+			 const char *metric, int64_t since_ms, int64_t until_ms, int64_t step_ms,
+			 struct store_point **out, size_t *n);
+
+/* An edge of the call graph over a range: calls of @from to @to. */
+struct store_edge {
+	char from[SERVICE_NAME_MAX];
+	char to[SERVICE_NAME_MAX]; /* the peer's service name, else its address */
+	uint64_t requests, errors;
+	struct hist latency_ns;
+};
+int store_topology(struct store *s, const char *tenant, int64_t since_ms, int64_t until_ms,
+		   struct store_edge **out, size_t *n);
+void store_topology_free(struct store_edge *v, size_t n);
+
+/* ---- maintenance ---- */
+/*
+ * Rolls raw windows of whole minutes before @now_ms into minute rows (once:
+ * a minute rolled up is never rolled up again) and deletes what is past
+ * retention. Bounded work per call (a few thousand rows), so the caller can
+ * run it between ingest batches; *more is true while work remains.
+ */
+int store_maintain(struct store *s, int64_t now_ms, bool *more);
+/* Size of the database files in bytes (for /metrics and /health). */
+int64_t store_size_bytes(struct store *s);
+
+#endif
