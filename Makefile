@@ -133,7 +133,7 @@ $(O)/tests/integration/%: $(O)/tests/integration/%.o $(TESTLIB_OBJS) $(AGENT_LIB
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
-$(O)/tests/bench/%: $(O)/tests/bench/%.o $(COMMON_LIB)
+$(O)/tests/bench/%: $(O)/tests/bench/%.o $(AGG_LIB) $(AGENT_LIB) $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
