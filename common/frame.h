@@ -69,7 +69,8 @@ struct frame_header {
  * Appends one frame to @out: @h (version and flags are set here), @payload
  * compressed when that makes it smaller, and the HMAC with @key. 0, or a
  * negative errno (-EINVAL for a bad header, -EMSGSIZE for a payload past
- * FRAME_PAYLOAD_MAX, -E2BIG when @out would pass its cap).
+ * FRAME_PAYLOAD_MAX, -E2BIG when @out would pass its cap, -EIO when GnuTLS
+ * fails), leaving @out as it was. h->raw_len is taken from @len.
  */
 int frame_encode(struct buf *out, const struct frame_header *h, const void *payload, size_t len,
 		 const void *key, size_t keylen);
@@ -80,7 +81,9 @@ int frame_peek(const void *p, size_t len, struct frame_header *h);
 /*
  * Checks and decodes the frame at the start of @p: on FRAME_OK, @h is its
  * header, @payload holds the decompressed payload (reset first), and *used
- * the frame's size in bytes, so the next frame starts at p + *used.
+ * the frame's size in bytes, so the next frame starts at p + *used. On an
+ * error @payload is empty and @h, *used are unchanged. A payload larger than
+ * @payload's cap is FRAME_ERR_OVERSIZED: give it a cap of FRAME_PAYLOAD_MAX.
  */
 int frame_decode(const void *p, size_t len, const void *key, size_t keylen,
 		 struct frame_header *h, struct buf *payload, size_t *used);

@@ -16,11 +16,10 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/varint.h"
 
 /* A chunk: the group's total, then its 128 bucket counts. */
 #define HIST_CHUNK_LEN (1 + HIST_SUB_BUCKETS)
-/* A u64 takes at most ceil(64 / 7) = 10 LEB128 bytes. */
-#define HIST_VARINT_MAX 10
 
 _Static_assert(HIST_BUCKETS == 7424, "bucket scheme of bpf/hist.h changed");
 _Static_assert(sizeof(struct hist) == 496, "struct hist grew");
@@ -255,29 +254,6 @@ bool hist_equal(const struct hist *a, const struct hist *b)
 
 /* ---- Serialized form ---------------------------------------------------- */
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static size_t varint_put(unsigned char *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (unsigned char)v;
-	return n;
-}
-
 /*
  * The next non-empty bucket at or after *@idx: returns its count and sets
  * *@idx, or returns 0 when there is none.
@@ -338,7 +314,7 @@ int hist_serialize(const struct hist *h, struct buf *out)
 		used += varint_put(tmp + used, head[i]);
 	used += varint_put(tmp + used, nbuckets);
 	while ((n = hist_next_bucket(h, &idx))) {
-		if (used > sizeof(tmp) - 2 * HIST_VARINT_MAX) {
+		if (used > sizeof(tmp) - 2 * VARINT_MAX_BYTES) {
 			err = buf_append(out, tmp, used);
 			if (err)
 				return err;
@@ -357,30 +333,10 @@ struct hist_reader {
 	size_t off;
 };
 
-/* One canonical LEB128 u64. Returns 0 or -EPROTO. */
+/* One canonical LEB128 u64 (common/varint.h). Returns 0 or -EPROTO. */
 static int hist_read_varint(struct hist_reader *r, uint64_t *out)
 {
-	uint64_t v = 0;
-
-	for (unsigned int shift = 0; shift < 64; shift += 7) {
-		unsigned char b;
-
-		if (r->off >= r->len)
-			return -EPROTO;
-		b = r->p[r->off++];
-		/* the 10th byte holds bit 63 only, and ends the varint */
-		if (shift == 63 && b > 1)
-			return -EPROTO;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			/* a final zero byte after the first is overlong */
-			if (!b && shift)
-				return -EPROTO;
-			*out = v;
-			return 0;
-		}
-	}
-	return -EPROTO; /* not reached: the 10th byte ends it or fails */
+	return varint_read(r->p, r->len, &r->off, out);
 }
 
 /* Reads the (delta, count) pairs into @h (empty), checking their order and range. */

@@ -16,8 +16,18 @@ void window_set_init(struct window_set *ws)
 	memset(ws, 0, sizeof(*ws));
 }
 
-static void window_free(struct window *w)
+struct window *window_new(uint16_t service_id)
 {
+	struct window *w = xcalloc(1, sizeof(*w));
+
+	w->service_id = service_id;
+	return w;
+}
+
+void window_free(struct window *w)
+{
+	if (!w)
+		return;
 	for (size_t i = 0; i < w->nhttp; i++)
 		hist_release(&w->http[i].latency_ns);
 	for (size_t i = 0; i < w->nsyscalls; i++)
@@ -33,8 +43,7 @@ static void window_free(struct window *w)
 void window_set_release(struct window_set *ws)
 {
 	for (size_t i = 0; i <= SERVICES_MAX; i++) {
-		if (ws->by_id[i])
-			window_free(ws->by_id[i]);
+		window_free(ws->by_id[i]);
 		ws->by_id[i] = NULL;
 	}
 }
@@ -43,10 +52,8 @@ struct window *window_set_get(struct window_set *ws, uint16_t id)
 {
 	if (id == 0 || id > SERVICES_MAX)
 		return NULL;
-	if (!ws->by_id[id]) {
-		ws->by_id[id] = xcalloc(1, sizeof(struct window));
-		ws->by_id[id]->service_id = id;
-	}
+	if (!ws->by_id[id])
+		ws->by_id[id] = window_new(id);
 	return ws->by_id[id];
 }
 

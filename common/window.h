@@ -75,12 +75,26 @@ struct window {
 	struct window_call *calls;
 	size_t ncalls, calls_alloc;
 	struct window_tcp tcp;
+	/*
+	 * The fraction of the window the syscalls sampler watched, its counts
+	 * scaled up from it (agent/sampler_syscalls.h); 1 when exact, 0 when
+	 * the window has no syscalls.
+	 */
+	double syscalls_sample_ratio;
 };
 
 /* Windows of every service, indexed by service id. */
 struct window_set {
 	struct window *by_id[SERVICES_MAX + 1]; /* NULL until something is added */
 };
+
+/*
+ * A window outside any set (the aggregator decodes into these): empty, with
+ * @service_id (0 when it has none). The caller owns it: window_free().
+ */
+struct window *window_new(uint16_t service_id);
+/* Frees @w and every entry; window_free(NULL) does nothing. */
+void window_free(struct window *w);
 
 void window_set_init(struct window_set *ws);
 /* Frees every window; @ws is then empty. */

@@ -45,7 +45,11 @@ struct window_batch {
 	size_t n;
 };
 
-/* Appends the encoded @b to @out. 0, or -E2BIG when @out's cap is reached. */
+/*
+ * Appends the encoded @b to @out. 0, or -E2BIG when @out's cap is reached,
+ * or -EINVAL when @b breaks a rule the decoder enforces (docs/protocol.md),
+ * leaving @out as it was. An item's NULL window encodes as an empty one.
+ */
 int window_batch_encode(const struct window_batch *b, struct buf *out);
 
 /*

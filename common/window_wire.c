@@ -1,0 +1,429 @@
+/*
+ * The windows payload (common/window_wire.h, docs/protocol.md): a version
+ * byte, then LEB128 varints (common/varint.h), strings as a varint length and
+ * that many bytes, and histograms in the form of hist_serialize().
+ *
+ * One set of rules, the *_ok() checks below, decides what a valid batch is:
+ * the encoder refuses (-EINVAL) what the decoder would refuse (-EPROTO), so
+ * whatever the agent manages to encode the aggregator can decode, and every
+ * decoded batch encodes again to the same bytes.
+ *
+ * Cost on untrusted input: the decoder allocates only for what it has read
+ * (no count is trusted for an allocation before the bytes are there), and
+ * finds duplicate entries with the linear find-or-add look-ups of
+ * common/window.c, so a window costs O(entries^2) string compares, with
+ * entries <= WINDOW_BATCH_ENTRIES_MAX. Frames are authenticated before their
+ * payload gets here.
+ */
+#include "common/window_wire.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/hist.h"
+#include "common/varint.h"
+
+/* HTTP status codes have three digits (0: no status line was seen). */
+#define WINDOW_STATUS_MAX 999
+/* Linux's largest errno (MAX_ERRNO in include/linux/err.h). */
+#define WINDOW_ERRNO_MAX 4095
+/* The fewest bytes one window item takes: service (2), npids, nhttp, nsyscalls, ncalls, tcp (3). */
+#define WINDOW_ITEM_MIN_BYTES 9
+
+/* ---- Rules shared by the encoder and the decoder ------------------------- */
+
+/* true when @s holds @n printable ASCII characters (0x20..0x7e). */
+static bool text_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* true when @s ends within its array of @cap and has @min_len or more printable characters. */
+static bool str_ok(const char *s, size_t cap, size_t min_len)
+{
+	size_t n = strnlen(s, cap);
+
+	return n < cap && n >= min_len && text_ok(s, n);
+}
+
+static bool http_ok(const struct window_http *h)
+{
+	return str_ok(h->method, sizeof(h->method), 0) && str_ok(h->route, sizeof(h->route), 0) &&
+	       h->status <= WINDOW_STATUS_MAX && hist_count(&h->latency_ns) <= h->count;
+}
+
+static bool syscall_ok(const struct window_syscall *s)
+{
+	uint64_t sum = 0;
+
+	if (!str_ok(s->name, sizeof(s->name), 0) || s->errors > s->count ||
+	    hist_count(&s->latency_ns) > s->count || s->nerrnos > WINDOW_ERRNOS_MAX)
+		return false;
+	for (size_t i = 0; i < s->nerrnos; i++) {
+		if (s->errnos[i].err < 0 || s->errnos[i].err > WINDOW_ERRNO_MAX)
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (s->errnos[j].err == s->errnos[i].err)
+				return false;
+		if (__builtin_add_overflow(sum, s->errnos[i].count, &sum))
+			return false;
+	}
+	return sum <= s->errors;
+}
+
+static bool call_ok(const struct window_call *c)
+{
+	return str_ok(c->address, sizeof(c->address), 1) && str_ok(c->peer, sizeof(c->peer), 0) &&
+	       c->errors <= c->count && hist_count(&c->latency_ns) <= c->count;
+}
+
+/* ---- Encoding ------------------------------------------------------------ */
+
+/* Appends @s (checked by the caller) as a varint length and its bytes. */
+static int put_str(struct buf *out, const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap);
+	int err = varint_append(out, n);
+
+	return err ? err : buf_append(out, s, n);
+}
+
+static int put_http(struct buf *out, const struct window_http *h)
+{
+	int err;
+
+	if (!http_ok(h))
+		return -EINVAL;
+	if ((err = put_str(out, h->method, sizeof(h->method))) ||
+	    (err = put_str(out, h->route, sizeof(h->route))) ||
+	    (err = varint_append(out, h->status)) || (err = varint_append(out, h->count)))
+		return err;
+	return hist_serialize(&h->latency_ns, out);
+}
+
+static int put_syscall(struct buf *out, const struct window_syscall *s)
+{
+	int err;
+
+	if (!syscall_ok(s))
+		return -EINVAL;
+	if ((err = varint_append(out, s->nr)) || (err = put_str(out, s->name, sizeof(s->name))) ||
+	    (err = varint_append(out, s->count)) || (err = varint_append(out, s->errors)) ||
+	    (err = varint_append(out, s->nerrnos)))
+		return err;
+	for (size_t i = 0; i < s->nerrnos; i++)
+		if ((err = varint_append(out, (uint64_t)s->errnos[i].err)) ||
+		    (err = varint_append(out, s->errnos[i].count)))
+			return err;
+	return hist_serialize(&s->latency_ns, out);
+}
+
+static int put_call(struct buf *out, const struct window_call *c)
+{
+	int err;
+
+	if (!call_ok(c))
+		return -EINVAL;
+	if ((err = put_str(out, c->address, sizeof(c->address))) ||
+	    (err = put_str(out, c->peer, sizeof(c->peer))) ||
+	    (err = varint_append(out, c->count)) || (err = varint_append(out, c->errors)))
+		return err;
+	return hist_serialize(&c->latency_ns, out);
+}
+
+/* The window of @w; NULL encodes as an empty window. */
+static int put_window(struct buf *out, const struct window *w)
+{
+	static const struct window empty;
+	int err;
+
+	if (!w)
+		w = &empty;
+	if (w->nhttp > WINDOW_BATCH_ENTRIES_MAX || w->nsyscalls > WINDOW_BATCH_ENTRIES_MAX ||
+	    w->ncalls > WINDOW_BATCH_ENTRIES_MAX)
+		return -EINVAL;
+	if ((err = varint_append(out, w->nhttp)))
+		return err;
+	for (size_t i = 0; i < w->nhttp; i++)
+		if ((err = put_http(out, &w->http[i])))
+			return err;
+	if ((err = varint_append(out, w->nsyscalls)))
+		return err;
+	for (size_t i = 0; i < w->nsyscalls; i++)
+		if ((err = put_syscall(out, &w->syscalls[i])))
+			return err;
+	if ((err = varint_append(out, w->ncalls)))
+		return err;
+	for (size_t i = 0; i < w->ncalls; i++)
+		if ((err = put_call(out, &w->calls[i])))
+			return err;
+	if ((err = varint_append(out, w->tcp.retransmits)) ||
+	    (err = varint_append(out, w->tcp.resets)) ||
+	    (err = varint_append(out, w->tcp.connect_failures)))
+		return err;
+	return 0;
+}
+
+static int put_item(struct buf *out, const struct window_batch *b, size_t k)
+{
+	const struct window_batch_item *it = &b->items[k];
+	int err;
+
+	if (!str_ok(it->service, sizeof(it->service), 1) || it->npids > WINDOW_PIDS_MAX)
+		return -EINVAL;
+	for (size_t j = 0; j < k; j++)
+		if (!strcmp(b->items[j].service, it->service))
+			return -EINVAL;
+	if ((err = put_str(out, it->service, sizeof(it->service))) ||
+	    (err = varint_append(out, it->npids)))
+		return err;
+	for (size_t i = 0; i < it->npids; i++)
+		if ((err = varint_append(out, it->pids[i])))
+			return err;
+	return put_window(out, it->w);
+}
+
+static int put_batch(struct buf *out, const struct window_batch *b)
+{
+	const unsigned char version = WINDOW_WIRE_VERSION;
+	int err;
+
+	if (!str_ok(b->host, sizeof(b->host), 1) || b->end_ms < 0 || b->interval_ms == 0 ||
+	    b->n > SERVICES_MAX)
+		return -EINVAL;
+	if ((err = buf_append(out, &version, 1)) ||
+	    (err = put_str(out, b->host, sizeof(b->host))) ||
+	    (err = varint_append(out, (uint64_t)b->end_ms)) ||
+	    (err = varint_append(out, b->interval_ms)) ||
+	    (err = varint_append(out, b->spool_bytes)) ||
+	    (err = varint_append(out, b->spool_lost)) || (err = varint_append(out, b->n)))
+		return err;
+	for (size_t k = 0; k < b->n; k++)
+		if ((err = put_item(out, b, k)))
+			return err;
+	return 0;
+}
+
+int window_batch_encode(const struct window_batch *b, struct buf *out)
+{
+	size_t start = out->len;
+	int err = put_batch(out, b);
+
+	if (err) {
+		/* leave @out as it was */
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+	}
+	return err;
+}
+
+/* ---- Decoding ------------------------------------------------------------ */
+
+struct reader {
+	const unsigned char *p;
+	size_t len;
+	size_t off;
+};
+
+/* A varint no larger than @max. 0 or -EPROTO. */
+static int get_uint(struct reader *r, uint64_t max, uint64_t *v)
+{
+	if (varint_read(r->p, r->len, &r->off, v) || *v > max)
+		return -EPROTO;
+	return 0;
+}
+
+/* A string of @min_len..@cap - 1 printable characters into @dst (NUL-terminated). */
+static int get_str(struct reader *r, char *dst, size_t cap, size_t min_len)
+{
+	uint64_t n;
+
+	if (get_uint(r, cap - 1, &n) || n < min_len || n > r->len - r->off ||
+	    !text_ok((const char *)r->p + r->off, n))
+		return -EPROTO;
+	memcpy(dst, r->p + r->off, n);
+	dst[n] = '\0';
+	r->off += n;
+	return 0;
+}
+
+static int get_hist(struct reader *r, struct hist *h)
+{
+	size_t used;
+
+	if (hist_deserialize(h, r->p + r->off, r->len - r->off, &used))
+		return -EPROTO;
+	r->off += used;
+	return 0;
+}
+
+static int get_http(struct reader *r, struct window *w)
+{
+	char method[WINDOW_METHOD_MAX], route[WINDOW_ROUTE_MAX];
+	struct window_http *h;
+	uint64_t status, count;
+	size_t n = w->nhttp;
+
+	if (get_str(r, method, sizeof(method), 0) || get_str(r, route, sizeof(route), 0) ||
+	    get_uint(r, WINDOW_STATUS_MAX, &status) || get_uint(r, UINT64_MAX, &count))
+		return -EPROTO;
+	h = window_http_get(w, method, route, (uint16_t)status);
+	if (w->nhttp == n) /* found, not added: a duplicate */
+		return -EPROTO;
+	h->count = count;
+	if (get_hist(r, &h->latency_ns) || !http_ok(h))
+		return -EPROTO;
+	return 0;
+}
+
+static int get_syscall(struct reader *r, struct window *w)
+{
+	char name[WINDOW_SYSCALL_NAME_MAX];
+	struct window_syscall *s;
+	uint64_t nr, count, errors, nerrnos;
+	size_t n = w->nsyscalls;
+
+	if (get_uint(r, UINT32_MAX, &nr) || get_str(r, name, sizeof(name), 0) ||
+	    get_uint(r, UINT64_MAX, &count) || get_uint(r, UINT64_MAX, &errors) ||
+	    get_uint(r, WINDOW_ERRNOS_MAX, &nerrnos))
+		return -EPROTO;
+	s = window_syscall_get(w, (uint32_t)nr, name);
+	if (w->nsyscalls == n)
+		return -EPROTO;
+	s->count = count;
+	s->errors = errors;
+	/* set directly, not through window_syscall_add_errno(), which merges and folds */
+	for (size_t i = 0; i < nerrnos; i++) {
+		uint64_t e, c;
+
+		if (get_uint(r, WINDOW_ERRNO_MAX, &e) || get_uint(r, UINT64_MAX, &c))
+			return -EPROTO;
+		s->errnos[i].err = (int)e;
+		s->errnos[i].count = c;
+		s->nerrnos = i + 1;
+	}
+	if (get_hist(r, &s->latency_ns) || !syscall_ok(s))
+		return -EPROTO;
+	return 0;
+}
+
+static int get_call(struct reader *r, struct window *w)
+{
+	char address[WINDOW_ADDRESS_MAX];
+	struct window_call *c;
+	size_t n = w->ncalls;
+
+	if (get_str(r, address, sizeof(address), 1))
+		return -EPROTO;
+	c = window_call_get(w, address);
+	if (w->ncalls == n)
+		return -EPROTO;
+	if (get_str(r, c->peer, sizeof(c->peer), 0) || get_uint(r, UINT64_MAX, &c->count) ||
+	    get_uint(r, UINT64_MAX, &c->errors) || get_hist(r, &c->latency_ns) || !call_ok(c))
+		return -EPROTO;
+	return 0;
+}
+
+/* The entries of one window into @w (empty). */
+static int get_window(struct reader *r, struct window *w)
+{
+	uint64_t n;
+
+	if (get_uint(r, WINDOW_BATCH_ENTRIES_MAX, &n))
+		return -EPROTO;
+	for (uint64_t i = 0; i < n; i++)
+		if (get_http(r, w))
+			return -EPROTO;
+	if (get_uint(r, WINDOW_BATCH_ENTRIES_MAX, &n))
+		return -EPROTO;
+	for (uint64_t i = 0; i < n; i++)
+		if (get_syscall(r, w))
+			return -EPROTO;
+	if (get_uint(r, WINDOW_BATCH_ENTRIES_MAX, &n))
+		return -EPROTO;
+	for (uint64_t i = 0; i < n; i++)
+		if (get_call(r, w))
+			return -EPROTO;
+	if (get_uint(r, UINT64_MAX, &w->tcp.retransmits) ||
+	    get_uint(r, UINT64_MAX, &w->tcp.resets) ||
+	    get_uint(r, UINT64_MAX, &w->tcp.connect_failures))
+		return -EPROTO;
+	return 0;
+}
+
+/* Item @k of @b; its window is owned by @b as soon as it exists. */
+static int get_item(struct reader *r, struct window_batch *b, size_t k)
+{
+	struct window_batch_item *it = &b->items[k];
+	uint64_t npids, pid;
+
+	if (get_str(r, it->service, sizeof(it->service), 1))
+		return -EPROTO;
+	for (size_t j = 0; j < k; j++)
+		if (!strcmp(b->items[j].service, it->service))
+			return -EPROTO;
+	if (get_uint(r, WINDOW_PIDS_MAX, &npids))
+		return -EPROTO;
+	for (size_t i = 0; i < npids; i++) {
+		if (get_uint(r, UINT32_MAX, &pid))
+			return -EPROTO;
+		it->pids[i] = (uint32_t)pid;
+	}
+	it->npids = npids;
+	/* decoded windows have no agent-side service id */
+	it->w = window_new(0);
+	return get_window(r, it->w);
+}
+
+static int get_batch(struct reader *r, struct window_batch *b)
+{
+	uint64_t end_ms, interval_ms, n;
+
+	if (r->len < 1 || r->p[0] != WINDOW_WIRE_VERSION)
+		return -EPROTO;
+	r->off = 1;
+	if (get_str(r, b->host, sizeof(b->host), 1) || get_uint(r, INT64_MAX, &end_ms) ||
+	    get_uint(r, UINT32_MAX, &interval_ms) || interval_ms == 0 ||
+	    get_uint(r, UINT64_MAX, &b->spool_bytes) || get_uint(r, UINT64_MAX, &b->spool_lost) ||
+	    get_uint(r, SERVICES_MAX, &n))
+		return -EPROTO;
+	b->end_ms = (int64_t)end_ms;
+	b->interval_ms = (uint32_t)interval_ms;
+	/* allocate for the items only once their smallest possible bytes are there */
+	if (n > (r->len - r->off) / WINDOW_ITEM_MIN_BYTES)
+		return -EPROTO;
+	if (n)
+		b->items = xcalloc(n, sizeof(*b->items));
+	b->n = n;
+	for (size_t k = 0; k < n; k++)
+		if (get_item(r, b, k))
+			return -EPROTO;
+	return r->off == r->len ? 0 : -EPROTO;
+}
+
+int window_batch_decode(const void *p, size_t len, struct window_batch *b)
+{
+	struct reader r = { .p = p, .len = len, .off = 0 };
+
+	memset(b, 0, sizeof(*b));
+	if (get_batch(&r, b)) {
+		window_batch_release(b);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void window_batch_release(struct window_batch *b)
+{
+	for (size_t k = 0; b->items && k < b->n; k++)
+		window_free(b->items[k].w);
+	free(b->items);
+	memset(b, 0, sizeof(*b));
+}
