@@ -42,7 +42,10 @@ else
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 endif
 # gnu11, not c11: libbpf's headers and bpftool's skeletons use GNU typeof.
+# The one place the version comes from.
+VERSION := $(shell cat VERSION)
 CFLAGS := -std=gnu11 -O2 -g $(WARN) $(HARDEN) -fPIE -pthread -D_GNU_SOURCE -I. \
+	-DPRP_VERSION='"$(VERSION)"' \
 	-isystem $(BPFO) -isystem /usr/include/p11-kit-1 -MMD -MP
 LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread $(filter -fsanitize=%,$(HARDEN))
 LDLIBS := -Wl,--as-needed -lbpf -lelf -lz -lmicrohttpd -lgnutls -ljansson -lcurl -lnanomsg \

@@ -21,7 +21,18 @@ _Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_INFO == 1 && LOG_LEVEL_WARN == 
 
 static const struct cfg_key agent_keys[] = {
 	CFG_STR("aggregator", struct agent_config, aggregator, "tcp://127.0.0.1:7070",
-		"where windows are sent: the aggregator's nanomsg ingest address"),
+		"where windows are sent: the aggregator's nanomsg ingest address; \"\" sends nothing"),
+	CFG_STR("agent_id", struct agent_config, agent_id, NULL,
+		"this agent's id on the aggregator, 1-63 of [A-Za-z0-9._-]; none: the host name"),
+	CFG_STR("tenant", struct agent_config, tenant, "default",
+		"the tenant this agent's services belong to"),
+	CFG_STR("key_file", struct agent_config, key_file, "/etc/prp/agent.key",
+		"the secret frames are signed with (at least 16 bytes); the aggregator holds the "
+		"same one under KEYS_DIR/TENANT/tenant.key or KEYS_DIR/TENANT/agents/ID.key"),
+	CFG_STR("spool.dir", struct agent_config, spool_dir, "/var/lib/prp/spool",
+		"where frames wait until the aggregator acknowledges them"),
+	CFG_SIZE("spool.max_bytes", struct agent_config, spool_max_bytes, 256ull << 20, 1ull << 20,
+		 1ull << 40, "the spool's bound; past it the oldest frames are dropped, and counted"),
 	CFG_LIST("service", struct agent_config, service, NULL,
 		 "a service to watch, NAME=port:N, NAME=comm:NAME, NAME=cgroup:PATH or NAME=pid:N; "
 		 "none: every process listening on TCP is a service, named after its program"),
@@ -43,6 +54,11 @@ static const struct cfg_key agent_keys[] = {
 		 "count and time HTTP/1.x requests and outbound calls"),
 	CFG_BOOL("samplers.syscalls", struct agent_config, samplers_syscalls, true,
 		 "count and time system calls, with their errors"),
+	CFG_MS("samplers.syscalls_sample_ms", struct agent_config, samplers_syscalls_sample_ms,
+	       100, 0, 60000,
+	       "watch system calls during this much of each window only, and scale the counts up: "
+	       "attached syscall hooks slow every process on the host; 0 watches all the time "
+	       "(exact counts, see docs/agent.md for the cost)"),
 	CFG_BOOL("samplers.tcp", struct agent_config, samplers_tcp, true,
 		 "count TCP retransmits, resets and failed connects"),
 	CFG_END,

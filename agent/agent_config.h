@@ -23,7 +23,12 @@
 
 /* Each field is one key of the table; strings and lists are owned by the struct. */
 struct agent_config {
-	char *aggregator;	 /* nanomsg address of the aggregator's ingest */
+	char *aggregator;	 /* nanomsg address of the aggregator's ingest; "" sends nothing */
+	char *agent_id;		 /* NULL: the host name */
+	char *tenant;
+	char *key_file;		 /* common/keyfile.h */
+	char *spool_dir;	 /* agent/spool.h */
+	uint64_t spool_max_bytes;
 	struct cfg_list service; /* "NAME=KIND:VALUE" (agent/discovery.h); empty: automatic */
 	uint64_t interval_ms;	 /* length of one window */
 	bool print;		 /* write each closed window as a JSON line on stdout */
@@ -34,6 +39,7 @@ struct agent_config {
 	struct cfg_list discovery_exclude_ports; /* decimal ports, checked by the loader */
 	bool samplers_http;
 	bool samplers_syscalls;
+	uint64_t samplers_syscalls_sample_ms; /* agent/sampler_syscalls.h: sampling */
 	bool samplers_tcp;
 };
 

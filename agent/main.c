@@ -25,6 +25,7 @@
 #include "agent/sampler_syscalls.h"
 #include "agent/sampler_tcp.h"
 #include "agent/services.h"
+#include "agent/uplink.h"
 #include "common/window.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -43,6 +44,7 @@ struct agent {
 	struct sampler_syscalls syscalls;
 	struct sampler_tcp tcp;
 	bool http_on, syscalls_on, tcp_on;
+	struct uplink *uplink; /* NULL: windows are not sent */
 	uint64_t windows_closed, requests_seen;
 };
 
@@ -106,6 +108,8 @@ static void agent_close_window(struct agent *a)
 		if (a->cfg.print && print_window(stdout, w, svc, a->host, end))
 			log_ratelimited(LOG_LEVEL_ERROR, "agent: cannot write to stdout");
 	}
+	if (a->uplink)
+		uplink_send(a->uplink, a->services, &a->windows, end, a->cfg.interval_ms);
 	window_set_release(&a->windows);
 	a->windows_closed++;
 }
@@ -116,6 +120,10 @@ static int agent_start_samplers(struct agent *a)
 		a->http_on = !sampler_http_start(&a->http);
 	if (a->cfg.samplers_syscalls)
 		a->syscalls_on = !sampler_syscalls_start(&a->syscalls);
+	if (a->syscalls_on)
+		sampler_syscalls_set_sampling(&a->syscalls,
+					      a->cfg.samplers_syscalls_sample_ms * NSEC_PER_MSEC,
+					      a->cfg.interval_ms * NSEC_PER_MSEC);
 	if (a->cfg.samplers_tcp)
 		a->tcp_on = !sampler_tcp_start(&a->tcp);
 	if (!a->http_on && !a->syscalls_on && !a->tcp_on) {
@@ -147,6 +155,11 @@ static void agent_run(struct agent *a)
 
 	while (!stop_requested) {
 		uint64_t next = next_window < next_refresh ? next_window : next_refresh;
+		uint64_t next_sample = a->syscalls_on ? sampler_syscalls_tick(&a->syscalls, now)
+						      : UINT64_MAX;
+
+		if (next_sample < next)
+			next = next_sample;
 
 		now = time_mono_ns();
 		if (next > now)
@@ -154,6 +167,8 @@ static void agent_run(struct agent *a)
 		if (stop_requested)
 			break;
 		now = time_mono_ns();
+		if (a->syscalls_on)
+			sampler_syscalls_tick(&a->syscalls, now);
 		if (now >= next_refresh) {
 			agent_refresh(a);
 			next_refresh += refresh;
@@ -173,6 +188,8 @@ static void agent_run(struct agent *a)
 			log_info("agent: %llu windows, %llu requests seen, %zu services",
 				 (unsigned long long)a->windows_closed,
 				 (unsigned long long)a->requests_seen, a->services->n);
+			if (a->uplink)
+				uplink_log_status(a->uplink);
 			next_status += AGENT_STATUS_EVERY_NS;
 		}
 	}
@@ -180,29 +197,32 @@ static void agent_run(struct agent *a)
 	agent_close_window(a);
 }
 
-/* Flags handled before the config: --help, --check-config. */
-static int early_flags(int argc, char **argv, bool *check_only)
+/* Flags handled outside the config table: --help, --check-config, --status. */
+static int early_flags(int argc, char **argv, bool *check_only, bool *status_only)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: prp-agent [--config FILE] [--check-config] [flags]\n\n");
+			printf("usage: prp-agent [--config FILE] [--check-config] [--status] [flags]\n\n"
+			       "  --status prints the state of the spool of a running agent\n\n");
 			agent_config_print_help(stdout);
 			return 1;
 		}
 		if (!strcmp(argv[i], "--check-config"))
 			*check_only = true;
+		if (!strcmp(argv[i], "--status"))
+			*status_only = true;
 	}
 	return 0;
 }
 
-/* argv without --check-config, which the config table does not know. */
+/* argv without --check-config and --status, which the config table does not know. */
 static char **config_argv(int argc, char **argv, int *out_argc)
 {
 	char **out = xcalloc((size_t)argc + 1, sizeof(*out));
 	int n = 0;
 
 	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--check-config"))
+		if (strcmp(argv[i], "--check-config") && strcmp(argv[i], "--status"))
 			out[n++] = argv[i];
 	*out_argc = n;
 	return out;
@@ -244,12 +264,12 @@ static int agent_init(struct agent *a, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct agent a = { .lock_fd = -1 };
-	bool check_only = false;
+	bool check_only = false, status_only = false;
 	char err[512];
 	int rc;
 
 	log_init("prp-agent", LOG_LEVEL_INFO, LOG_TO_STDERR);
-	if (early_flags(argc, argv, &check_only))
+	if (early_flags(argc, argv, &check_only, &status_only))
 		return 0;
 	rc = agent_init(&a, argc, argv);
 	if (rc)
@@ -258,12 +278,21 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		goto out_discovery;
 	}
+	if (status_only) {
+		rc = uplink_print_status(a.cfg.spool_dir);
+		goto out_discovery;
+	}
 	if (instance_lock(a.cfg.lock_file, &a.lock_fd, err, sizeof(err))) {
 		log_error("agent: %s", err);
 		rc = 1;
 		goto out_discovery;
 	}
 	if (loader_init() || agent_start_samplers(&a)) {
+		rc = 1;
+		goto out_unlock;
+	}
+	if (uplink_start(&a.uplink, &a.cfg, a.host) < 0) {
+		agent_stop_samplers(&a);
 		rc = 1;
 		goto out_unlock;
 	}
@@ -276,6 +305,7 @@ int main(int argc, char **argv)
 	log_info("agent: watching %zu services on %s, windows of %llu ms%s", a.services->n, a.host,
 		 (unsigned long long)a.cfg.interval_ms, a.cfg.print ? ", printing them" : "");
 	agent_run(&a);
+	uplink_stop(a.uplink);
 	agent_stop_samplers(&a);
 	window_set_release(&a.windows);
 	free(a.services);

@@ -93,17 +93,22 @@ json_t *print_window_json(const struct window *w, const struct service *svc, con
 	char ts[TIME_ISO_LEN];
 	json_t *pids = json_array();
 	struct window_tcp tcp = { 0 };
+	json_t *o;
 
 	for (size_t i = 0; i < svc->npids; i++)
 		json_array_append_new(pids, json_integer(svc->pids[i]));
 	if (w)
 		tcp = w->tcp;
 	time_format_iso(end_real_ns, ts);
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:o}", "ts", ts, "host",
-			 host, "service", svc->name, "pids", pids, "http", http_json(w), "syscalls",
-			 syscalls_json(w), "tcp", "retransmits", (json_int_t)tcp.retransmits,
-			 "resets", (json_int_t)tcp.resets, "connect_failures",
-			 (json_int_t)tcp.connect_failures, "calls", calls_json(w));
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:o}", "ts", ts, "host",
+		      host, "service", svc->name, "pids", pids, "http", http_json(w), "syscalls",
+		      syscalls_json(w), "tcp", "retransmits", (json_int_t)tcp.retransmits, "resets",
+		      (json_int_t)tcp.resets, "connect_failures", (json_int_t)tcp.connect_failures,
+		      "calls", calls_json(w));
+	/* sampled syscall counts are estimates: say from how much of the window */
+	if (o && w && w->nsyscalls && w->syscalls_sample_ratio > 0 && w->syscalls_sample_ratio < 1)
+		json_object_set_new(o, "syscalls_sample_ratio", json_real(w->syscalls_sample_ratio));
+	return o;
 }
 
 int print_window(FILE *f, const struct window *w, const struct service *svc, const char *host,

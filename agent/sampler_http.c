@@ -357,6 +357,10 @@ static void visit_stats(struct sampler_http *s, struct window_set *ws, const voi
 		return;
 	memcpy(route, k->route, ROUTE_MAX);
 	route[ROUTE_MAX - 1] = '\0';
+	/* a client may send any byte in a path: keep routes printable (the wire wants it) */
+	for (char *c = route; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
 	h = window_http_get(w, sampler_http_method_name(k->method), route, k->status);
 	h->count += count;
 	if (hist_add_bucket(&h->latency_ns, k->bucket, count))

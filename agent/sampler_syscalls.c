@@ -65,6 +65,9 @@ int sampler_syscalls_start(struct sampler_syscalls *s)
 	err = syscalls_bpf__attach(s->skel);
 	if (err)
 		goto out_release;
+	s->attached = true;
+	s->attached_at = s->last_collect = time_mono_ns();
+	s->next_toggle = UINT64_MAX;
 	s->keys = xcalloc(COLLECT_BATCH, sizeof(*s->keys));
 	s->values = xcalloc((size_t)COLLECT_BATCH * (size_t)s->ncpu, sizeof(*s->values));
 	s->done = xcalloc(SYSCALLS_MAX_COUNTS, sizeof(*s->done));
@@ -284,29 +287,104 @@ static void grace_wait(uint64_t ns)
 		(void)time_sleep_ns(until - now);
 }
 
-/* Adds @n counts of @key into its service's window. */
-static void add_to_window(struct window_set *ws, const struct syscall_key *key, uint64_t n)
+/* ---- sampling ------------------------------------------------------------ */
+
+static bool sampling(const struct sampler_syscalls *s)
+{
+	return s->sample_ns && s->sample_ns < s->window_ns;
+}
+
+static void attach(struct sampler_syscalls *s, uint64_t now)
+{
+	int err;
+
+	/* a new epoch first: stamps of the stretch before are stale (bpf/syscalls.bpf.c) */
+	s->epoch++;
+	__atomic_store_n(&s->skel->bss->epoch, s->epoch, __ATOMIC_RELEASE);
+	err = syscalls_bpf__attach(s->skel);
+	if (err) {
+		log_ratelimited(LOG_LEVEL_WARN, "sampler syscalls: cannot attach: %s",
+				strerror(-err));
+		return;
+	}
+	s->attached = true;
+	s->attached_at = now;
+}
+
+static void detach(struct sampler_syscalls *s, uint64_t now)
+{
+	syscalls_bpf__detach(s->skel);
+	s->attached = false;
+	s->attached_ns += now - s->attached_at;
+}
+
+void sampler_syscalls_set_sampling(struct sampler_syscalls *s, uint64_t sample_ns,
+				   uint64_t window_ns)
+{
+	s->sample_ns = sample_ns;
+	s->window_ns = window_ns;
+	if (!s->skel || !sampling(s))
+		return;
+	/* this first window is seen whole: start sampling from the next one */
+	s->next_toggle = UINT64_MAX;
+	log_info("sampler syscalls: sampling %llu ms of every %llu ms window",
+		 (unsigned long long)(sample_ns / NSEC_PER_MSEC),
+		 (unsigned long long)(window_ns / NSEC_PER_MSEC));
+}
+
+uint64_t sampler_syscalls_tick(struct sampler_syscalls *s, uint64_t now)
+{
+	if (!s->skel || !sampling(s) || now < s->next_toggle)
+		return s->skel ? s->next_toggle : UINT64_MAX;
+	if (s->attached) {
+		detach(s, now);
+		s->next_toggle = UINT64_MAX; /* the next collect schedules the next stretch */
+	} else {
+		attach(s, now);
+		s->next_toggle = now + s->sample_ns;
+	}
+	return s->next_toggle;
+}
+
+/*
+ * After a collect: the next stretch starts at a random offset into the new
+ * window, so that a workload with a period does not always look the same.
+ */
+static void schedule_stretch(struct sampler_syscalls *s, uint64_t now)
+{
+	uint64_t room = s->window_ns - s->sample_ns;
+
+	s->next_toggle = now + (room ? (uint64_t)random() % room : 0);
+}
+
+/* Adds @n counts of @key, scaled by @scale, into its service's window. */
+static void add_to_window(struct window_set *ws, const struct syscall_key *key, uint64_t n,
+			  double scale, double ratio)
 {
 	char name[WINDOW_SYSCALL_NAME_MAX];
 	struct window_syscall *sc;
 	struct window *w;
 
+	uint64_t scaled = scale == 1.0 ? n : (uint64_t)((double)n * scale + 0.5);
+
 	w = window_set_get(ws, key->svc);
 	if (!w)
 		return;
+	w->syscalls_sample_ratio = ratio;
 	sc = window_syscall_get(w, key->nr, syscall_names_format(key->nr, name, sizeof(name)));
 	if (!sc)
 		return;
 	if (key->kind == SYSCALL_COUNT_ERRNO) {
-		sc->errors += n;
-		window_syscall_add_errno(sc, (int)key->sub, n);
+		sc->errors += scaled;
+		window_syscall_add_errno(sc, (int)key->sub, scaled);
 	} else if (hist_add_bucket(&sc->latency_ns, key->sub, n) == 0) {
-		sc->count += n;
+		sc->count += scaled;
 	}
 }
 
 /* Adds the entries of one batch that are not of the current generation; queues their keys. */
-static void collect_batch(struct sampler_syscalls *s, struct window_set *ws, uint32_t count)
+static void collect_batch(struct sampler_syscalls *s, struct window_set *ws, uint32_t count,
+			  double scale, double ratio)
 {
 	for (uint32_t i = 0; i < count; i++) {
 		const struct syscall_key *key = &s->keys[i];
@@ -318,13 +396,14 @@ static void collect_batch(struct sampler_syscalls *s, struct window_set *ws, uin
 		for (int c = 0; c < s->ncpu; c++)
 			n += per_cpu[c];
 		if (n)
-			add_to_window(ws, key, n);
+			add_to_window(ws, key, n, scale, ratio);
 		s->done[s->ndone++] = *key;
 	}
 }
 
 /* Reads every entry of an older generation into @ws; s->done gets their keys. */
-static int collect_read(struct sampler_syscalls *s, struct window_set *ws)
+static int collect_read(struct sampler_syscalls *s, struct window_set *ws, double scale,
+			double ratio)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	int fd = bpf_map__fd(s->skel->maps.sc_counts);
@@ -340,7 +419,7 @@ static int collect_read(struct sampler_syscalls *s, struct window_set *ws)
 					   s->values, &count, &opts);
 		if (err && err != -ENOENT)
 			return err;
-		collect_batch(s, ws, count);
+		collect_batch(s, ws, count, scale, ratio);
 		if (err == -ENOENT) /* the end of the map */
 			return 0;
 		in_batch = out_batch;
@@ -381,14 +460,44 @@ static void collect_health(struct sampler_syscalls *s)
 	s->missed = missed;
 }
 
+/*
+ * Scaling rounds errno and bucket counts apart, and a full sc_counts may keep
+ * an error without its call: a window never says more errors than calls.
+ */
+static void clamp_errors(struct window_set *ws)
+{
+	for (size_t i = 0; i <= SERVICES_MAX; i++)
+		for (size_t j = 0; ws->by_id[i] && j < ws->by_id[i]->nsyscalls; j++) {
+			struct window_syscall *sc = &ws->by_id[i]->syscalls[j];
+
+			if (sc->errors > sc->count)
+				sc->count = sc->errors;
+		}
+}
+
 int sampler_syscalls_collect(struct sampler_syscalls *s, struct window_set *ws)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	double scale = 1.0, ratio = 1.0;
+	uint64_t now, seen, window;
 	uint32_t n;
 	int err;
 
 	if (!s->skel)
 		return -ENODEV;
+	now = time_mono_ns();
+	if (sampling(s)) {
+		if (s->attached)
+			detach(s, now);
+		seen = s->attached_ns;
+		window = now - s->last_collect;
+		if (seen && window > seen) {
+			ratio = (double)seen / (double)window;
+			scale = 1.0 / ratio;
+		}
+		s->attached_ns = 0;
+	}
+	s->last_collect = now;
 	s->gen++;
 	if (!s->gen) /* the programs never see 0 after start: keep it so */
 		s->gen = 1;
@@ -396,7 +505,7 @@ int sampler_syscalls_collect(struct sampler_syscalls *s, struct window_set *ws)
 	/* the programs that read the old value finish their update meanwhile */
 	grace_wait(SYSCALLS_GRACE_MS * NSEC_PER_MSEC);
 
-	err = collect_read(s, ws);
+	err = collect_read(s, ws, scale, ratio);
 	/* delete what was added even after a failed read, or it would be added twice */
 	n = (uint32_t)s->ndone;
 	if (n) {
@@ -405,7 +514,10 @@ int sampler_syscalls_collect(struct sampler_syscalls *s, struct window_set *ws)
 		if (e && !err)
 			err = e;
 	}
+	clamp_errors(ws);
 	collect_health(s);
+	if (sampling(s))
+		schedule_stretch(s, time_mono_ns());
 	if (err)
 		log_warn_err(err, "sampler syscalls: cannot read the counts");
 	return err;

@@ -41,6 +41,14 @@ struct sampler_syscalls {
 	int ncpu;
 	/* totals since start, for logs and tests */
 	uint64_t dropped; /* syscalls not counted because sc_counts was full */
+	/* sampling: see above; all times on the monotonic clock */
+	uint64_t sample_ns, window_ns; /* sample_ns 0: always attached */
+	bool attached;
+	uint16_t epoch;
+	uint64_t attached_at;	 /* when the current stretch began */
+	uint64_t attached_ns;	 /* attached time since the last collect, closed stretches */
+	uint64_t last_collect;	 /* start of the current window */
+	uint64_t next_toggle;	 /* when tick() attaches or detaches next; UINT64_MAX: never */
 	uint64_t missed;  /* program runs the kernel skipped (recursion_misses) */
 };
 
@@ -63,6 +71,20 @@ void sampler_syscalls_stop(struct sampler_syscalls *s);
  */
 PRP_MUST_CHECK int sampler_syscalls_set_targets(struct sampler_syscalls *s,
 						const struct service_set *set);
+
+/*
+ * Sampling: attach for @sample_ns of every window of @window_ns (0, or
+ * @sample_ns >= @window_ns: always). Call before the first collect.
+ */
+void sampler_syscalls_set_sampling(struct sampler_syscalls *s, uint64_t sample_ns,
+				   uint64_t window_ns);
+
+/*
+ * Attaches or detaches the programs when sampling says so at @now
+ * (time_mono_ns()); returns when it wants to be called next (UINT64_MAX:
+ * never).
+ */
+uint64_t sampler_syscalls_tick(struct sampler_syscalls *s, uint64_t now);
 
 /*
  * Starts a new generation, waits SYSCALLS_GRACE_MS, then adds every count of

@@ -26,6 +26,10 @@
  * stamp (sys_exit no longer looks): user space deletes the process's entries,
  * so that the stamp is not counted if the process is watched again.
  *
+ * Sampling. User space may attach the programs for part of each window only
+ * (agent/sampler_syscalls.h): a syscall is then counted when both its enter
+ * and its exit ran in the same attached stretch (same epoch).
+ *
  * Errors. A return in [-4095, -1] is an error, as libc reads it:
  * fcntl(F_GETOWN) returning a process group is the one known false error.
  */
@@ -43,6 +47,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* The generation new counts go to; user space bumps it (bpf/syscalls.h). */
 __u32 gen;
+/*
+ * Bumped by user space each time it attaches the programs (sampling mode):
+ * a stamp left by a syscall that exited while they were detached belongs
+ * to an older epoch, and its exit must not be timed against it.
+ */
+__u16 epoch;
 
 /* Bit (tgid % 64) of word (tgid / 64): tgid is watched. The fast filter. */
 struct {
@@ -161,10 +171,12 @@ int sc_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (never_returns(fresh.nr))
 		return 0;
 	fresh.svc = *svc;
+	fresh.epoch = epoch;
 	in = bpf_map_lookup_elem(&sc_inflight, &id);
 	if (in) {
 		in->nr = fresh.nr;
 		in->svc = fresh.svc;
+		in->epoch = fresh.epoch;
 		in->start_ns = bpf_ktime_get_ns();
 		return 0;
 	}
@@ -188,6 +200,10 @@ int sc_exit(struct bpf_raw_tracepoint_args *ctx)
 	in = bpf_map_lookup_elem(&sc_inflight, &id);
 	if (!in || !in->start_ns)
 		return 0;
+	if (in->epoch != epoch) {
+		in->start_ns = 0;
+		return 0;
+	}
 	now = bpf_ktime_get_ns();
 	key.gen = gen;
 	key.nr = in->nr;

@@ -80,7 +80,7 @@ struct syscall_inflight {
 	__u64 start_ns; /* bpf_ktime_get_ns() at sys_enter; 0 when none is in flight */
 	__u32 nr;	/* as in syscall_key */
 	__u16 svc;
-	__u16 pad0;
+	__u16 epoch; /* the .bss epoch at sys_enter: a stamp of an older one is stale */
 };
 _Static_assert(sizeof(struct syscall_inflight) == 16, "struct syscall_inflight is ABI");
 

@@ -35,8 +35,10 @@ static void agent_start(void)
 	snprintf(users, sizeof(users), "users=port:%d", demo.users.port);
 	snprintf(payments, sizeof(payments), "payments=port:%d", demo.payments.port);
 	snprintf(orders, sizeof(orders), "orders=port:%d", demo.orders.port);
+	/* syscalls watched all the time: these tests count them exactly */
 	cr_assert_eq(proc_start(&agent, (const char *const[]){ AGENT, "--print", "--interval-ms",
-							       "500", "--lock-file", LOCK,
+							       "500", "--samplers-syscalls-sample-ms",
+							       "0", "--lock-file", LOCK,
 							       "--service", users, "--service",
 							       payments, "--service", orders, NULL }),
 		     0);

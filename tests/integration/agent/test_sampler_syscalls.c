@@ -24,6 +24,7 @@
 #include "agent/services.h"
 #include "common/window.h"
 #include "common/hist.h"
+#include "common/timeutil.h"
 #include "tests/lib/leakcheck.h"
 
 TestSuite(agent_sampler_syscalls, .fini = test_no_leaks, .timeout = 120);
@@ -483,4 +484,89 @@ Test(agent_sampler_syscalls, refuses_work_when_stopped)
 	cr_expect_eq(sampler_syscalls_collect(&s, &ws), -ENODEV);
 	window_set_release(&ws);
 	free(set);
+}
+
+/* Runs one window of @window_ns the way the agent's loop does: ticks, then collect. */
+static void sampled_window(struct sampler_syscalls *s, struct window_set *ws, uint64_t window_ns)
+{
+	uint64_t end = time_mono_ns() + window_ns, now;
+
+	while ((now = time_mono_ns()) < end) {
+		uint64_t next = sampler_syscalls_tick(s, now);
+
+		time_sleep_ns((next < end ? next : end) - now);
+	}
+	collect(s, ws);
+}
+
+/* A thread that sleeps in poll() for 120 ms at a time, again and again. */
+static void *nap(void *arg)
+{
+	struct spinner *sp = arg;
+
+	while (!__atomic_load_n(&sp->stop, __ATOMIC_ACQUIRE)) {
+		syscall(SYS_poll, NULL, 0, 120); /* poll(2) itself: libc may use ppoll */
+		sp->calls++;
+	}
+	return NULL;
+}
+
+/*
+ * Sampling mode: attached 50 ms of every 200 ms window, the counts are scaled
+ * up by the fraction seen, which the window says; a syscall whose enter and
+ * exit fell in different attached stretches is not timed across the gap.
+ */
+Test(agent_sampler_syscalls, samples_part_of_each_window_and_scales_up)
+{
+	const uint64_t window = 200 * NSEC_PER_MSEC, sample = 50 * NSEC_PER_MSEC;
+	struct sampler_syscalls s;
+	struct service_set *set = set_new();
+	struct spinner sp, napper;
+	uint64_t estimated = 0, poll_max = 0;
+	double ratio_sum = 0;
+	struct window_set ws;
+
+	start(&s);
+	set_add(set, 1, "self", getpid());
+	set_targets(&s, set);
+	sampler_syscalls_set_sampling(&s, sample, window);
+	drain(&s);
+	memset(&sp, 0, sizeof(sp));
+	memset(&napper, 0, sizeof(napper));
+	cr_assert_eq(pthread_create(&sp.thread, NULL, spin, &sp), 0);
+	cr_assert_eq(pthread_create(&napper.thread, NULL, nap, &napper), 0);
+	for (int i = 0; i < 20; i++) {
+		const struct window_syscall *pl;
+
+		window_set_init(&ws);
+		sampled_window(&s, &ws, window);
+		estimated += calls_of(&ws, 1, SYS_getppid);
+		if (ws.by_id[1])
+			ratio_sum += ws.by_id[1]->syscalls_sample_ratio;
+		pl = find(&ws, 1, SYS_poll);
+		if (pl && hist_count(&pl->latency_ns) && hist_max(&pl->latency_ns) > poll_max)
+			poll_max = hist_max(&pl->latency_ns);
+		window_set_release(&ws);
+	}
+	__atomic_store_n(&sp.stop, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&napper.stop, 1, __ATOMIC_RELEASE);
+	cr_assert_eq(pthread_join(sp.thread, NULL), 0);
+	cr_assert_eq(pthread_join(napper.thread, NULL), 0);
+
+	/* each window saw about a quarter of itself */
+	cr_expect(ratio_sum / 20 > 0.2 && ratio_sum / 20 < 0.35, "mean ratio %.3f",
+		  ratio_sum / 20);
+	/*
+	 * The estimate is the true count within the bias of watching: a spinner
+	 * making nothing but syscalls runs slower while the hooks are attached.
+	 */
+	cr_expect(estimated > sp.calls / 2 && estimated < sp.calls * 5 / 4,
+		  "estimated %llu getppid, made %llu", (unsigned long long)estimated,
+		  (unsigned long long)sp.calls);
+	/* a 120 ms poll never fits a 50 ms stretch: none is timed across two */
+	cr_expect_gt(napper.calls, 20);
+	cr_expect_lt(poll_max, sample + 10 * NSEC_PER_MSEC, "a poll timed at %llu ns",
+		     (unsigned long long)poll_max);
+	free(set);
+	sampler_syscalls_stop(&s);
 }

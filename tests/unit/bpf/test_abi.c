@@ -51,7 +51,7 @@ static const struct abi_struct abi[] = {
 	    F(syscall_key, kind), F(syscall_key, pad0) } },
 	{ "syscall_inflight", sizeof(struct syscall_inflight),
 	  { F(syscall_inflight, start_ns), F(syscall_inflight, nr), F(syscall_inflight, svc),
-	    F(syscall_inflight, pad0) } },
+	    F(syscall_inflight, epoch) } },
 	{ "syscall_drops", sizeof(struct syscall_drops), { F(syscall_drops, counts_full) } },
 	{ "tcp_trouble_key", sizeof(struct tcp_trouble_key),
 	  { F(tcp_trouble_key, gen), F(tcp_trouble_key, svc_id), F(tcp_trouble_key, pad0) } },

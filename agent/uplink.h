@@ -1,0 +1,37 @@
+/*
+ * The agent's link to the aggregator: each closed window set becomes one
+ * FRAME_WINDOWS frame (common/window_wire.h inside common/frame.h), appended
+ * to the on-disk spool (agent/spool.h) and sent by the sender thread
+ * (agent/sender.h). The spool's state is also written to DIR/status.json
+ * after every window, for `prp-agent --status` and for people.
+ */
+#ifndef PRP_AGENT_UPLINK_H
+#define PRP_AGENT_UPLINK_H
+
+#include <stdint.h>
+
+#include "agent/agent_config.h"
+#include "agent/services.h"
+#include "common/window.h"
+
+struct uplink;
+
+/*
+ * Opens the spool and starts the sender: 0 with *out set; 1 when sending is
+ * off (aggregator ""), or impossible for a reason already logged (no key
+ * file), *out NULL; a negative errno when the spool cannot be used.
+ */
+int uplink_start(struct uplink **out, const struct agent_config *c, const char *host);
+void uplink_stop(struct uplink *u);
+
+/* Spools the windows of every service in @set that ended at @end_ns. */
+void uplink_send(struct uplink *u, const struct service_set *set, const struct window_set *ws,
+		 uint64_t end_ns, uint64_t interval_ms);
+
+/* One log line with the spool's and the sender's state. */
+void uplink_log_status(struct uplink *u);
+
+/* Prints DIR/status.json of the spool in @dir; 0, or 1 after saying why. */
+int uplink_print_status(const char *dir);
+
+#endif
