@@ -1,0 +1,178 @@
+/*
+ * The schema and its migrations. migrations[i] takes the database from
+ * version i to i + 1; each runs in its own transaction together with the
+ * update of `schema_version`, so a crash leaves either version. A database
+ * newer than this build is refused (its tables may mean something else);
+ * a reader refuses any version but this build's, since it may not migrate.
+ *
+ * Indexes are only those the queries of store_query.c and store_maintain.c
+ * use: every raw read is (tenant, service, end_ms) or (tenant, end_ms).
+ * A raw window keeps no merged latency: it is the merge of its routes', and
+ * leaving it out saves a fifth of the bytes and of the CPU of ingest.
+ * Counters are SQLite INTEGERs (signed 64 bits): a uint64_t is stored by its
+ * bits and read back the same way.
+ */
+#include "aggregator/store/store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+
+static const char *const migrations[] = {
+	/* 1: windows, calls, their minute rollups, agents, services */
+	"CREATE TABLE agents ("
+	" tenant TEXT NOT NULL, agent_id TEXT NOT NULL,"
+	" host TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',"
+	" connected INTEGER NOT NULL DEFAULT 0,"
+	" first_seen_ms INTEGER NOT NULL DEFAULT 0, last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	" frames INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,"
+	" spool_bytes INTEGER NOT NULL DEFAULT 0, spool_lost INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (tenant, agent_id)) WITHOUT ROWID;"
+	"CREATE TABLE tenant_state ("
+	" tenant TEXT NOT NULL PRIMARY KEY,"
+	" win_end_ms INTEGER NOT NULL DEFAULT 0, win_rowid INTEGER NOT NULL DEFAULT 0,"
+	" call_end_ms INTEGER NOT NULL DEFAULT 0, call_rowid INTEGER NOT NULL DEFAULT 0,"
+	" raw_floor_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE service_hosts ("
+	" tenant TEXT NOT NULL, service TEXT NOT NULL, host TEXT NOT NULL,"
+	" first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (tenant, service, host)) WITHOUT ROWID;"
+	"CREATE TABLE raw_windows ("
+	" tenant TEXT NOT NULL, service TEXT NOT NULL, host TEXT NOT NULL,"
+	" end_ms INTEGER NOT NULL, agent_id TEXT NOT NULL, interval_ms INTEGER NOT NULL,"
+	" requests INTEGER NOT NULL, errors INTEGER NOT NULL,"
+	" syscalls INTEGER NOT NULL, syscall_errors INTEGER NOT NULL,"
+	" tcp_retransmits INTEGER NOT NULL, tcp_resets INTEGER NOT NULL,"
+	" tcp_connect_failures INTEGER NOT NULL,"
+	" syscall_detail BLOB NOT NULL, route_detail BLOB NOT NULL);"
+	"CREATE INDEX raw_windows_service ON raw_windows (tenant, service, end_ms);"
+	"CREATE INDEX raw_windows_time ON raw_windows (tenant, end_ms);"
+	"CREATE TABLE raw_calls ("
+	" tenant TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, end_ms INTEGER NOT NULL,"
+	" count INTEGER NOT NULL, errors INTEGER NOT NULL, latency BLOB NOT NULL);"
+	"CREATE INDEX raw_calls_time ON raw_calls (tenant, end_ms);"
+	"CREATE TABLE minute_windows ("
+	" tenant TEXT NOT NULL, service TEXT NOT NULL, minute_ms INTEGER NOT NULL,"
+	" windows INTEGER NOT NULL, requests INTEGER NOT NULL, errors INTEGER NOT NULL,"
+	" syscalls INTEGER NOT NULL, syscall_errors INTEGER NOT NULL,"
+	" tcp_retransmits INTEGER NOT NULL, tcp_resets INTEGER NOT NULL,"
+	" tcp_connect_failures INTEGER NOT NULL,"
+	" latency BLOB NOT NULL, syscall_detail BLOB NOT NULL, route_detail BLOB NOT NULL,"
+	" UNIQUE (tenant, service, minute_ms));"
+	"CREATE INDEX minute_windows_time ON minute_windows (tenant, minute_ms);"
+	"CREATE TABLE minute_calls ("
+	" tenant TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL,"
+	" minute_ms INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,"
+	" latency BLOB NOT NULL, PRIMARY KEY (tenant, minute_ms, src, dst));",
+};
+
+int store_schema_version(void)
+{
+	return (int)PRP_ARRAY_SIZE(migrations);
+}
+
+/* The version recorded in the database; -ENOENT when it has no schema_version table. */
+static int read_version(struct store *s, int *version)
+{
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		if (sqlite3_table_column_metadata(s->db, NULL, "schema_version", NULL, NULL, NULL,
+						  NULL, NULL, NULL) != SQLITE_OK)
+			return -ENOENT;
+		return store_db_error(s, "cannot read the schema version");
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	else if (rc == SQLITE_DONE)
+		*version = 0;
+	else
+		err = store_db_error(s, "cannot read the schema version");
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int check_not_newer(struct store *s, int version)
+{
+	if (version > store_schema_version()) {
+		log_error("store: database '%s' has schema version %d, newer than this build's %d;"
+			  " run a newer prp-aggregator",
+			  s->path, version, store_schema_version());
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int migrate_one(struct store *s, int from)
+{
+	char sql[128];
+	int version, err;
+
+	err = store_exec(s, "BEGIN IMMEDIATE");
+	if (err)
+		return err;
+	err = read_version(s, &version);
+	if (err)
+		goto out_rollback;
+	if (version != from) { /* another process migrated meanwhile */
+		err = check_not_newer(s, version);
+		goto out_rollback;
+	}
+	err = store_exec(s, migrations[from]);
+	if (err)
+		goto out_rollback;
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d", from + 1);
+	err = store_exec(s, sql);
+	if (err)
+		goto out_rollback;
+	err = store_exec(s, "COMMIT");
+	if (err)
+		goto out_rollback;
+	log_info("store: migrated '%s' to schema version %d", s->path, from + 1);
+	return 0;
+
+out_rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return err;
+}
+
+int store_schema_migrate(struct store *s)
+{
+	int version = 0, err;
+
+	if (s->read_only) {
+		err = read_version(s, &version);
+		if (err == -ENOENT)
+			log_error("store: database '%s' has no schema yet", s->path);
+		if (err)
+			return err;
+		err = check_not_newer(s, version);
+		if (!err && version != store_schema_version()) {
+			log_error("store: database '%s' has schema version %d, this build reads %d",
+				  s->path, version, store_schema_version());
+			err = -EPROTO;
+		}
+		return err;
+	}
+	err = store_exec(s, "BEGIN IMMEDIATE;"
+			    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+			    "INSERT INTO schema_version SELECT 0"
+			    " WHERE NOT EXISTS (SELECT 1 FROM schema_version);"
+			    "COMMIT");
+	if (err) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return err;
+	}
+	err = read_version(s, &version);
+	if (err)
+		return err;
+	err = check_not_newer(s, version);
+	for (int v = version; !err && v < store_schema_version(); v++)
+		err = migrate_one(s, v);
+	return err;
+}
