@@ -1,0 +1,85 @@
+/*
+ * Start and stop of the API: the shared state handlers read (struct
+ * api_env), then the server. Stopping goes in the reverse order, so no
+ * worker can touch the stores or the cache once they are freed.
+ */
+#include "aggregator/http/api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "aggregator/http/api_env.h"
+#include "aggregator/http/health_cache.h"
+#include "aggregator/http/http.h"
+#include "aggregator/http/readers.h"
+#include "aggregator/store/store.h"
+#include "common/alloc.h"
+#include "common/timeutil.h"
+
+struct api {
+	struct api_env env;
+	char *version;
+	struct http_server *server;
+};
+
+int api_start(struct api **out, const struct api_config *c)
+{
+	struct api *a;
+	struct http_options ho = {
+		.bind_address = c->bind_address ? c->bind_address : "0.0.0.0",
+		.port = c->port,
+		.threads = c->threads ? c->threads : 1,
+		.connection_limit =
+			c->connection_limit ? c->connection_limit : API_CONNECTION_LIMIT,
+		.connection_timeout_s = c->connection_timeout_s ? c->connection_timeout_s
+								: API_CONNECTION_TIMEOUT_S,
+	};
+	int err;
+
+	if (!c->store)
+		return -EINVAL;
+	a = xcalloc(1, sizeof(*a));
+	a->version = xstrdup(c->version ? c->version : "unknown");
+	a->env.version = a->version;
+	a->env.start_mono_ns = time_mono_ns();
+	a->env.series = c->series;
+	a->env.ingest_status = c->ingest_status;
+	a->env.ingest_arg = c->ingest_arg;
+	err = readers_new(&a->env.readers, c->store);
+	if (err)
+		goto out_free;
+	err = health_cache_new(&a->env.health, c->series);
+	if (err)
+		goto out_readers;
+	ho.env = &a->env;
+	err = http_start(&a->server, &ho);
+	if (err)
+		goto out_env;
+	*out = a;
+	return 0;
+
+out_env:
+	health_cache_free(a->env.health);
+out_readers:
+	readers_free(a->env.readers);
+out_free:
+	free(a->version);
+	free(a);
+	return err;
+}
+
+uint16_t api_port(const struct api *a)
+{
+	return http_port(a->server);
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	http_stop(a->server);
+	health_cache_free(a->env.health);
+	readers_free(a->env.readers);
+	free(a->version);
+	free(a);
+}

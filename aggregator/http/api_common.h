@@ -1,0 +1,29 @@
+/*
+ * Steps every read handler starts with, answering the error itself so the
+ * handler can just return: parse the query (400 naming the parameter) and
+ * get this worker's store (503 when it cannot be opened).
+ */
+#ifndef PRP_AGGREGATOR_HTTP_API_COMMON_H
+#define PRP_AGGREGATOR_HTTP_API_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregator/http/query.h"
+#include "aggregator/http/req.h"
+#include "aggregator/http/resp.h"
+
+struct store;
+
+/* query_parse() over rq's query. 0, or the 400 already answered (-EINVAL). */
+int api_common_query(struct req *rq, struct resp *rp, struct query *q, unsigned keys,
+		     int64_t default_range_ms);
+
+/* This worker's store (borrowed), or NULL with the 503 already answered. */
+struct store *api_common_store(struct req *rq, struct resp *rp);
+
+/* Decodes q->cursor into @key (at least 2 * QUERY_CURSOR_MAX bytes): 0 or the 400 answered. ""
+ * without one. */
+int api_common_cursor(const struct query *q, struct resp *rp, char *key, size_t cap);
+
+#endif

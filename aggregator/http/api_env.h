@@ -1,0 +1,27 @@
+/*
+ * What every handler may reach, besides its request: the running API's
+ * shared, read-mostly state. Set up by api_start() before the daemon
+ * starts and left unchanged until api_stop(), so workers read it without
+ * a lock; each member documents its own thread-safety.
+ */
+#ifndef PRP_AGGREGATOR_HTTP_API_ENV_H
+#define PRP_AGGREGATOR_HTTP_API_ENV_H
+
+#include <stdint.h>
+
+#include "aggregator/http/api.h"
+
+struct health_cache;
+struct readers;
+
+struct api_env {
+	const char *version;	     /* owned by struct api */
+	uint64_t start_mono_ns;	     /* for uptime_s */
+	struct series *series;	     /* borrowed; has its own rwlock; may be NULL */
+	struct readers *readers;     /* per-thread read-only stores */
+	struct health_cache *health; /* rendered /services/health bodies; has its own lock */
+	api_ingest_status_fn *ingest_status; /* may be NULL */
+	void *ingest_arg;
+};
+
+#endif

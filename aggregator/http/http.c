@@ -1,0 +1,325 @@
+/*
+ * libmicrohttpd glue. MHD calls the access handler several times per
+ * request: first to set *con_cls, then once per chunk of body, then once
+ * more to answer; the answer is queued only on that last call (RECIPES.md
+ * §8). Request-scoped memory (struct http_request) belongs to MHD's
+ * *con_cls and is freed in the completion callback, whatever happened.
+ *
+ * A body past its route's limit is read and dropped (memory stays bounded
+ * by the limit) so that the 413 can be sent on a clean connection.
+ */
+#include "aggregator/http/http.h"
+
+/* netinet/in.h before microhttpd.h, which needs struct sockaddr_in (RECIPES.md §8) */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator/http/api_env.h"
+#include "aggregator/http/blob.h"
+#include "aggregator/http/req.h"
+#include "aggregator/http/resp.h"
+#include "aggregator/http/routes.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/strparse.h"
+#include "common/timeutil.h"
+
+/*
+ * Room per connection for the request line and headers: MHD's default is
+ * 32 KiB, and MHD clears the used part for each request, so more costs
+ * time on every request for no gain.
+ */
+#define HTTP_CONNECTION_MEMORY_BYTES (32 * 1024)
+/* Longest path kept for the access log line. */
+#define HTTP_LOG_PATH_MAX 200
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct api_env *env;
+	uint16_t port;
+};
+
+struct http_request {
+	struct buf body;
+	bool too_large;
+	uint64_t start_ns;
+	unsigned status;
+	size_t bytes;
+	char method[16];
+	char path[HTTP_LOG_PATH_MAX + 1];
+	char request_id[REQ_ID_MAX + 1];
+};
+
+static struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
+					     const char *url)
+{
+	struct http_request *hr = xcalloc(1, sizeof(*hr));
+	const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	const char *len =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	size_t max = routes_max_body(!strcmp(method, "HEAD") ? "GET" : method, url);
+	uint64_t n;
+
+	buf_init(&hr->body, max);
+	hr->start_ns = time_mono_ns();
+	snprintf(hr->method, sizeof(hr->method), "%s", method);
+	snprintf(hr->path, sizeof(hr->path), "%s", url);
+	if (id && req_id_valid(id))
+		snprintf(hr->request_id, sizeof(hr->request_id), "%s", id);
+	else
+		req_id_generate(hr->request_id);
+	/* refuse early what is announced too large; chunked bodies are caught as they stream */
+	if (len && !strparse_u64(len, 0, UINT64_MAX, &n) && n > max)
+		hr->too_large = true;
+	return hr;
+}
+
+static enum MHD_Result http_add_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				      size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	(void)key_size;
+	/* "%00" decodes to a NUL that would silently cut the value short */
+	if (value && strlen(value) != value_size)
+		value = REQ_VALUE_WITH_NUL;
+	req_add_query(cls, key, value);
+	return MHD_YES;
+}
+
+static void http_blob_free(void *cls)
+{
+	blob_unref(cls);
+}
+
+/* Builds MHD's response from @rp, taking its body. NULL when MHD cannot. */
+static struct MHD_Response *http_response(struct resp *rp)
+{
+	struct MHD_Response *r;
+
+	if (rp->blob) {
+		r = MHD_create_response_from_buffer_with_free_callback_cls(
+			rp->blob->len, rp->blob->data, http_blob_free, rp->blob);
+		if (r)
+			rp->blob = NULL;
+		return r;
+	}
+	if (rp->body) {
+		r = MHD_create_response_from_buffer(rp->body_len, rp->body, MHD_RESPMEM_MUST_FREE);
+		if (r)
+			rp->body = NULL;
+		return r;
+	}
+	return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_request *hr,
+				 struct resp *rp)
+{
+	size_t len = rp->body_len;
+	struct MHD_Response *r = http_response(rp);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	if (rp->status != 204)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Request-Id", hr->request_id);
+	if (rp->allow[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	if (rp->content_encoding) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, rp->content_encoding);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	}
+	hr->status = rp->status;
+	hr->bytes = len;
+	ret = MHD_queue_response(conn, rp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
+			struct http_request *hr, const char *method, const char *url,
+			struct req *rq, struct resp *rp)
+{
+	req_init(rq, hs->env, method, url, hr->request_id);
+	rq->body = hr->body.data;
+	rq->body_len = hr->body.len;
+	rq->content_type =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	rq->accept_encoding =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_add_query, rq);
+	resp_init(rp, hr->request_id);
+	if (hr->too_large)
+		resp_error(rp, 413, "payload_too_large", "the body is larger than %zu bytes",
+			   hr->body.max_bytes);
+	else
+		routes_dispatch(rq, rp);
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				       const char *method, const char *version,
+				       const char *upload_data, size_t *upload_data_size,
+				       void **con_cls)
+{
+	struct http_request *hr = *con_cls;
+	struct resp rp;
+	enum MHD_Result ret;
+	struct req *rq;
+
+	(void)version;
+	if (!hr) {
+		*con_cls = http_request_new(conn, method, url);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/* past the cap, keep reading and dropping so the 413 can be sent */
+		if (!hr->too_large && buf_append(&hr->body, upload_data, *upload_data_size)) {
+			hr->too_large = true;
+			buf_release(&hr->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	/* struct req carries a 1 KiB scratch: keep it off MHD's small thread stacks */
+	rq = xmalloc(sizeof(*rq));
+	http_answer(cls, conn, hr, method, url, rq, &rp);
+	ret = http_send(conn, hr, &rp);
+	resp_release(&rp);
+	free(rq);
+	return ret;
+}
+
+static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct http_request *hr = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	if (!hr)
+		return;
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("http: %s %s %u %zu bytes in %.3f ms%s request_id=%s", hr->method,
+			  hr->path, hr->status, hr->bytes,
+			  (double)(time_mono_ns() - hr->start_ns) / NSEC_PER_MSEC,
+			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)",
+			  hr->request_id);
+	buf_release(&hr->body);
+	free(hr);
+	*con_cls = NULL;
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_ratelimited(LOG_LEVEL_WARN, "http: libmicrohttpd: %s", line);
+}
+
+union http_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+static int http_addr_parse(const char *host, uint16_t port, union http_addr *a, bool *v6)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, host, &a->in4.sin_addr) == 1) {
+		a->in4.sin_family = AF_INET;
+		a->in4.sin_port = htons(port);
+		*v6 = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons(port);
+		*v6 = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int http_start(struct http_server **out, const struct http_options *o)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct http_server *hs;
+	union http_addr addr;
+	const union MHD_DaemonInfo *info;
+	bool v6;
+	size_t k = 0;
+	struct MHD_OptionItem opts[12];
+
+	if (http_addr_parse(o->bind_address, o->port, &addr, &v6)) {
+		log_error("http: cannot parse the address '%s'", o->bind_address);
+		return -EINVAL;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	hs = xcalloc(1, sizeof(*hs));
+	hs->env = o->env;
+	/* the logger first: MHD warns about options it reads before it */
+	opts[k++] =
+		(struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &addr.sa };
+	opts[k++] =
+		(struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, o->connection_limit, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
+					     NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					     HTTP_CONNECTION_MEMORY_BYTES, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+					     (intptr_t)http_on_completed, NULL };
+	/* a pool of one draws a warning from MHD: one internal thread is the same */
+	if (o->threads > 1)
+		opts[k++] =
+			(struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	errno = 0;
+	hs->daemon = MHD_start_daemon(flags, o->port, NULL, NULL, http_on_request, hs,
+				      MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!hs->daemon) {
+		int err = errno ? -errno : -EIO;
+
+		log_error_err(err, "http: cannot listen on %s port %u", o->bind_address, o->port);
+		free(hs);
+		return err;
+	}
+	info = MHD_get_daemon_info(hs->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	hs->port = info ? info->port : o->port;
+	log_info("http: listening on %s port %u, %u threads", o->bind_address, hs->port,
+		 o->threads);
+	*out = hs;
+	return 0;
+}
+
+uint16_t http_port(const struct http_server *h)
+{
+	return h->port;
+}
+
+void http_stop(struct http_server *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->daemon);
+	free(h);
+}

@@ -1,0 +1,35 @@
+/*
+ * The HTTP server: the only file of the aggregator that calls
+ * libmicrohttpd. It turns each request into a struct req, checks the body
+ * limit while the upload streams in (413), gives every request an id, calls
+ * routes_dispatch(), sends the struct resp, and logs one debug line per
+ * request. Threads: MHD's internal epoll threads (a pool of @threads);
+ * http_start() and http_stop() from one thread.
+ */
+#ifndef PRP_AGGREGATOR_HTTP_HTTP_H
+#define PRP_AGGREGATOR_HTTP_HTTP_H
+
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+struct api_env;
+struct http_server;
+
+struct http_options {
+	const char *bind_address; /* IPv4 or IPv6 literal */
+	uint16_t port;		  /* 0: ephemeral */
+	unsigned threads;	  /* >= 1 */
+	unsigned connection_limit;
+	unsigned connection_timeout_s;
+	struct api_env *env; /* borrowed; must outlive the server */
+};
+
+/* Starts listening. 0, -EINVAL for a bad address, or the errno of the failed start. */
+PRP_MUST_CHECK int http_start(struct http_server **out, const struct http_options *o);
+/* The bound port. */
+uint16_t http_port(const struct http_server *h);
+/* Stops, waiting for the worker threads to finish; frees @h. NULL does nothing. */
+void http_stop(struct http_server *h);
+
+#endif

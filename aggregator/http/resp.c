@@ -1,0 +1,109 @@
+/*
+ * JSON answers and the error envelope. Once a status is set the body is
+ * complete JSON text, except when even the 500 envelope could not be
+ * encoded (out of memory inside jansson): then it is NULL and the server
+ * sends an empty body with the status.
+ */
+#include "aggregator/http/resp.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator/http/blob.h"
+
+#define RESP_MESSAGE_MAX 512
+
+void resp_init(struct resp *rp, const char *request_id)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->request_id = request_id ? request_id : "";
+}
+
+void resp_release(struct resp *rp)
+{
+	free(rp->body);
+	blob_unref(rp->blob);
+	rp->body = NULL;
+	rp->blob = NULL;
+	rp->body_len = 0;
+	rp->status = 0;
+	rp->content_encoding = NULL;
+}
+
+static void resp_set_body(struct resp *rp, unsigned status, char *text)
+{
+	resp_release(rp);
+	rp->status = status;
+	rp->body = text;
+	rp->body_len = text ? strlen(text) : 0;
+}
+
+static char *resp_envelope(unsigned status, const char *code, const char *message,
+			   const char *request_id)
+{
+	json_t *v = json_pack("{s:{s:i, s:s, s:s, s:s}}", "error", "status", (int)status, "code",
+			      code, "message", message, "request_id", request_id);
+	char *text;
+
+	if (!v)
+		return NULL;
+	text = json_dumps(v, RESP_JSON_FLAGS);
+	json_decref(v);
+	return text;
+}
+
+int resp_json(struct resp *rp, unsigned status, json_t *v)
+{
+	char *text = v ? json_dumps(v, RESP_JSON_FLAGS) : NULL;
+
+	json_decref(v);
+	if (!text)
+		return resp_error(rp, 500, "internal", "cannot encode the response");
+	resp_set_body(rp, status, text);
+	return 0;
+}
+
+int resp_blob(struct resp *rp, unsigned status, struct blob *b, const char *encoding)
+{
+	resp_release(rp);
+	rp->status = status;
+	rp->blob = b;
+	rp->body_len = b->len;
+	rp->content_encoding = encoding;
+	return 0;
+}
+
+int resp_empty(struct resp *rp, unsigned status)
+{
+	resp_release(rp);
+	rp->status = status;
+	return 0;
+}
+
+int resp_error(struct resp *rp, unsigned status, const char *code, const char *fmt, ...)
+{
+	char message[RESP_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	for (char *p = message; *p; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	}
+	rp->allow[0] = '\0'; /* a 405 sets it after this call */
+	resp_set_body(rp, status, resp_envelope(status, code, message, rp->request_id));
+	return status < 500 ? -EINVAL : -EIO;
+}
+
+json_t *resp_time(int64_t ms)
+{
+	char iso[TIME_ISO_LEN];
+
+	time_format_iso(ms > 0 ? (uint64_t)ms * NSEC_PER_MSEC : 0, iso);
+	return json_string(iso);
+}

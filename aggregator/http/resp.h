@@ -1,0 +1,70 @@
+/*
+ * The answer a handler builds: a status, a body (JSON text, owned or a
+ * shared blob) and the few headers the API sets. Every error goes through
+ * resp_error(), which writes the envelope of API.md:
+ *     {"error": {"status", "code", "message", "request_id"}}
+ * Codes are stable snake_case: bad_request, not_found, method_not_allowed,
+ * payload_too_large, unsupported_media_type, internal, unavailable.
+ * A struct resp belongs to one request, on one thread.
+ */
+#ifndef PRP_AGGREGATOR_HTTP_RESP_H
+#define PRP_AGGREGATOR_HTTP_RESP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "common/timeutil.h"
+
+struct blob;
+
+/* compact, and reals without binary noise (0.1, not 0.10000000000000001) */
+#define RESP_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define RESP_ALLOW_MAX	64
+
+struct resp {
+	unsigned status; /* 0 until an answer is set */
+	char *body;	 /* owned JSON text (free()), or NULL */
+	size_t body_len;
+	struct blob *blob;	      /* or a shared body (one reference owned), or NULL */
+	char allow[RESP_ALLOW_MAX];   /* Allow header value; "" for none */
+	const char *content_encoding; /* a literal ("gzip") when the body is encoded, else NULL */
+	const char *request_id;	      /* borrowed from the request */
+};
+
+/* Sets @rp empty; @request_id is borrowed and must outlive @rp. */
+void resp_init(struct resp *rp, const char *request_id);
+/* Frees the body; @rp is then empty (status 0). */
+void resp_release(struct resp *rp);
+
+/*
+ * Sets a JSON answer, replacing any earlier one; takes ownership of @v. A
+ * NULL @v (a failed json_pack()) or a failed encoding becomes a 500
+ * envelope. Returns 0, or -EIO when it had to answer 500 instead.
+ */
+int resp_json(struct resp *rp, unsigned status, json_t *v);
+
+/*
+ * Sets a shared body; takes ownership of the caller's reference to @b.
+ * @encoding: a literal Content-Encoding ("gzip") or NULL. Returns 0.
+ */
+int resp_blob(struct resp *rp, unsigned status, struct blob *b, const char *encoding);
+
+/* An answer with no body (204, or OPTIONS). Returns 0. */
+int resp_empty(struct resp *rp, unsigned status);
+
+/*
+ * Sets the error envelope, replacing any earlier answer (and Allow). @code
+ * is a stable snake_case literal; the message is printf-formatted, cut to
+ * 512 bytes, and bytes outside printable ASCII become '?', so peer bytes
+ * quoted in it can't break anything. Returns -EINVAL for a 4xx and -EIO
+ * otherwise, so that a handler can `return resp_error(...)`.
+ */
+int resp_error(struct resp *rp, unsigned status, const char *code, const char *fmt, ...)
+	PRP_PRINTF(4, 5);
+
+/* A new JSON string "YYYY-MM-DDTHH:MM:SS.mmmZ" for @ms since the epoch (negative: the epoch). */
+json_t *resp_time(int64_t ms);
+
+#endif
