@@ -1,0 +1,100 @@
+/*
+ * prp-aggregator's key table: the one description of its settings, from
+ * which the YAML keys, the flags, --help and docs/config-aggregator.md come.
+ */
+#include "aggregator/aggregator_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/strparse.h"
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+_Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3, "log_levels[] follows enum log_level");
+
+static const struct cfg_key aggregator_keys[] = {
+	CFG_STR("listen", struct aggregator_config, listen, "0.0.0.0:8080",
+		"address of the HTTP API, HOST:PORT"),
+	CFG_STR("ingest", struct aggregator_config, ingest, "tcp://0.0.0.0:7070",
+		"nanomsg address the agents send their windows to"),
+	CFG_STR("data", struct aggregator_config, data, "/var/lib/prp",
+		"data directory: the store (prp.db) lives here"),
+	CFG_STR("keys_dir", struct aggregator_config, keys_dir, "/etc/prp/keys",
+		"agents' keys: KEYS_DIR/TENANT/tenant.key, or KEYS_DIR/TENANT/agents/ID.key for one "
+		"agent"),
+	CFG_UINT("http.threads", struct aggregator_config, http_threads, 4, 1, 256,
+		 "threads answering HTTP requests"),
+	CFG_UINT("retention.raw_hours", struct aggregator_config, retention_raw_hours, 24, 1,
+		 24 * 365, "hours the per-second windows are kept"),
+	CFG_UINT("retention.minute_days", struct aggregator_config, retention_minute_days, 14, 1,
+		 3650, "days the per-minute rollups are kept"),
+	CFG_MS("ingest_batch_ms", struct aggregator_config, ingest_batch_ms, 10, 1, 1000,
+	       "longest a frame waits to be stored with others in one transaction"),
+	CFG_ENUM("log_level", struct aggregator_config, log_level, LOG_LEVEL_INFO, log_levels,
+		 "the least important messages logged"),
+	CFG_END,
+};
+
+int aggregator_config_listen(const struct aggregator_config *c, char *host, size_t hostlen,
+			     uint16_t *port)
+{
+	const char *colon = strrchr(c->listen, ':');
+	uint64_t p;
+
+	if (!colon || colon == c->listen || (size_t)(colon - c->listen) >= hostlen ||
+	    strparse_u64(colon + 1, 1, 65535, &p))
+		return -EINVAL;
+	memcpy(host, c->listen, (size_t)(colon - c->listen));
+	host[colon - c->listen] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, int *next_arg,
+			   char *err, size_t errlen)
+{
+	char host[256];
+	uint16_t port;
+	int ret = cfg_load(aggregator_keys, c, argc, argv, AGGREGATOR_CONFIG_PATH, next_arg, err,
+			   errlen);
+
+	if (ret)
+		return ret;
+	if (aggregator_config_listen(c, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "key 'listen': '%.100s' is not HOST:PORT", c->listen);
+		cfg_release(aggregator_keys, c);
+		cfg_defaults(aggregator_keys, c);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void aggregator_config_release(struct aggregator_config *c)
+{
+	cfg_release(aggregator_keys, c);
+}
+
+void aggregator_config_print_help(FILE *f)
+{
+	cfg_print_help(aggregator_keys, f);
+}
+
+void aggregator_config_write_markdown(FILE *f)
+{
+	fputs("# prp-aggregator configuration\n"
+	      "\n"
+	      "<!-- Generated from the key table in aggregator/aggregator_config.c by\n"
+	      "     aggregator_config_write_markdown(); tests/unit/aggregator/test_aggregator_config.c\n"
+	      "     fails when this file differs. To regenerate it:\n"
+	      "     PRP_WRITE_DOCS=1 build/tests/unit/aggregator/test_aggregator_config -->\n"
+	      "\n"
+	      "prp-aggregator reads its settings in this order, each step overriding the one\n"
+	      "before: the defaults below; `" AGGREGATOR_CONFIG_PATH "` when it exists, or the\n"
+	      "file given with `--config FILE`; the command-line flags. A dotted key is a nested\n"
+	      "mapping in YAML (`retention.raw_hours` is `retention: {raw_hours: 24}`).\n"
+	      "\n",
+	      f);
+	cfg_write_markdown(aggregator_keys, f);
+}

@@ -1,0 +1,42 @@
+/*
+ * prp-aggregator's configuration: the struct and its key table
+ * (aggregator_config.c), which common/config.c turns into the YAML keys, the
+ * flags, --help and docs/config-aggregator.md. Load order: defaults, then
+ * AGGREGATOR_CONFIG_PATH when it exists or the --config file, then the flags.
+ */
+#ifndef PRP_AGGREGATOR_AGGREGATOR_CONFIG_H
+#define PRP_AGGREGATOR_AGGREGATOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/compiler.h"
+#include "common/config.h"
+
+#define AGGREGATOR_CONFIG_PATH "/etc/prp/aggregator.yaml"
+
+struct aggregator_config {
+	char *listen;	   /* HTTP API "HOST:PORT" */
+	char *ingest;	   /* nanomsg address agents send to */
+	char *data;	   /* data directory: the store */
+	char *keys_dir;	   /* aggregator/keyring.h */
+	uint64_t http_threads;
+	uint64_t retention_raw_hours;
+	uint64_t retention_minute_days;
+	uint64_t ingest_batch_ms;
+	int log_level; /* enum log_level */
+};
+
+/* As agent_config_load(): 0, or -errno with the reason in @err; release either way. */
+PRP_MUST_CHECK int aggregator_config_load(struct aggregator_config *c, int argc, char **argv,
+					  int *next_arg, char *err, size_t errlen);
+void aggregator_config_release(struct aggregator_config *c);
+/* Splits listen into a host and a port: 0, or -EINVAL. */
+int aggregator_config_listen(const struct aggregator_config *c, char *host, size_t hostlen,
+			     uint16_t *port);
+void aggregator_config_print_help(FILE *f);
+void aggregator_config_write_markdown(FILE *f);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * prp-aggregator: receives the agents' windows (aggregator/ingest.c), keeps
+ * them in the store (aggregator/store/) and in memory (aggregator/series.c),
+ * and serves the HTTP API (aggregator/http/).
+ *
+ * The main thread starts the parts, then waits for a signal: SIGTERM or
+ * SIGINT stops the API first (no new requests), then ingest (its last batch
+ * is committed and answered, so everything acknowledged is on disk), and
+ * exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aggregator/aggregator_config.h"
+#include "aggregator/http/api.h"
+#include "aggregator/ingest.h"
+#include "aggregator/series.h"
+#include "aggregator/store/store.h"
+#include "common/alloc.h"
+#include "common/log.h"
+
+static void ingest_status(void *arg, struct api_ingest_status *out)
+{
+	struct ingest_stats st;
+
+	ingest_get_stats(arg, &st);
+	out->running = st.running;
+	out->frames_received = st.frames_stored;
+	out->agents_connected = st.agents_connected;
+	out->nrejected = 0;
+	for (int i = 0; i < INGEST_REJECT_COUNT && out->nrejected < API_INGEST_REASONS_MAX; i++) {
+		out->rejected[out->nrejected].reason = ingest_reject_name((enum ingest_reject)i);
+		out->rejected[out->nrejected].count = st.rejected[i];
+		out->nrejected++;
+	}
+}
+
+/* --help, --check-config: handled before the config. */
+static int early_flags(int argc, char **argv, bool *check_only)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: prp-aggregator [--config FILE] [--check-config] [flags]\n\n");
+			aggregator_config_print_help(stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--check-config"))
+			*check_only = true;
+	}
+	return 0;
+}
+
+static int load_config(struct aggregator_config *c, int argc, char **argv)
+{
+	char **args = xcalloc((size_t)argc + 1, sizeof(*args)), err[512];
+	int n = 0, next = 0, ret;
+
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--check-config"))
+			args[n++] = argv[i];
+	ret = aggregator_config_load(c, n, args, &next, err, sizeof(err));
+	if (!ret && next < n) {
+		snprintf(err, sizeof(err), "unexpected argument '%s'", args[next]);
+		ret = -EINVAL;
+	}
+	free(args);
+	if (ret)
+		fprintf(stderr, "prp-aggregator: %s\n", err);
+	return ret;
+}
+
+/* Blocks until SIGTERM or SIGINT. */
+static void wait_for_stop(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	while (sigwait(&set, &sig) == 0)
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	log_info("aggregator: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+int main(int argc, char **argv)
+{
+	struct aggregator_config cfg = { 0 };
+	struct store_options so;
+	struct ingest *ingest = NULL;
+	struct series *series = NULL;
+	struct api *api = NULL;
+	bool check_only = false;
+	char host[256];
+	uint16_t port = 0;
+	sigset_t set;
+	int rc = 1, ret;
+
+	log_init("prp-aggregator", LOG_LEVEL_INFO, LOG_TO_STDERR);
+	if (early_flags(argc, argv, &check_only))
+		return 0;
+	if (load_config(&cfg, argc, argv)) {
+		aggregator_config_release(&cfg);
+		return 2;
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		aggregator_config_release(&cfg);
+		return 0;
+	}
+	log_init("prp-aggregator", (enum log_level)cfg.log_level, LOG_TO_STDERR);
+	(void)aggregator_config_listen(&cfg, host, sizeof(host), &port); /* checked at load */
+
+	/* every thread started from here on leaves the stop signals to sigwait() */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir(cfg.data, 0750) && errno != EEXIST) {
+		log_error("aggregator: cannot create the data directory %s: %s", cfg.data,
+			  strerror(errno));
+		goto out;
+	}
+	so = (struct store_options){ .dir = cfg.data,
+				     .raw_hours = (unsigned)cfg.retention_raw_hours,
+				     .minute_days = (unsigned)cfg.retention_minute_days };
+	series = series_new();
+	ret = ingest_start(&ingest, &(struct ingest_config){ .url = cfg.ingest,
+							      .keys_dir = cfg.keys_dir,
+							      .store = so,
+							      .series = series,
+							      .batch_ms = (unsigned)cfg.ingest_batch_ms });
+	if (ret) {
+		log_error_err(ret, "aggregator: ingest could not start");
+		goto out;
+	}
+	so.read_only = true;
+	ret = api_start(&api, &(struct api_config){ .bind_address = host,
+						     .port = port,
+						     .threads = (unsigned)cfg.http_threads,
+						     .version = PRP_VERSION,
+						     .series = series,
+						     .store = &so,
+						     .ingest_status = ingest_status,
+						     .ingest_arg = ingest });
+	if (ret) {
+		log_error_err(ret, "aggregator: the HTTP API could not listen on %s", cfg.listen);
+		goto out;
+	}
+	log_info("aggregator: version %s, data in %s, keys in %s, ingest on %s, HTTP on %s:%u",
+		 PRP_VERSION, cfg.data, cfg.keys_dir, cfg.ingest, host, (unsigned)api_port(api));
+	wait_for_stop();
+	rc = 0;
+out:
+	api_stop(api);
+	if (ingest) {
+		struct ingest_stats st;
+
+		ingest_get_stats(ingest, &st);
+		ingest_stop(ingest);
+		log_info("aggregator: stopped; %llu frames stored, %llu duplicates dropped",
+			 (unsigned long long)st.frames_stored, (unsigned long long)st.duplicates);
+	}
+	series_free(series);
+	aggregator_config_release(&cfg);
+	return rc;
+}

@@ -1,0 +1,153 @@
+/*
+ * aggregator/aggregator_config.c: defaults, packaging/etc/aggregator.yaml,
+ * flags, the listen address check, and docs/config-aggregator.md, which must
+ * be exactly what the table prints (PRP_WRITE_DOCS=1 rewrites it).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aggregator/aggregator_config.h"
+#include "tests/lib/leakcheck.h"
+
+TestSuite(aggregator_config, .fini = test_no_leaks);
+
+/* @rel under the repository root (the tests run from it, or from below build/). */
+static void repo_path(char *out, size_t len, const char *rel)
+{
+	char dir[PATH_MAX / 2];
+	ssize_t n;
+
+	snprintf(out, len, "%s", rel);
+	if (!access("aggregator/aggregator_config.c", F_OK))
+		return;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	cr_assert_gt(n, 0);
+	dir[n] = '\0';
+	for (int up = 0; up < 8; up++) {
+		char probe[PATH_MAX], *slash = strrchr(dir, '/');
+
+		if (!slash || slash == dir)
+			break;
+		*slash = '\0';
+		snprintf(probe, sizeof(probe), "%s/aggregator/aggregator_config.c", dir);
+		if (!access(probe, F_OK)) {
+			snprintf(out, len, "%s/%s", dir, rel);
+			return;
+		}
+	}
+	cr_assert_fail("cannot find the repository root from here");
+}
+
+static int load(struct aggregator_config *c, char *err, size_t errlen, const char *const *args)
+{
+	static char store[16][512];
+	char *argv[16] = { store[0] };
+	int argc = 1, next = 0;
+
+	snprintf(store[0], sizeof(store[0]), "prp-aggregator");
+	for (; args && args[argc - 1] && argc < 15; argc++) {
+		snprintf(store[argc], sizeof(store[argc]), "%s", args[argc - 1]);
+		argv[argc] = store[argc];
+	}
+	memset(c, 0, sizeof(*c));
+	/* no system file in the way: an explicit empty config */
+	return aggregator_config_load(c, argc, argv, &next, err, errlen);
+}
+
+static void expect_defaults(const struct aggregator_config *c)
+{
+	cr_expect_str_eq(c->listen, "0.0.0.0:8080");
+	cr_expect_str_eq(c->ingest, "tcp://0.0.0.0:7070");
+	cr_expect_str_eq(c->data, "/var/lib/prp");
+	cr_expect_str_eq(c->keys_dir, "/etc/prp/keys");
+	cr_expect_eq(c->http_threads, 4);
+	cr_expect_eq(c->retention_raw_hours, 24);
+	cr_expect_eq(c->retention_minute_days, 14);
+	cr_expect_eq(c->ingest_batch_ms, 10);
+}
+
+Test(aggregator_config, the_packaged_file_states_the_defaults)
+{
+	struct aggregator_config c;
+	char path[PATH_MAX], err[256] = "";
+
+	repo_path(path, sizeof(path), "packaging/etc/aggregator.yaml");
+	cr_assert_eq(load(&c, err, sizeof(err), (const char *const[]){ "--config", path, NULL }), 0,
+		     "%s", err);
+	expect_defaults(&c);
+	aggregator_config_release(&c);
+}
+
+Test(aggregator_config, flags_set_keys_and_listen_splits)
+{
+	struct aggregator_config c;
+	char err[256] = "", host[64];
+	uint16_t port = 0;
+	char path[PATH_MAX];
+
+	repo_path(path, sizeof(path), "packaging/etc/aggregator.yaml");
+	cr_assert_eq(load(&c, err, sizeof(err),
+			  (const char *const[]){ "--config", path, "--listen", "127.0.0.1:9090",
+						 "--data", "/tmp/x", "--retention-raw-hours", "6",
+						 NULL }),
+		     0, "%s", err);
+	cr_expect_str_eq(c.data, "/tmp/x");
+	cr_expect_eq(c.retention_raw_hours, 6);
+	cr_assert_eq(aggregator_config_listen(&c, host, sizeof(host), &port), 0);
+	cr_expect_str_eq(host, "127.0.0.1");
+	cr_expect_eq(port, 9090);
+	aggregator_config_release(&c);
+}
+
+Test(aggregator_config, a_bad_listen_address_is_refused_with_the_key)
+{
+	static const char *const bad[] = { "8080", ":8080", "host:", "host:0", "host:65536",
+					   "host:80x" };
+	struct aggregator_config c;
+	char path[PATH_MAX];
+
+	repo_path(path, sizeof(path), "packaging/etc/aggregator.yaml");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[256] = "";
+
+		cr_expect_eq(load(&c, err, sizeof(err),
+				  (const char *const[]){ "--config", path, "--listen", bad[i],
+							 NULL }),
+			     -EINVAL, "%s accepted", bad[i]);
+		cr_expect(strstr(err, "listen"), "%s: %s", bad[i], err);
+		aggregator_config_release(&c);
+	}
+}
+
+Test(aggregator_config, markdown_doc_is_what_the_table_prints)
+{
+	char path[PATH_MAX], *want = NULL, *have = NULL;
+	size_t wantlen = 0, havelen;
+	FILE *f = open_memstream(&want, &wantlen);
+
+	aggregator_config_write_markdown(f);
+	fclose(f);
+	repo_path(path, sizeof(path), "docs/config-aggregator.md");
+	if (getenv("PRP_WRITE_DOCS")) {
+		f = fopen(path, "w");
+		cr_assert_not_null(f, "cannot write %s", path);
+		fwrite(want, 1, wantlen, f);
+		fclose(f);
+	}
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s is missing: run PRP_WRITE_DOCS=1 %s", path,
+			   "build/tests/unit/aggregator/test_aggregator_config");
+	have = calloc(1, wantlen + 2);
+	havelen = fread(have, 1, wantlen + 1, f);
+	fclose(f);
+	cr_expect(havelen == wantlen && !memcmp(have, want, wantlen),
+		  "%s differs from aggregator_config_write_markdown(): rerun with PRP_WRITE_DOCS=1",
+		  path);
+	free(have);
+	free(want);
+}
