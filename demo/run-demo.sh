@@ -1,11 +1,11 @@
 #!/bin/bash
-# The prp demo on one machine: prp-agent watching the orders, users and
-# payments services (on their DESIGN.md ports) from the kernel, prp-loadgen
-# driving orders (which calls users and payments), and one injected fault.
+# The prp demo on one machine: prp-aggregator, prp-agent watching the orders,
+# users and payments services (on their DESIGN.md ports) from the kernel and
+# streaming its windows to the aggregator, prp-loadgen driving orders (which
+# calls users and payments), and one injected fault.
 # Runs until Ctrl-C, or DURATION seconds. Needs root (eBPF).
 #
 # Environment: BUILD_DIR (build), DURATION (empty: until Ctrl-C), RPS (30).
-# The aggregator joins here with its issue.
 set -u
 
 BUILD_DIR=${BUILD_DIR:-build}
@@ -14,9 +14,11 @@ RPS=${RPS:-30}
 VAR=var/demo
 mkdir -p "$VAR"
 
+API=http://127.0.0.1:8080
 pids=()
 loadgen_pid=
 agent_pid=
+aggregator_pid=
 
 say() { printf '%s demo: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -24,6 +26,8 @@ stop_all() {
 	trap - INT TERM
 	[ -n "$loadgen_pid" ] && kill -INT "$loadgen_pid" 2>/dev/null && wait "$loadgen_pid" 2>/dev/null
 	[ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	[ -n "$aggregator_pid" ] && kill -TERM "$aggregator_pid" 2>/dev/null &&
+		wait "$aggregator_pid" 2>/dev/null
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
 	say "stopped; logs in $VAR/"
@@ -52,6 +56,20 @@ start() {
 
 trap 'stop_all; exit 0' INT TERM
 
+# The aggregator, with one key for the demo's tenant that the agent signs with.
+mkdir -p "$VAR/keys/default" "$VAR/data"
+[ -s "$VAR/keys/default/tenant.key" ] ||
+	(umask 077 && head -c 32 /dev/urandom | base64 >"$VAR/keys/default/tenant.key")
+say "aggregator: prp-aggregator, API on $API, ingest on tcp://127.0.0.1:7070 (log $VAR/aggregator.log)"
+"$BUILD_DIR/prp-aggregator" --data "$VAR/data" --keys-dir "$VAR/keys" \
+	--listen 127.0.0.1:8080 --ingest tcp://127.0.0.1:7070 2>"$VAR/aggregator.log" &
+aggregator_pid=$!
+for _ in $(seq 100); do
+	grep -q 'HTTP on' "$VAR/aggregator.log" && break
+	kill -0 "$aggregator_pid" 2>/dev/null || { cat "$VAR/aggregator.log" >&2; stop_all; exit 1; }
+	sleep 0.1
+done
+
 say "starting the demo services (no instrumentation: prp sees them from the kernel)"
 start users 8002
 start payments 8003
@@ -60,6 +78,8 @@ start orders 8001 --call users=http://127.0.0.1:8002 --call payments=http://127.
 # The agent, before any client connects, so it sees every connection made.
 say "agent: prp-agent --print, windows in $VAR/windows.jsonl (log $VAR/agent.log)"
 "$BUILD_DIR/prp-agent" --print --lock-file "$VAR/agent.lock" \
+	--aggregator tcp://127.0.0.1:7070 --key-file "$VAR/keys/default/tenant.key" \
+	--spool-dir "$VAR/spool" --agent-id demo-agent \
 	--service orders=port:8001 --service users=port:8002 --service payments=port:8003 \
 	2>"$VAR/agent.log" > >(tee "$VAR/windows.jsonl" | demo/summarize-windows.py 5) &
 agent_pid=$!
@@ -69,6 +89,20 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /      /'
+
+# Tell when the agent connects and when its first windows are stored.
+(
+	for _ in $(seq 150); do
+		grep -q 'sender: connected' "$VAR/agent.log" && { say "agent: connected to the aggregator"; break; }
+		sleep 0.2
+	done
+	for _ in $(seq 150); do
+		svcs=$(curl -fs "$API/services" 2>/dev/null | python3 -c \
+			'import json,sys; print(" ".join(s["service"] for s in json.load(sys.stdin)["services"]))' 2>/dev/null)
+		[ -n "$svcs" ] && { say "aggregator: first windows stored, services: $svcs"; break; }
+		sleep 0.2
+	done
+) &
 
 if [ -n "$DURATION" ]; then
 	run_for=$DURATION
@@ -102,5 +136,13 @@ fi
 wait "$loadgen_pid"
 rc=$?
 loadgen_pid=
+sleep 2 # the last windows reach the aggregator
+for svc in orders users payments; do
+	curl -fs "$API/services/$svc?since=1h" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print("%s demo: aggregator: %-8s %6d requests, %4d errors, p99 %.1f ms" % (sys.argv[1], s["service"],
+      s["requests"], s["errors"], s["latency_p99"] or 0))' "$(date -u +%H:%M:%S)" 2>/dev/null
+done
 stop_all
 exit $rc
