@@ -216,7 +216,13 @@ static int on_reply(struct sender *s, const uint8_t *p, size_t len)
 		}
 		off += used;
 		if (h.type == FRAME_ACK) {
-			ret = spool_ack(s->cfg.spool, h.seq);
+			struct spool_stats st;
+
+			spool_stats(s->cfg.spool, &st);
+			if (h.seq >= st.next_seq)
+				ret = spool_skip_to(s->cfg.spool, h.seq);
+			else
+				ret = spool_ack(s->cfg.spool, h.seq);
 			if (ret)
 				log_warn_err(ret, "sender: could not free the spool up to %llu",
 					     (unsigned long long)h.seq);

@@ -854,6 +854,34 @@ out_unlock:
 	return err;
 }
 
+int spool_skip_to(struct spool *sp, uint64_t seq)
+{
+	uint64_t dropped;
+	int err = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	if (seq < sp->next_seq)
+		goto out_unlock;
+	dropped = sp->frames;
+	err = counter_write(sp, "lost", sp->lost + dropped);
+	if (!err)
+		err = counter_write(sp, "acked", seq);
+	if (err)
+		goto out_unlock;
+	sp->lost += dropped;
+	sp->acked = seq;
+	sp->next_seq = seq + 1;
+	spool_delete_acked(sp);
+	spool_recount(sp);
+	log_error("spool: the aggregator already holds seq %" PRIu64 " of this agent, past what "
+		  "'%s' ever gave out: the spool was reset or another agent uses this id; "
+		  "%" PRIu64 " unsent frames dropped, numbering goes on from %" PRIu64,
+		  seq, sp->dir, dropped, sp->next_seq);
+out_unlock:
+	pthread_mutex_unlock(&sp->lock);
+	return err;
+}
+
 void spool_stats(struct spool *sp, struct spool_stats *st)
 {
 	pthread_mutex_lock(&sp->lock);

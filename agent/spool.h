@@ -69,6 +69,14 @@ int spool_read(struct spool *sp, uint64_t after, size_t max_bytes, struct buf *o
 /* Every frame up to @seq is acknowledged: frees what it can. 0 or -errno. */
 int spool_ack(struct spool *sp, uint64_t seq);
 
+/*
+ * The aggregator says it holds @seq, which this spool never gave out (the
+ * spool was wiped, or two agents share an id): every unacknowledged frame
+ * would be taken for a duplicate, so they are dropped (counted as lost) and
+ * numbering goes on after @seq. No-op when @seq < next_seq. 0 or -errno.
+ */
+int spool_skip_to(struct spool *sp, uint64_t seq);
+
 void spool_stats(struct spool *sp, struct spool_stats *st);
 
 #endif

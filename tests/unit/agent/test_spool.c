@@ -815,3 +815,32 @@ Test(spool, concurrent_append_and_read_ack_lose_and_duplicate_nothing)
 	cr_assert_eq(count_files(".seg"), 0);
 	spool_close(sp);
 }
+
+Test(spool, skip_to_drops_what_the_aggregator_would_take_for_duplicates)
+{
+	struct spool *sp = open_spool(SPOOL_DEFAULT_MAX_BYTES);
+	struct spool_stats st;
+
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		append(sp, seq, some_len(seq));
+	cr_assert_eq(spool_skip_to(sp, 2), 0); /* below next_seq: nothing to do */
+	st = stats(sp);
+	cr_expect_eq(st.frames, 3);
+	cr_expect_eq(st.next_seq, 4);
+	cr_assert_eq(spool_skip_to(sp, 10), 0);
+	st = stats(sp);
+	cr_expect_eq(st.frames, 0);
+	cr_expect_eq(st.bytes, 0);
+	cr_expect_eq(st.lost_frames, 3);
+	cr_expect_eq(st.acked_seq, 10);
+	cr_expect_eq(st.next_seq, 11);
+	append(sp, 11, some_len(11));
+	spool_close(sp);
+
+	sp = open_spool(SPOOL_DEFAULT_MAX_BYTES);
+	st = stats(sp);
+	cr_expect_eq(st.lost_frames, 3);
+	cr_expect_eq(st.next_seq, 12);
+	expect_range(sp, 10, 11, 11);
+	spool_close(sp);
+}
