@@ -22,8 +22,10 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/hist.h"
 #include "common/window.h"
+#include "common/window_wire.h"
 
 #define PAGE_SLOTS 60
 #define PAGES	   (SERIES_SECONDS / PAGE_SLOTS)
@@ -302,30 +304,32 @@ static struct hist *open_for(struct svc *v, int64_t t)
 	return NULL;
 }
 
-static void add_counts(struct slot *sl, const struct window *w)
+static void add_counts(struct slot *sl, const struct window_view *v)
 {
-	for (size_t i = 0; i < w->nhttp; i++) {
-		sl->requests = sat_add(sl->requests, w->http[i].count);
-		if (w->http[i].status >= 500)
-			sl->errors = sat_add(sl->errors, w->http[i].count);
-	}
-	for (size_t i = 0; i < w->nsyscalls; i++) {
-		sl->syscalls = sat_add(sl->syscalls, w->syscalls[i].count);
-		sl->syscall_errors = sat_add(sl->syscall_errors, w->syscalls[i].errors);
-	}
-	sl->tcp_retransmits = sat_add(sl->tcp_retransmits, w->tcp.retransmits);
-	sl->tcp_resets = sat_add(sl->tcp_resets, w->tcp.resets);
-	sl->tcp_connect_failures = sat_add(sl->tcp_connect_failures, w->tcp.connect_failures);
+	sl->requests = sat_add(sl->requests, v->requests);
+	sl->errors = sat_add(sl->errors, v->errors);
+	sl->syscalls = sat_add(sl->syscalls, v->syscalls);
+	sl->syscall_errors = sat_add(sl->syscall_errors, v->syscall_errors);
+	sl->tcp_retransmits = sat_add(sl->tcp_retransmits, v->tcp.retransmits);
+	sl->tcp_resets = sat_add(sl->tcp_resets, v->tcp.resets);
+	sl->tcp_connect_failures = sat_add(sl->tcp_connect_failures, v->tcp.connect_failures);
 }
 
-static void merge_latency(struct hist *h, const struct window *w)
+/* Merges the latency of every HTTP entry, straight from its wire form (checked by the view). */
+static void merge_latency(struct hist *h, const struct window_view *v)
 {
-	for (size_t i = 0; i < w->nhttp; i++)
-		hist_merge(h, &w->http[i].latency_ns);
+	struct window_wire_iter it;
+	struct window_wire_http e;
+
+	if (window_wire_iter_init(&it, v->http_wire, v->http_wire_len))
+		return;
+	while (window_wire_next_http(&it, &e) == 1)
+		if (hist_merge_wire(h, e.hist, e.hist_len, NULL))
+			return;
 }
 
 /* Under the write lock. */
-static void add_window(struct series *s, struct svc *v, int64_t t, const struct window *w)
+static void add_window(struct series *s, struct svc *v, int64_t t, const struct window_view *w)
 {
 	struct slot *sl;
 	struct hist *h;
@@ -348,7 +352,7 @@ static void add_window(struct series *s, struct svc *v, int64_t t, const struct 
 		v->newest_s = t;
 	if (!v->first_s || t < v->first_s)
 		v->first_s = t;
-	if (!w->nhttp)
+	if (w->http_wire_len <= 1) /* no section, or a count of 0 */
 		return;
 	h = open_for(v, t);
 	if (h) {
@@ -417,12 +421,37 @@ void series_free(struct series *s)
 	free(s);
 }
 
+/* true when an item holds a struct window rather than a view */
+static bool has_windows(const struct window_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].w)
+			return true;
+	return false;
+}
+
 void series_add(struct series *s, const char *tenant, const struct window_batch *b)
 {
+	struct window_batch views;
+	struct buf wire;
 	int64_t t;
 
 	if (!s || !b)
 		return;
+	if (b->n && b->items && has_windows(b)) {
+		/* built in memory (tests, tools): through the wire form, as ingest sees it */
+		buf_init(&wire, FRAME_PAYLOAD_MAX);
+		if (window_batch_view_of(b, &wire, &views)) {
+			pthread_rwlock_wrlock(&s->lock);
+			s->invalid += b->n;
+			pthread_rwlock_unlock(&s->lock);
+		} else {
+			series_add(s, tenant, &views);
+			window_batch_release(&views);
+		}
+		buf_release(&wire);
+		return;
+	}
 	pthread_rwlock_wrlock(&s->lock);
 	if (!tenant || strnlen(tenant, FRAME_ID_MAX) >= FRAME_ID_MAX || b->end_ms < 1000) {
 		s->invalid += b->n;
@@ -433,7 +462,7 @@ void series_add(struct series *s, const char *tenant, const struct window_batch 
 		const struct window_batch_item *it = &b->items[i];
 		struct svc *v;
 
-		if (!it->w || strnlen(it->service, SERVICE_NAME_MAX) >= SERVICE_NAME_MAX) {
+		if (strnlen(it->service, SERVICE_NAME_MAX) >= SERVICE_NAME_MAX) {
 			s->invalid++;
 			continue;
 		}
@@ -442,7 +471,7 @@ void series_add(struct series *s, const char *tenant, const struct window_batch 
 			s->dropped++;
 			continue;
 		}
-		add_window(s, v, t, it->w);
+		add_window(s, v, t, &it->view);
 	}
 out:
 	pthread_rwlock_unlock(&s->lock);

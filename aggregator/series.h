@@ -103,7 +103,12 @@ struct series *series_new_max(size_t max_services);
 /* Snapshots still held stay valid: they are independent of @s. */
 void series_free(struct series *s);
 
-/* Adds every window of @b, of @tenant, to the second b->end_ms falls in. Both borrowed. */
+/*
+ * Adds every window of @b, of @tenant, to the second b->end_ms falls in. Both
+ * borrowed. Items are views (window_batch_decode_view(), what ingest passes)
+ * or struct windows (encoded first, for tests and tools). An HTTP error is a
+ * status of 500..599.
+ */
 void series_add(struct series *s, const char *tenant, const struct window_batch *b);
 
 /*

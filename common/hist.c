@@ -336,6 +336,11 @@ struct hist_reader {
 /* One canonical LEB128 u64 (common/varint.h). Returns 0 or -EPROTO. */
 static int hist_read_varint(struct hist_reader *r, uint64_t *out)
 {
+	/* one byte, the common case (bucket deltas and small counts): always canonical */
+	if (r->off < r->len && r->p[r->off] < 0x80) {
+		*out = r->p[r->off++];
+		return 0;
+	}
 	return varint_read(r->p, r->len, &r->off, out);
 }
 
@@ -369,10 +374,10 @@ static int hist_read_buckets(struct hist *h, struct hist_reader *r, uint64_t nbu
 }
 
 /* Checks the header fields against each other and against the buckets read. */
-static int hist_check(const struct hist *t, uint64_t count, uint64_t min, uint64_t max,
-		      uint64_t sum, uint32_t first, uint32_t last)
+static int hist_check(uint64_t total, uint64_t count, uint64_t min, uint64_t max, uint64_t sum,
+		      uint32_t first, uint32_t last)
 {
-	if (t->count != count)
+	if (total != count)
 		return -EPROTO;
 	if (!count)
 		return min || max || sum ? -EPROTO : 0;
@@ -408,7 +413,7 @@ int hist_deserialize(struct hist *h, const void *p, size_t len, size_t *consumed
 	err = hist_read_buckets(&t, &r, nbuckets, &first, &last);
 	if (err)
 		goto out_release;
-	err = hist_check(&t, count, min, max, sum, first, last);
+	err = hist_check(t.count, count, min, max, sum, first, last);
 	if (err)
 		goto out_release;
 	if (!consumed && r.off != len) {
@@ -429,4 +434,87 @@ int hist_deserialize(struct hist *h, const void *p, size_t len, size_t *consumed
 out_release:
 	hist_release(&t);
 	return err;
+}
+
+/*
+ * The header of the serialized histogram at @r, and its buckets checked
+ * without storing them: the rules of hist_deserialize(), no allocation.
+ */
+static int hist_wire_parse(struct hist_reader *r, uint64_t *count, uint64_t *min, uint64_t *max,
+			   uint64_t *sum, uint64_t *nbuckets)
+{
+	uint32_t idx = 0, first = 0;
+	uint64_t total = 0;
+
+	if (r->len < 1 || r->p[0] != HIST_WIRE_VERSION)
+		return -EPROTO;
+	r->off = 1;
+	if (hist_read_varint(r, count) || hist_read_varint(r, min) || hist_read_varint(r, max) ||
+	    hist_read_varint(r, sum) || hist_read_varint(r, nbuckets))
+		return -EPROTO;
+	if (*nbuckets > HIST_BUCKETS || *nbuckets > (r->len - r->off) / 2)
+		return -EPROTO;
+	for (uint64_t i = 0; i < *nbuckets; i++) {
+		uint64_t delta, n;
+
+		if (hist_read_varint(r, &delta) || hist_read_varint(r, &n) || !n)
+			return -EPROTO;
+		if (i == 0) {
+			if (delta >= HIST_BUCKETS)
+				return -EPROTO;
+			idx = first = (uint32_t)delta;
+		} else {
+			if (delta == 0 || delta >= HIST_BUCKETS - idx)
+				return -EPROTO;
+			idx += (uint32_t)delta;
+		}
+		total = sat_add(total, n);
+	}
+	return hist_check(total, *count, *min, *max, *sum, first, idx);
+}
+
+int hist_wire_check(const void *p, size_t len, size_t *consumed, uint64_t *count)
+{
+	struct hist_reader r = { .p = p, .len = len, .off = 0 };
+	uint64_t min, max, sum, nbuckets;
+
+	if (hist_wire_parse(&r, count, &min, &max, &sum, &nbuckets))
+		return -EPROTO;
+	*consumed = r.off;
+	return 0;
+}
+
+int hist_merge_wire(struct hist *h, const void *p, size_t len, size_t *consumed)
+{
+	struct hist_reader r = { .p = p, .len = len, .off = 0 };
+	uint64_t count, min, max, sum, nbuckets;
+	uint32_t idx = 0;
+
+	/* checked whole first, so that a bad input leaves @h as it was */
+	if (hist_wire_parse(&r, &count, &min, &max, &sum, &nbuckets) || (!consumed && r.off != len))
+		return -EPROTO;
+	if (consumed)
+		*consumed = r.off;
+	if (!count)
+		return 0;
+	r.off = 1;
+	for (int i = 0; i < 5; i++) {
+		uint64_t skip;
+
+		(void)hist_read_varint(&r, &skip); /* the header, read above */
+	}
+	for (uint64_t i = 0; i < nbuckets; i++) {
+		uint64_t delta = 0, n = 0;
+
+		(void)hist_read_varint(&r, &delta);
+		(void)hist_read_varint(&r, &n);
+		idx = i ? idx + (uint32_t)delta : (uint32_t)delta;
+		hist_add_count(h, idx, n);
+	}
+	if (min < h->min)
+		h->min = min;
+	if (max > h->max)
+		h->max = max;
+	h->sum = sat_add(h->sum, sum);
+	return 0;
 }

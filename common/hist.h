@@ -149,4 +149,18 @@ PRP_MUST_CHECK int hist_serialize(const struct hist *h, struct buf *out);
  */
 PRP_MUST_CHECK int hist_deserialize(struct hist *h, const void *p, size_t len, size_t *consumed);
 
+/*
+ * Checks one serialized histogram at @p (untrusted, @len bytes, possibly
+ * followed by other data) by exactly the rules of hist_deserialize(), without
+ * allocating: 0 with *@consumed its bytes and *@count its count, or -EPROTO.
+ */
+PRP_MUST_CHECK int hist_wire_check(const void *p, size_t len, size_t *consumed, uint64_t *count);
+
+/*
+ * hist_deserialize() then hist_merge() into @h, without the intermediate
+ * histogram: the input is checked whole first (the same rules), so on
+ * -EPROTO @h is unchanged. @consumed as for hist_deserialize().
+ */
+PRP_MUST_CHECK int hist_merge_wire(struct hist *h, const void *p, size_t len, size_t *consumed);
+
 #endif

@@ -235,6 +235,11 @@ struct reader {
 /* A varint no larger than @max. 0 or -EPROTO. */
 static int get_uint(struct reader *r, uint64_t max, uint64_t *v)
 {
+	/* one byte, the common case: always canonical */
+	if (r->off < r->len && r->p[r->off] < 0x80) {
+		*v = r->p[r->off++];
+		return *v > max ? -EPROTO : 0;
+	}
 	if (varint_read(r->p, r->len, &r->off, v) || *v > max)
 		return -EPROTO;
 	return 0;
@@ -426,4 +431,328 @@ void window_batch_release(struct window_batch *b)
 		window_free(b->items[k].w);
 	free(b->items);
 	memset(b, 0, sizeof(*b));
+}
+
+/* ---- Views: checked in one pass, nothing materialized --------------------- */
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/* A string of @min_len..@cap - 1 printable characters, borrowed from the input. */
+static int get_span(struct reader *r, const char **s, size_t *n, size_t cap, size_t min_len)
+{
+	uint64_t v;
+
+	if (get_uint(r, cap - 1, &v) || v < min_len || v > r->len - r->off ||
+	    !text_ok((const char *)r->p + r->off, v))
+		return -EPROTO;
+	*s = (const char *)r->p + r->off;
+	*n = (size_t)v;
+	r->off += v;
+	return 0;
+}
+
+/* A serialized histogram of at most @max values, borrowed. */
+static int get_hist_span(struct reader *r, uint64_t max, const uint8_t **h, size_t *n)
+{
+	uint64_t count;
+	size_t used;
+
+	if (hist_wire_check(r->p + r->off, r->len - r->off, &used, &count) || count > max)
+		return -EPROTO;
+	*h = r->p + r->off;
+	*n = used;
+	r->off += used;
+	return 0;
+}
+
+int window_wire_iter_init(struct window_wire_iter *it, const void *p, size_t len)
+{
+	struct reader r = { .p = p, .len = len };
+
+	memset(it, 0, sizeof(*it));
+	if (!p || !len)
+		return 0;
+	if (get_uint(&r, WINDOW_BATCH_ENTRIES_MAX, &it->left))
+		return -EPROTO;
+	it->p = p;
+	it->len = len;
+	it->off = r.off;
+	return 0;
+}
+
+/* 0 at the end of a section whose bytes are all used; 1 to read one more. */
+static int iter_more(const struct window_wire_iter *it)
+{
+	if (it->left)
+		return 1;
+	return it->off == it->len ? 0 : -EPROTO;
+}
+
+int window_wire_next_http(struct window_wire_iter *it, struct window_wire_http *out)
+{
+	struct reader r = { .p = it->p, .len = it->len, .off = it->off };
+	uint64_t status;
+	int more = iter_more(it);
+
+	if (more <= 0)
+		return more;
+	if (get_span(&r, &out->method, &out->method_len, WINDOW_METHOD_MAX, 0) ||
+	    get_span(&r, &out->route, &out->route_len, WINDOW_ROUTE_MAX, 0) ||
+	    get_uint(&r, WINDOW_STATUS_MAX, &status) || get_uint(&r, UINT64_MAX, &out->count) ||
+	    get_hist_span(&r, out->count, &out->hist, &out->hist_len))
+		return -EPROTO;
+	out->status = (uint16_t)status;
+	it->off = r.off;
+	it->left--;
+	return 1;
+}
+
+int window_wire_next_syscall(struct window_wire_iter *it, struct window_wire_syscall *out)
+{
+	struct reader r = { .p = it->p, .len = it->len, .off = it->off };
+	uint64_t nr, nerrnos, sum = 0;
+	int more = iter_more(it);
+
+	if (more <= 0)
+		return more;
+	if (get_uint(&r, UINT32_MAX, &nr) ||
+	    get_span(&r, &out->name, &out->name_len, WINDOW_SYSCALL_NAME_MAX, 0) ||
+	    get_uint(&r, UINT64_MAX, &out->count) || get_uint(&r, UINT64_MAX, &out->errors) ||
+	    out->errors > out->count || get_uint(&r, WINDOW_ERRNOS_MAX, &nerrnos))
+		return -EPROTO;
+	out->nr = (uint32_t)nr;
+	out->nerrnos = 0;
+	for (size_t i = 0; i < nerrnos; i++) {
+		uint64_t e, c;
+
+		if (get_uint(&r, WINDOW_ERRNO_MAX, &e) || get_uint(&r, UINT64_MAX, &c) ||
+		    __builtin_add_overflow(sum, c, &sum))
+			return -EPROTO;
+		for (size_t j = 0; j < i; j++)
+			if (out->errnos[j].err == (int)e)
+				return -EPROTO;
+		out->errnos[i].err = (int)e;
+		out->errnos[i].count = c;
+		out->nerrnos = i + 1;
+	}
+	if (sum > out->errors || get_hist_span(&r, out->count, &out->hist, &out->hist_len))
+		return -EPROTO;
+	it->off = r.off;
+	it->left--;
+	return 1;
+}
+
+int window_wire_next_call(struct window_wire_iter *it, struct window_wire_call *out)
+{
+	struct reader r = { .p = it->p, .len = it->len, .off = it->off };
+	int more = iter_more(it);
+
+	if (more <= 0)
+		return more;
+	if (get_span(&r, &out->address, &out->address_len, WINDOW_ADDRESS_MAX, 1) ||
+	    get_span(&r, &out->peer, &out->peer_len, SERVICE_NAME_MAX, 0) ||
+	    get_uint(&r, UINT64_MAX, &out->count) || get_uint(&r, UINT64_MAX, &out->errors) ||
+	    out->errors > out->count || get_hist_span(&r, out->count, &out->hist, &out->hist_len))
+		return -EPROTO;
+	it->off = r.off;
+	it->left--;
+	return 1;
+}
+
+static bool span_eq(const char *a, size_t an, const char *b, size_t bn)
+{
+	return an == bn && !memcmp(a, b, an);
+}
+
+/* Work space of one view decode: the keys of the entries read so far in a window. */
+struct view_scratch {
+	struct window_wire_http *http;
+	uint32_t *nrs;
+	struct window_wire_call *calls;
+	size_t http_alloc, nrs_alloc, calls_alloc;
+};
+
+/* Room for entry @n of an array that grows with the entries read, never ahead of them. */
+static void *grow(void *v, size_t *alloc, size_t n, size_t size)
+{
+	if (n < *alloc)
+		return v;
+	*alloc = *alloc ? *alloc * 2 : 16;
+	return xreallocarray(v, *alloc, size);
+}
+
+/*
+ * Each section is walked entry by entry over the rest of the payload (its
+ * end is known only once read); its entries must be unique in the window,
+ * as the full decoder's find-or-add look-ups require: a linear search over
+ * the entries read, O(entries^2) as there.
+ */
+static int view_http(struct reader *r, struct window_view *v, struct view_scratch *sc)
+{
+	struct window_wire_iter it;
+	struct window_wire_http h;
+	uint64_t total;
+
+	if (window_wire_iter_init(&it, r->p + r->off, r->len - r->off) || !it.p)
+		return -EPROTO;
+	total = it.left;
+	for (size_t n = 0; n < total; n++) {
+		if (window_wire_next_http(&it, &h) != 1)
+			return -EPROTO;
+		for (size_t j = 0; j < n; j++)
+			if (sc->http[j].status == h.status &&
+			    span_eq(sc->http[j].method, sc->http[j].method_len, h.method,
+				    h.method_len) &&
+			    span_eq(sc->http[j].route, sc->http[j].route_len, h.route, h.route_len))
+				return -EPROTO;
+		sc->http = grow(sc->http, &sc->http_alloc, n, sizeof(*sc->http));
+		sc->http[n] = h;
+		v->requests = sat_add(v->requests, h.count);
+		if (h.status >= 500 && h.status <= 599)
+			v->errors = sat_add(v->errors, h.count);
+	}
+	v->http_wire = r->p + r->off;
+	v->http_wire_len = it.off;
+	r->off += it.off;
+	return 0;
+}
+
+static int view_syscalls(struct reader *r, struct window_view *v, struct view_scratch *sc)
+{
+	struct window_wire_iter it;
+	struct window_wire_syscall y;
+	uint64_t total;
+
+	if (window_wire_iter_init(&it, r->p + r->off, r->len - r->off) || !it.p)
+		return -EPROTO;
+	total = it.left;
+	for (size_t n = 0; n < total; n++) {
+		if (window_wire_next_syscall(&it, &y) != 1)
+			return -EPROTO;
+		for (size_t j = 0; j < n; j++)
+			if (sc->nrs[j] == y.nr)
+				return -EPROTO;
+		sc->nrs = grow(sc->nrs, &sc->nrs_alloc, n, sizeof(*sc->nrs));
+		sc->nrs[n] = y.nr;
+		v->syscalls = sat_add(v->syscalls, y.count);
+		v->syscall_errors = sat_add(v->syscall_errors, y.errors);
+	}
+	v->syscalls_wire = r->p + r->off;
+	v->syscalls_wire_len = it.off;
+	r->off += it.off;
+	return 0;
+}
+
+static int view_calls(struct reader *r, struct window_view *v, struct view_scratch *sc)
+{
+	struct window_wire_iter it;
+	struct window_wire_call c;
+	uint64_t total;
+
+	if (window_wire_iter_init(&it, r->p + r->off, r->len - r->off) || !it.p)
+		return -EPROTO;
+	total = it.left;
+	for (size_t n = 0; n < total; n++) {
+		if (window_wire_next_call(&it, &c) != 1)
+			return -EPROTO;
+		for (size_t j = 0; j < n; j++)
+			if (span_eq(sc->calls[j].address, sc->calls[j].address_len, c.address,
+				    c.address_len))
+				return -EPROTO;
+		sc->calls = grow(sc->calls, &sc->calls_alloc, n, sizeof(*sc->calls));
+		sc->calls[n] = c;
+	}
+	v->calls_wire = r->p + r->off;
+	v->calls_wire_len = it.off;
+	r->off += it.off;
+	return 0;
+}
+
+static int view_item(struct reader *r, struct window_batch *b, size_t k, struct view_scratch *sc)
+{
+	struct window_batch_item *it = &b->items[k];
+	struct window_view *v = &it->view;
+	uint64_t npids, pid;
+
+	if (get_str(r, it->service, sizeof(it->service), 1))
+		return -EPROTO;
+	for (size_t j = 0; j < k; j++)
+		if (!strcmp(b->items[j].service, it->service))
+			return -EPROTO;
+	if (get_uint(r, WINDOW_PIDS_MAX, &npids))
+		return -EPROTO;
+	for (size_t i = 0; i < npids; i++) {
+		if (get_uint(r, UINT32_MAX, &pid))
+			return -EPROTO;
+		it->pids[i] = (uint32_t)pid;
+	}
+	it->npids = npids;
+	if (view_http(r, v, sc) || view_syscalls(r, v, sc) || view_calls(r, v, sc) ||
+	    get_uint(r, UINT64_MAX, &v->tcp.retransmits) ||
+	    get_uint(r, UINT64_MAX, &v->tcp.resets) ||
+	    get_uint(r, UINT64_MAX, &v->tcp.connect_failures))
+		return -EPROTO;
+	return 0;
+}
+
+static int view_batch(struct reader *r, struct window_batch *b, struct view_scratch *sc)
+{
+	uint64_t end_ms, interval_ms, n;
+
+	if (r->len < 1 || r->p[0] != WINDOW_WIRE_VERSION)
+		return -EPROTO;
+	r->off = 1;
+	if (get_str(r, b->host, sizeof(b->host), 1) || get_uint(r, INT64_MAX, &end_ms) ||
+	    get_uint(r, UINT32_MAX, &interval_ms) || interval_ms == 0 ||
+	    get_uint(r, UINT64_MAX, &b->spool_bytes) || get_uint(r, UINT64_MAX, &b->spool_lost) ||
+	    get_uint(r, SERVICES_MAX, &n))
+		return -EPROTO;
+	b->end_ms = (int64_t)end_ms;
+	b->interval_ms = (uint32_t)interval_ms;
+	if (n > (r->len - r->off) / WINDOW_ITEM_MIN_BYTES)
+		return -EPROTO;
+	if (n)
+		b->items = xcalloc(n, sizeof(*b->items));
+	b->n = n;
+	for (size_t k = 0; k < n; k++)
+		if (view_item(r, b, k, sc))
+			return -EPROTO;
+	return r->off == r->len ? 0 : -EPROTO;
+}
+
+int window_batch_decode_view(const void *p, size_t len, struct window_batch *b)
+{
+	struct reader r = { .p = p, .len = len, .off = 0 };
+	struct view_scratch sc = { 0 };
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	err = view_batch(&r, b, &sc);
+	free(sc.http);
+	free(sc.nrs);
+	free(sc.calls);
+	if (err) {
+		window_batch_release(b);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int window_batch_view_of(const struct window_batch *b, struct buf *scratch,
+			 struct window_batch *out)
+{
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	buf_reset(scratch);
+	err = window_batch_encode(b, scratch);
+	if (err)
+		return err;
+	/* what the encoder writes the decoder accepts */
+	return window_batch_decode_view(scratch->data, scratch->len, out) ? -EINVAL : 0;
 }

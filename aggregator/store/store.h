@@ -59,7 +59,9 @@ int store_agent_last_seq(struct store *s, const char *tenant, const char *agent_
 /*
  * Stores the windows of frame @seq of the agent and makes @seq its last
  * sequence number, in the open transaction. The caller has checked that
- * @seq is above the last one (a duplicate is never passed here).
+ * @seq is above the last one (a duplicate is never passed here). @b is
+ * borrowed for the call; its items are views (window_batch_decode_view(),
+ * what ingest passes: the fast path) or struct windows (encoded first).
  */
 int store_put_windows(struct store *s, const char *tenant, const char *agent_id, uint64_t seq,
 		      const struct window_batch *b);

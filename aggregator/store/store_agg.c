@@ -11,6 +11,12 @@
  *   routes    varint n, then n times: varint len, method bytes, varint len,
  *             route bytes, varint status, varint count, histogram
  *
+ * A raw window's blobs are version 2: the version byte, then the section of
+ * the window's wire form (common/window_wire.h, docs/protocol.md) as the
+ * agent sent it, http entries for routes and syscall entries for syscalls,
+ * kept byte for byte so that ingest encodes nothing; they are read with
+ * window_wire's section walkers. Sums (minute rows) stay version 1.
+ *
  * Decoding checks every length against what is left and every name against
  * its array, so a corrupt row is -EPROTO, never a crash. Entries are found
  * by a linear search: a service has a handful of routes and some fifteen
@@ -25,8 +31,10 @@
 
 #include "common/alloc.h"
 #include "common/varint.h"
+#include "common/window_wire.h"
 
 #define STORE_BLOB_VERSION 1
+#define STORE_BLOB_WIRE_VERSION 2 /* a section of the wire form */
 #define STORE_AGG_OTHER	   "(other)"
 
 void store_agg_init(struct store_agg *a)
@@ -65,26 +73,6 @@ static void copy_name(char *dst, size_t cap, const char *src, size_t n)
 		n = cap - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-}
-
-static bool is_5xx(uint16_t status)
-{
-	return status >= 500 && status <= 599;
-}
-
-void store_window_scalars(const struct window *w, uint64_t *requests, uint64_t *errors,
-			  uint64_t *syscalls, uint64_t *syscall_errors)
-{
-	*requests = *errors = *syscalls = *syscall_errors = 0;
-	for (size_t i = 0; i < w->nhttp; i++) {
-		*requests += w->http[i].count;
-		if (is_5xx(w->http[i].status))
-			*errors += w->http[i].count;
-	}
-	for (size_t i = 0; i < w->nsyscalls; i++) {
-		*syscalls += w->syscalls[i].count;
-		*syscall_errors += w->syscalls[i].errors;
-	}
 }
 
 /* ---- finding entries ---- */
@@ -188,40 +176,63 @@ static void agg_add_errno(struct store_agg_syscall *e, int err, uint64_t n)
 	e->errnos[least].count += n;
 }
 
-void store_agg_add_window(struct store_agg *a, const struct window *w)
+/* Adds a window's routes (a section of its wire form) to @a, and their latency to its total. */
+static int add_wire_routes(struct store_agg *a, const void *p, size_t len, bool total)
 {
-	uint64_t req, err, sys, syserr;
+	struct window_wire_iter it;
+	struct window_wire_http h;
+	int ret;
 
-	a->windows++;
-	store_window_scalars(w, &req, &err, &sys, &syserr);
-	a->requests += req;
-	a->errors += err;
-	a->syscalls += sys;
-	a->syscall_errors += syserr;
-	a->tcp.retransmits += w->tcp.retransmits;
-	a->tcp.resets += w->tcp.resets;
-	a->tcp.connect_failures += w->tcp.connect_failures;
-	for (size_t i = 0; i < w->nhttp; i++) {
-		const struct window_http *h = &w->http[i];
+	if (window_wire_iter_init(&it, p, len))
+		return -EPROTO;
+	while ((ret = window_wire_next_http(&it, &h)) == 1) {
 		struct store_agg_route *e =
-			agg_route(a, h->method, strnlen(h->method, sizeof(h->method)), h->route,
-				  strnlen(h->route, sizeof(h->route)), h->status);
+			agg_route(a, h.method, h.method_len, h.route, h.route_len, h.status);
 
-		e->count += h->count;
-		hist_merge(&e->latency_ns, &h->latency_ns);
-		hist_merge(&a->latency_ns, &h->latency_ns);
+		e->count += h.count;
+		if (hist_merge_wire(&e->latency_ns, h.hist, h.hist_len, NULL) ||
+		    (total && hist_merge_wire(&a->latency_ns, h.hist, h.hist_len, NULL)))
+			return -EPROTO;
 	}
-	for (size_t i = 0; i < w->nsyscalls; i++) {
-		const struct window_syscall *y = &w->syscalls[i];
-		struct store_agg_syscall *e = agg_syscall(a, y->name, strnlen(y->name, sizeof(y->name)));
+	return ret ? -EPROTO : 0;
+}
 
-		e->nr = y->nr;
-		e->count += y->count;
-		e->errors += y->errors;
-		for (size_t j = 0; j < y->nerrnos && j < WINDOW_ERRNOS_MAX; j++)
-			agg_add_errno(e, y->errnos[j].err, y->errnos[j].count);
-		hist_merge(&e->latency_ns, &y->latency_ns);
+static int add_wire_syscalls(struct store_agg *a, const void *p, size_t len)
+{
+	struct window_wire_iter it;
+	struct window_wire_syscall y;
+	int ret;
+
+	if (window_wire_iter_init(&it, p, len))
+		return -EPROTO;
+	while ((ret = window_wire_next_syscall(&it, &y)) == 1) {
+		struct store_agg_syscall *e = agg_syscall(a, y.name, y.name_len);
+
+		e->nr = y.nr;
+		e->count += y.count;
+		e->errors += y.errors;
+		for (size_t j = 0; j < y.nerrnos; j++)
+			agg_add_errno(e, y.errnos[j].err, y.errnos[j].count);
+		if (hist_merge_wire(&e->latency_ns, y.hist, y.hist_len, NULL))
+			return -EPROTO;
 	}
+	return ret ? -EPROTO : 0;
+}
+
+int store_agg_add_view(struct store_agg *a, const struct window_view *v)
+{
+	a->windows++;
+	a->requests += v->requests;
+	a->errors += v->errors;
+	a->syscalls += v->syscalls;
+	a->syscall_errors += v->syscall_errors;
+	a->tcp.retransmits += v->tcp.retransmits;
+	a->tcp.resets += v->tcp.resets;
+	a->tcp.connect_failures += v->tcp.connect_failures;
+	if (add_wire_routes(a, v->http_wire, v->http_wire_len, true) ||
+	    add_wire_syscalls(a, v->syscalls_wire, v->syscalls_wire_len))
+		return -EPROTO;
+	return 0;
 }
 
 void store_agg_merge(struct store_agg *dst, const struct store_agg *src)
@@ -367,29 +378,14 @@ static int put_header(struct buf *out, size_t n)
 	return err ?: varint_append(out, n);
 }
 
-int store_blob_window_syscalls(const struct window *w, struct buf *out)
+int store_blob_wire(const void *section, size_t len, struct buf *out)
 {
-	int err = put_header(out, w->nsyscalls);
+	static const unsigned char version = STORE_BLOB_WIRE_VERSION, empty = 0;
+	int err = buf_append(out, &version, 1);
 
-	for (size_t i = 0; i < w->nsyscalls && !err; i++) {
-		const struct window_syscall *y = &w->syscalls[i];
-
-		err = put_syscall(out, y->name, y->nr, y->count, y->errors, y->errnos, y->nerrnos,
-				  &y->latency_ns);
-	}
-	return err;
-}
-
-int store_blob_window_routes(const struct window *w, struct buf *out)
-{
-	int err = put_header(out, w->nhttp);
-
-	for (size_t i = 0; i < w->nhttp && !err; i++) {
-		const struct window_http *h = &w->http[i];
-
-		err = put_route(out, h->method, h->route, h->status, h->count, &h->latency_ns);
-	}
-	return err;
+	if (!section || !len)
+		return err ?: buf_append(out, &empty, 1);
+	return err ?: buf_append(out, section, len);
 }
 
 int store_blob_agg_syscalls(const struct store_agg *a, struct buf *out)
@@ -505,6 +501,8 @@ int store_blob_add_syscalls(struct store_agg *a, const void *p, size_t len)
 
 	if (!p || !len)
 		return 0;
+	if (r.p[0] == STORE_BLOB_WIRE_VERSION)
+		return add_wire_syscalls(a, r.p + 1, len - 1);
 	if (get_header(&r, &n))
 		return -EPROTO;
 	hist_init(&scratch);
@@ -542,6 +540,8 @@ int store_blob_add_routes(struct store_agg *a, const void *p, size_t len)
 
 	if (!p || !len)
 		return 0;
+	if (r.p[0] == STORE_BLOB_WIRE_VERSION)
+		return add_wire_routes(a, r.p + 1, len - 1, false);
 	if (get_header(&r, &n))
 		return -EPROTO;
 	hist_init(&scratch);
@@ -564,6 +564,21 @@ int store_blob_add_hist(struct hist *h, struct hist *scratch, const void *p, siz
 	return 0;
 }
 
+/* Merges every route's histogram of a routes section of the wire form into @h. */
+static int wire_routes_latency(struct hist *h, const void *p, size_t len)
+{
+	struct window_wire_iter it;
+	struct window_wire_http e;
+	int ret;
+
+	if (window_wire_iter_init(&it, p, len))
+		return -EPROTO;
+	while ((ret = window_wire_next_http(&it, &e)) == 1)
+		if (hist_merge_wire(h, e.hist, e.hist_len, NULL))
+			return -EPROTO;
+	return ret ? -EPROTO : 0;
+}
+
 /* Merges every route's histogram of a routes blob into @h. */
 static int routes_latency(struct hist *h, struct hist *scratch, const void *p, size_t len)
 {
@@ -574,6 +589,8 @@ static int routes_latency(struct hist *h, struct hist *scratch, const void *p, s
 
 	if (!p || !len)
 		return 0;
+	if (r.p[0] == STORE_BLOB_WIRE_VERSION)
+		return wire_routes_latency(h, r.p + 1, len - 1);
 	if (get_header(&r, &n))
 		return -EPROTO;
 	for (uint64_t i = 0; i < n; i++)

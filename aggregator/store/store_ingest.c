@@ -15,6 +15,11 @@
  * store_services() refines last seen from the raw rows (an index lookup).
  * Both caches are dropped on rollback, as they may hold what was undone.
  *
+ * A window arrives as a view (common/window_wire.h): its totals go in the
+ * row's columns and its routes and syscalls sections, as the agent encoded
+ * them, are the row's blobs (store_agg.c), so ingest builds no histogram
+ * and encodes none but the calls' sums.
+ *
  * Dedup: the agent's last_seq and frames are updated in the same transaction
  * as its windows, so after any crash the stored windows and last_seq agree.
  */
@@ -191,15 +196,19 @@ void store_ingest_release(struct store *s)
 }
 
 static int call_add(struct store *s, const char *tenant, const char *src,
-		    const struct window_call *c, int64_t end_ms)
+		    const struct window_wire_call *c, int64_t end_ms)
 {
-	const char *dst = c->peer[0] ? c->peer : c->address;
-	size_t nt = strlen(tenant), ns = strlen(src), nd = strnlen(dst, SERVICE_NAME_MAX - 1);
+	/* wire names are not NUL-terminated; the peer's fits SERVICE_NAME_MAX - 1 */
+	const char *dst = c->peer_len ? c->peer : c->address;
+	size_t nt = strlen(tenant), ns = strlen(src);
+	size_t nd = c->peer_len ? c->peer_len : c->address_len;
 	struct store_call_acc *e;
 	uint64_t h;
 	size_t i;
 	int err;
 
+	if (nd > SERVICE_NAME_MAX - 1)
+		nd = SERVICE_NAME_MAX - 1;
 	h = fnv(FNV_SEED, tenant, nt + 1);
 	h = fnv(h, src, ns + 1);
 	h = fnv(h, dst, nd);
@@ -232,23 +241,36 @@ static int call_add(struct store *s, const char *tenant, const char *src,
 found:
 	e->count += c->count;
 	e->errors += c->errors;
-	hist_merge(&e->latency_ns, &c->latency_ns);
-	return 0;
+	/* checked when the view was made: cannot fail */
+	return hist_merge_wire(&e->latency_ns, c->hist, c->hist_len, NULL) ? -EIO : 0;
+}
+
+static int calls_add(struct store *s, const char *tenant, const char *src,
+		     const struct window_view *v, int64_t end_ms)
+{
+	struct window_wire_iter it;
+	struct window_wire_call c;
+	int ret, err = 0;
+
+	if (window_wire_iter_init(&it, v->calls_wire, v->calls_wire_len))
+		return -EIO;
+	while (!err && (ret = window_wire_next_call(&it, &c)) == 1)
+		err = call_add(s, tenant, src, &c, end_ms);
+	return err ?: (ret < 0 ? -EIO : 0);
 }
 
 /* ---- windows ---- */
 
 static int raw_insert(struct store *s, const char *tenant, const char *agent_id,
-		      const struct window_batch *b, const struct window_batch_item *it,
-		      const struct window *w)
+		      const struct window_batch *b, const struct window_batch_item *it)
 {
-	uint64_t req, err5, sys, syserr;
+	const struct window_view *v = &it->view;
 	sqlite3_stmt *st;
 
-	store_window_scalars(w, &req, &err5, &sys, &syserr);
 	buf_reset(&s->syscalls);
 	buf_reset(&s->routes);
-	if (store_blob_window_syscalls(w, &s->syscalls) || store_blob_window_routes(w, &s->routes)) {
+	if (store_blob_wire(v->syscalls_wire, v->syscalls_wire_len, &s->syscalls) ||
+	    store_blob_wire(v->http_wire, v->http_wire_len, &s->routes)) {
 		log_error("store: a window of '%s' is too large to store agent=%s", it->service,
 			  agent_id);
 		return -EIO;
@@ -262,27 +284,28 @@ static int raw_insert(struct store *s, const char *tenant, const char *agent_id,
 	sqlite3_bind_int64(st, 4, b->end_ms);
 	store_bind_name(st, 5, agent_id, FRAME_ID_MAX);
 	sqlite3_bind_int64(st, 6, b->interval_ms);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)req);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)err5);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)sys);
-	sqlite3_bind_int64(st, 10, (sqlite3_int64)syserr);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)w->tcp.retransmits);
-	sqlite3_bind_int64(st, 12, (sqlite3_int64)w->tcp.resets);
-	sqlite3_bind_int64(st, 13, (sqlite3_int64)w->tcp.connect_failures);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)v->requests);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)v->errors);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)v->syscalls);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)v->syscall_errors);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)v->tcp.retransmits);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)v->tcp.resets);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)v->tcp.connect_failures);
 	sqlite3_bind_blob(st, 15, s->syscalls.data, (int)s->syscalls.len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 16, s->routes.data, (int)s->routes.len, SQLITE_STATIC);
 	return store_step_done(s, st, "cannot store a window");
 }
 
 static int late_merge(struct store *s, const char *tenant, const char *service, int64_t end_ms,
-		      const struct window *w)
+		      const struct window_view *v)
 {
 	struct store_agg a;
 	int err;
 
 	store_agg_init(&a);
-	store_agg_add_window(&a, w);
-	err = store_minute_merge(s, tenant, service, store_floor_minute(end_ms), &a);
+	err = store_agg_add_view(&a, v) ? -EIO : 0;
+	if (!err)
+		err = store_minute_merge(s, tenant, service, store_floor_minute(end_ms), &a);
 	store_agg_release(&a);
 	return err;
 }
@@ -290,28 +313,24 @@ static int late_merge(struct store *s, const char *tenant, const char *service, 
 static int put_window(struct store *s, const char *tenant, const char *agent_id,
 		      const struct window_batch *b, const struct window_batch_item *it)
 {
-	static const struct window empty;
-	const struct window *w = it->w ? it->w : &empty;
 	struct store_tenant *t;
 	int err = store_tenant_get(s, tenant, &t);
 
 	if (err)
 		return err;
 	if (b->end_ms >= t->raw_floor_ms) {
-		err = raw_insert(s, tenant, agent_id, b, it, w);
+		err = raw_insert(s, tenant, agent_id, b, it);
 		if (err)
 			return err;
 	}
 	if (b->end_ms < t->win_end_ms) {
 		/* behind the rollup cursor: the rollup will not see it, merge it now */
-		err = late_merge(s, tenant, it->service, b->end_ms, w);
+		err = late_merge(s, tenant, it->service, b->end_ms, &it->view);
 		if (err)
 			return err;
 	}
 	err = seen(s, tenant, it->service, b->host, b->end_ms);
-	for (size_t i = 0; i < w->ncalls && !err; i++)
-		err = call_add(s, tenant, it->service, &w->calls[i], b->end_ms);
-	return err;
+	return err ?: calls_add(s, tenant, it->service, &it->view, b->end_ms);
 }
 
 static bool batch_ok(const struct window_batch *b)
@@ -342,14 +361,33 @@ static int put_seq(struct store *s, const char *tenant, const char *agent_id, ui
 	return store_step_done(s, st, "cannot record the agent's sequence number");
 }
 
+/* true when an item holds a struct window rather than a view */
+static bool has_windows(const struct window_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].w)
+			return true;
+	return false;
+}
+
 int store_put_windows(struct store *s, const char *tenant, const char *agent_id, uint64_t seq,
 		      const struct window_batch *b)
 {
+	struct window_batch views;
 	int err = 0;
 
 	if (!s->in_txn || !store_name_ok(tenant, FRAME_ID_MAX) ||
 	    !store_name_ok(agent_id, FRAME_ID_MAX) || !b || !batch_ok(b))
 		return -EINVAL;
+	if (has_windows(b)) {
+		/* built in memory (tests, tools): through the wire form, as ingest sees it */
+		err = window_batch_view_of(b, &s->viewbuf, &views);
+		if (err)
+			return err == -E2BIG ? -EIO : -EINVAL;
+		err = store_put_windows(s, tenant, agent_id, seq, &views);
+		window_batch_release(&views);
+		return err;
+	}
 	for (size_t i = 0; i < b->n && !err; i++)
 		err = put_window(s, tenant, agent_id, b, &b->items[i]);
 	return err ?: put_seq(s, tenant, agent_id, seq, b);

@@ -40,6 +40,7 @@
 #include "common/buf.h"
 #include "common/hist.h"
 #include "common/window.h"
+#include "common/window_wire.h"
 
 #define STORE_MINUTE_MS 60000LL
 /* end_ms of a stored window lies in [1, STORE_TIME_MAX]: arithmetic never overflows. */
@@ -122,6 +123,7 @@ struct store {
 	unsigned raw_hours, minute_days;
 	sqlite3_stmt *stmts[STMT_COUNT];
 	struct buf latency, syscalls, routes; /* encoding scratch */
+	struct buf viewbuf; /* store_put_windows() of struct window batches: their wire form */
 	struct hist scratch;
 	/* valid during one transaction: tenant states read in it */
 	struct store_tenant *tenants;
@@ -215,17 +217,14 @@ void store_agg_init(struct store_agg *a);
 void store_agg_release(struct store_agg *a);
 /* Empties @a, keeping its arrays. */
 void store_agg_reset(struct store_agg *a);
-/* Scalars of one window: requests, 5xx errors, syscalls, syscall errors. */
-void store_window_scalars(const struct window *w, uint64_t *requests, uint64_t *errors,
-			  uint64_t *syscalls, uint64_t *syscall_errors);
-/* Adds a whole window (one more window) to @a. */
-void store_agg_add_window(struct store_agg *a, const struct window *w);
+/* Adds a whole window (one more window) to @a. 0 or -EPROTO (a view is checked: never). */
+int store_agg_add_view(struct store_agg *a, const struct window_view *v);
 void store_agg_merge(struct store_agg *dst, const struct store_agg *src);
 /* hist_serialize(), faster: the same bytes. 0 or -E2BIG. */
 int store_hist_put(const struct hist *h, struct buf *out);
 /* Blob encoders: 0 or -E2BIG. */
-int store_blob_window_syscalls(const struct window *w, struct buf *out);
-int store_blob_window_routes(const struct window *w, struct buf *out);
+/* A raw window's blob: version 2 and a section of its wire form (NULL: empty), as it is. */
+int store_blob_wire(const void *section, size_t len, struct buf *out);
 int store_blob_agg_syscalls(const struct store_agg *a, struct buf *out);
 int store_blob_agg_routes(const struct store_agg *a, struct buf *out);
 /* Blob decoders that add into @a: 0 or -EPROTO. NULL/0 is an empty blob. */

@@ -257,6 +257,7 @@ int store_open(struct store **out, const struct store_options *o)
 	buf_init(&s->latency, STORE_BLOB_MAX_BYTES);
 	buf_init(&s->syscalls, STORE_BLOB_MAX_BYTES);
 	buf_init(&s->routes, STORE_BLOB_MAX_BYTES);
+	buf_init(&s->viewbuf, FRAME_PAYLOAD_MAX);
 	hist_init(&s->scratch);
 
 	if (s->read_only && access(s->path, F_OK)) {
@@ -307,6 +308,7 @@ void store_close(struct store *s)
 	buf_release(&s->latency);
 	buf_release(&s->syscalls);
 	buf_release(&s->routes);
+	buf_release(&s->viewbuf);
 	hist_release(&s->scratch);
 	free(s->path);
 	free(s);

@@ -9,7 +9,9 @@
  *  - as a windows payload on its own.
  * Whatever decodes must re-encode and decode to the same thing, and a
  * windows payload must re-encode to exactly its bytes (the form is
- * canonical). Anything else aborts, and so do ASan and UBSan findings.
+ * canonical), and window_batch_decode_view() must accept exactly the same
+ * payloads, its section walkers agreeing with the full decode. Anything else
+ * aborts, and so do ASan and UBSan findings.
  *
  * The seeds in tests/fuzz/corpus/frame/ are frames made by frame_encode()
  * with this key (one is the golden frame of docs/protocol.md re-signed), two
@@ -22,6 +24,7 @@
 
 #include "common/buf.h"
 #include "common/frame.h"
+#include "common/hist.h"
 #include "common/hmac.h"
 #include "common/window_wire.h"
 
@@ -32,13 +35,69 @@ static const char KEY[] = "fuzz-key";
 /* A message holds a handful of frames; more only repeats the same work. */
 #define FUZZ_FRAMES_MAX 16
 
+/* Every section of a view walks to its end, with the totals and entries of the full decode. */
+static void check_view(const struct window_batch *v, const struct window_batch *b)
+{
+	for (size_t i = 0; b && i < v->n; i++) {
+		const struct window_view *w = &v->items[i].view;
+		const struct window *f = b->items[i].w;
+		struct window_wire_iter it;
+		struct window_wire_http h;
+		struct window_wire_syscall y;
+		struct window_wire_call c;
+		struct hist merged;
+		size_t n = 0;
+		int ret;
+
+		if (v->n != b->n || strcmp(v->items[i].service, b->items[i].service) ||
+		    w->tcp.resets != f->tcp.resets)
+			abort();
+		hist_init(&merged);
+		if (window_wire_iter_init(&it, w->http_wire, w->http_wire_len))
+			abort();
+		while ((ret = window_wire_next_http(&it, &h)) == 1) {
+			if (h.count != f->http[n].count ||
+			    hist_merge_wire(&merged, h.hist, h.hist_len, NULL))
+				abort();
+			n++;
+		}
+		if (ret || n != f->nhttp)
+			abort();
+		for (n = 0; n < f->nhttp; n++)
+			hist_merge(&merged, &f->http[n].latency_ns);
+		if (window_wire_iter_init(&it, w->syscalls_wire, w->syscalls_wire_len))
+			abort();
+		for (n = 0; (ret = window_wire_next_syscall(&it, &y)) == 1; n++)
+			if (y.nr != f->syscalls[n].nr || y.nerrnos != f->syscalls[n].nerrnos)
+				abort();
+		if (ret || n != f->nsyscalls)
+			abort();
+		if (window_wire_iter_init(&it, w->calls_wire, w->calls_wire_len))
+			abort();
+		for (n = 0; (ret = window_wire_next_call(&it, &c)) == 1; n++)
+			if (c.count != f->calls[n].count)
+				abort();
+		if (ret || n != f->ncalls)
+			abort();
+		hist_release(&merged);
+	}
+}
+
 /* A decoded windows payload encodes to exactly its bytes, and decodes again. */
 static void check_windows(const uint8_t *p, size_t len)
 {
-	struct window_batch b, again;
+	struct window_batch b, again, view;
 	struct buf out;
+	int full = window_batch_decode(p, len, &b), light = window_batch_decode_view(p, len, &view);
 
-	if (window_batch_decode(p, len, &b) != 0)
+	/* the view decoder accepts exactly what the full one does */
+	if ((full == 0) != (light == 0))
+		abort();
+	if (light == 0) {
+		check_view(&view, full == 0 ? &b : NULL);
+		window_batch_release(&view);
+	}
+	if (full != 0)
 		return;
 	buf_init(&out, FRAME_PAYLOAD_MAX);
 	if (window_batch_encode(&b, &out) != 0)
