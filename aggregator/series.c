@@ -324,7 +324,7 @@ static void merge_latency(struct hist *h, const struct window_view *v)
 	if (window_wire_iter_init(&it, v->http_wire, v->http_wire_len))
 		return;
 	while (window_wire_next_http(&it, &e) == 1)
-		if (hist_merge_wire(h, e.hist, e.hist_len, NULL))
+		if (hist_merge_wire_checked(h, e.hist, e.hist_len))
 			return;
 }
 

@@ -518,3 +518,31 @@ int hist_merge_wire(struct hist *h, const void *p, size_t len, size_t *consumed)
 	h->sum = sat_add(h->sum, sum);
 	return 0;
 }
+
+int hist_merge_wire_checked(struct hist *h, const void *p, size_t len)
+{
+	struct hist_reader r = { .p = p, .len = len, .off = 1 };
+	uint64_t count, min, max, sum, nbuckets, delta, n;
+	uint32_t idx = 0;
+
+	if (!len || r.p[0] != HIST_WIRE_VERSION || hist_read_varint(&r, &count) ||
+	    hist_read_varint(&r, &min) || hist_read_varint(&r, &max) ||
+	    hist_read_varint(&r, &sum) || hist_read_varint(&r, &nbuckets))
+		return -EPROTO;
+	if (!count)
+		return 0;
+	/* one pass; the bounds are still checked, so bytes that were not checked stay harmless */
+	for (uint64_t i = 0; i < nbuckets; i++) {
+		if (hist_read_varint(&r, &delta) || hist_read_varint(&r, &n) ||
+		    (i && !delta) || delta >= HIST_BUCKETS || idx + delta >= HIST_BUCKETS)
+			return -EPROTO;
+		idx = i ? idx + (uint32_t)delta : (uint32_t)delta;
+		hist_add_count(h, idx, n);
+	}
+	if (min < h->min)
+		h->min = min;
+	if (max > h->max)
+		h->max = max;
+	h->sum = sat_add(h->sum, sum);
+	return 0;
+}

@@ -163,4 +163,12 @@ PRP_MUST_CHECK int hist_wire_check(const void *p, size_t len, size_t *consumed, 
  */
 PRP_MUST_CHECK int hist_merge_wire(struct hist *h, const void *p, size_t len, size_t *consumed);
 
+/*
+ * hist_merge_wire() in one pass, for bytes hist_wire_check() already
+ * accepted (ingest checks every histogram of a frame when it decodes it):
+ * reads stay in bounds whatever the bytes, but a bad input may leave @h
+ * partly merged before -EPROTO.
+ */
+PRP_MUST_CHECK int hist_merge_wire_checked(struct hist *h, const void *p, size_t len);
+
 #endif

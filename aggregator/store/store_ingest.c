@@ -242,7 +242,7 @@ found:
 	e->count += c->count;
 	e->errors += c->errors;
 	/* checked when the view was made: cannot fail */
-	return hist_merge_wire(&e->latency_ns, c->hist, c->hist_len, NULL) ? -EIO : 0;
+	return hist_merge_wire_checked(&e->latency_ns, c->hist, c->hist_len) ? -EIO : 0;
 }
 
 static int calls_add(struct store *s, const char *tenant, const char *src,
