@@ -21,6 +21,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/frame.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/window_wire.h"
@@ -132,22 +133,10 @@ static void reject(struct ingest *in, enum ingest_reject r, const char *agent_id
 
 /* ---- agents ---- */
 
-static uint64_t hash_ids(const char *tenant, const char *agent)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *p = tenant; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (const char *p = agent; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	return h;
-}
-
 /* The agent's state, made on first sight; NULL when the table is full. */
 static struct agent_state *agent_get(struct ingest *in, const char *tenant, const char *agent_id)
 {
-	size_t i = hash_ids(tenant, agent_id) & (INGEST_AGENT_SLOTS - 1);
+	size_t i = hash_fnv1a_pair(tenant, agent_id) & (INGEST_AGENT_SLOTS - 1);
 	struct agent_state *a;
 
 	for (;; i = (i + 1) & (INGEST_AGENT_SLOTS - 1)) {

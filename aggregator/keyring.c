@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/frame.h"
+#include "common/hash.h"
 #include "common/keyfile.h"
 #include "common/log.h"
 
@@ -65,18 +66,6 @@ static bool id_is_file_name(const char *id)
 	return id[0] && id[0] != '.';
 }
 
-static uint64_t hash_ids(const char *tenant, const char *agent)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (const char *p = tenant; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (const char *p = agent; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	return h;
-}
-
 static void load(struct keyring *k, struct key_entry *e)
 {
 	char path[4096];
@@ -94,7 +83,7 @@ static void load(struct keyring *k, struct key_entry *e)
 int keyring_find(struct keyring *k, const char *tenant, const char *agent_id, uint64_t now_s,
 		 const uint8_t **key, size_t *len)
 {
-	size_t i = hash_ids(tenant, agent_id) & (KEYRING_SLOTS - 1);
+	size_t i = hash_fnv1a_pair(tenant, agent_id) & (KEYRING_SLOTS - 1);
 	struct key_entry *e;
 
 	if (!id_is_file_name(tenant) || !id_is_file_name(agent_id) ||

@@ -17,37 +17,11 @@
 #include "agent/agent_config.h"
 #include "common/log.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/repo.h"
 
 TestSuite(agent_config, .fini = test_no_leaks);
 
 /* ---- helpers ---- */
-
-/* @rel under the repository root: the working directory, or above this binary. */
-static void repo_path(char *out, size_t len, const char *rel)
-{
-	char dir[PATH_MAX / 2]; /* room for @rel after it in @out */
-	ssize_t n;
-
-	snprintf(out, len, "%s", rel);
-	if (!access("agent/agent_config.c", F_OK))
-		return;
-	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	cr_assert_gt(n, 0);
-	dir[n] = '\0';
-	for (int up = 0; up < 8; up++) {
-		char probe[PATH_MAX], *slash = strrchr(dir, '/');
-
-		if (!slash || slash == dir)
-			break;
-		*slash = '\0';
-		snprintf(probe, sizeof(probe), "%s/agent/agent_config.c", dir);
-		if (!access(probe, F_OK)) {
-			snprintf(out, len, "%s/%s", dir, rel);
-			return;
-		}
-	}
-	cr_assert_fail("cannot find the repository root from here");
-}
 
 /* Loads with the flags given (NULL-terminated), after the program name. */
 static int load(struct agent_config *c, int *next, char *err, size_t errlen, ...)

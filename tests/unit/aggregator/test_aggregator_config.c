@@ -13,35 +13,9 @@
 
 #include "aggregator/aggregator_config.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/repo.h"
 
 TestSuite(aggregator_config, .fini = test_no_leaks);
-
-/* @rel under the repository root (the tests run from it, or from below build/). */
-static void repo_path(char *out, size_t len, const char *rel)
-{
-	char dir[PATH_MAX / 2];
-	ssize_t n;
-
-	snprintf(out, len, "%s", rel);
-	if (!access("aggregator/aggregator_config.c", F_OK))
-		return;
-	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	cr_assert_gt(n, 0);
-	dir[n] = '\0';
-	for (int up = 0; up < 8; up++) {
-		char probe[PATH_MAX], *slash = strrchr(dir, '/');
-
-		if (!slash || slash == dir)
-			break;
-		*slash = '\0';
-		snprintf(probe, sizeof(probe), "%s/aggregator/aggregator_config.c", dir);
-		if (!access(probe, F_OK)) {
-			snprintf(out, len, "%s/%s", dir, rel);
-			return;
-		}
-	}
-	cr_assert_fail("cannot find the repository root from here");
-}
 
 static int load(struct aggregator_config *c, char *err, size_t errlen, const char *const *args)
 {
