@@ -166,7 +166,9 @@ $(BPFO)/%.skel.h: $(BPFO)/%.bpf.o
 # ---- Fuzzing (clang, libFuzzer) --------------------------------------------
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -isystem /usr/include/p11-kit-1 \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror
-FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(DEMO_SRCS))
+# the aggregator parsers of untrusted input that have a target
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(DEMO_SRCS) \
+	aggregator/http/query.c)
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	$(call say,FUZZCC,$@)
