@@ -2,10 +2,10 @@
 # The agent's cost to the services it watches. The demo users service runs on
 # CPU 0, wrk drives it from CPU 1 at saturation, alternately without and with
 # prp-agent attached (all samplers on), ROUNDS times each; the figures are
-# medians, and ratios of medians (these machines are noisy).
+# medians of the rounds' paired ratios (these machines are noisy).
 #
-#   BENCH agent_overhead_throughput_ratio  rps with agent / rps without (target >= 0.97)
-#   BENCH agent_overhead_p99_ratio         p99 with / without at 50% of saturation (<= 1.05)
+#   BENCH agent_overhead_throughput_ratio  median over rounds of rps with / without (>= 0.97)
+#   BENCH agent_overhead_p99_ratio         the same for p99 at 50% of saturation (<= 1.05)
 #   BENCH agent_cpu_per_1k_rps             agent CPU % per 1000 requests/s (<= 0.5)
 #   BENCH agent_rss_mb                     agent resident memory (<= 30)
 #
@@ -75,9 +75,12 @@ for r in $(seq "$ROUNDS"); do
 	echo "round $r: base $(tail -n 1 "$work/base") agent $(tail -n 1 "$work/agent") (rps p99_us)" >&2
 done
 
+# Paired ratios: the two arms of a round ran back to back, under the same
+# weather; their ratio is what the agent costs, and the median of the rounds'
+# ratios is robust to a round that a neighbour disturbed.
 base_rps=$(awk '{print $1}' "$work/base" | median)
-agent_rps=$(awk '{print $1}' "$work/agent" | median)
-echo "BENCH agent_overhead_throughput_ratio $(awk -v a="$agent_rps" -v b="$base_rps" 'BEGIN {printf "%.3f", a / b}') ratio"
+paste "$work/agent" "$work/base" | awk '{print $1 / $3}' >"$work/tp_ratio"
+echo "BENCH agent_overhead_throughput_ratio $(median <"$work/tp_ratio") ratio"
 echo "BENCH agent_cpu_per_1k_rps $(median <"$work/cpu") percent"
 echo "BENCH agent_rss_mb $(median <"$work/rss") MB"
 
@@ -92,4 +95,5 @@ for r in $(seq "$ROUNDS"); do
 		[ "$arm" = agent ] && stop_agent
 	done
 done
-echo "BENCH agent_overhead_p99_ratio $(awk -v a="$(median <"$work/p99_agent")" -v b="$(median <"$work/p99_base")" 'BEGIN {printf "%.3f", a / b}') ratio (at $rate rps)"
+paste "$work/p99_agent" "$work/p99_base" | awk '{print $1 / $2}' >"$work/p99_ratio"
+echo "BENCH agent_overhead_p99_ratio $(median <"$work/p99_ratio") ratio (at $rate rps)"
