@@ -291,7 +291,7 @@ out:
 
 /*
  * Reads every key of @map whose generation is @old_gen (found at @gen_off in
- * the key), hands its per-CPU sum to @visit, then deletes it.
+ * the key), hands its count to @visit, then deletes it.
  */
 typedef void sampler_http_visit_fn(struct sampler_http *s, struct window_set *ws, const void *key,
 				   uint64_t count);
@@ -300,15 +300,13 @@ static int drain_generation(struct sampler_http *s, struct window_set *ws,
 			    const struct bpf_map *map, size_t key_size, size_t gen_off,
 			    uint32_t old_gen, sampler_http_visit_fn *visit)
 {
-	int fd = bpf_map__fd(map), ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(map);
 	unsigned char *keys = NULL, *prev = NULL, cur[128];
 	size_t nkeys = 0, alloc = 0;
-	uint64_t *values;
 	int err = 0;
 
-	if (ncpu < 1 || key_size > sizeof(cur))
+	if (key_size > sizeof(cur))
 		return -EINVAL;
-	values = xcalloc((size_t)ncpu, sizeof(*values));
 	while (!bpf_map_get_next_key(fd, prev, cur)) {
 		uint32_t g;
 
@@ -326,19 +324,17 @@ static int drain_generation(struct sampler_http *s, struct window_set *ws,
 	}
 	for (size_t i = 0; i < nkeys; i++) {
 		const void *k = keys + i * key_size;
-		uint64_t sum = 0;
+		uint64_t count;
 
-		if (bpf_map_lookup_elem(fd, k, values)) {
+		/* one shared counter per key (atomic adds in the kernel), not per CPU */
+		if (bpf_map_lookup_elem(fd, k, &count)) {
 			err = -errno;
 			continue;
 		}
-		for (int c = 0; c < ncpu; c++)
-			sum += values[c];
 		bpf_map_delete_elem(fd, k);
-		if (sum)
-			visit(s, ws, k, sum);
+		if (count)
+			visit(s, ws, k, count);
 	}
-	free(values);
 	free(keys);
 	free(prev);
 	return err;
@@ -414,11 +410,15 @@ static void read_drops(struct sampler_http *s)
 
 int sampler_http_collect(struct sampler_http *s, struct window_set *ws)
 {
-	uint32_t old = s->skel->bss->gen;
+	uint32_t old = s->gen, next = old ^ 1, zero = 0;
 	int err, err2;
 
 	/* from here on the programs count into the other generation */
-	__atomic_store_n(&s->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
+	err = bpf_map__update_elem(s->skel->maps.http_gen, &zero, sizeof(zero), &next, sizeof(next),
+				   BPF_ANY);
+	if (err)
+		return err;
+	s->gen = next;
 	/* the whole grace period, even when a signal interrupts the sleep */
 	for (uint64_t until = time_mono_ns() + SAMPLER_HTTP_GRACE_NS, now;
 	     (now = time_mono_ns()) < until;)

@@ -32,6 +32,7 @@ struct sampler_http {
 	uint32_t *tgids;		     /* tgids now in svc_by_tgid */
 	size_t ntgids;
 	uint64_t drops[3]; /* totals of http_drops, for the status line */
+	uint32_t gen;	   /* the generation the kernel counts into (the http_gen map) */
 };
 
 /* Loads and attaches. Returns 0, or a negative errno after one warning line. */

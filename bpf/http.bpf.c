@@ -4,7 +4,7 @@
  *
  * Why packets and not syscalls: enabled syscall tracepoints tax every
  * syscall of every process on the host, while a tc program runs only for
- * packets, and returns after two array look-ups for packets of unwatched
+ * packets, and returns after four array look-ups for packets of unwatched
  * ports (docs/agent.md has the measurements). On loopback every packet
  * crosses lo's ingress once, so one program there sees both the request and
  * the response; on other interfaces it is attached to ingress and egress.
@@ -17,11 +17,19 @@
  * so each request counts exactly once. Pipelining and HTTP/2 are not
  * handled; TLS payloads do not parse and are ignored.
  *
- * Counting is in the kernel: one per-CPU counter per (service, route,
- * method, status, latency bucket), and per (calling service, peer, error,
- * bucket) for outbound calls. Every key carries the generation `gen`, which
- * user space flips before reading and deleting the previous one, so no
+ * Counting is in the kernel: one counter per (service, route, method,
+ * status, latency bucket), and per (calling service, peer, error, bucket) for
+ * outbound calls, added to atomically (a per-CPU value would be one more page
+ * to touch per response). Every key carries the generation in `http_gen`,
+ * which user space flips before reading and deleting the previous one, so no
  * increment is lost.
+ *
+ * Cost per packet is mostly memory the program touches, so a packet does as
+ * little as it can: a segment without payload (an ACK) returns after the
+ * parse, one of an unwatched port after four array look-ups (inlined, no
+ * helper call); a request of a kept-alive connection is one
+ * hash look-up and an in-place rewrite (never an LRU update); a response is
+ * one look-up of the connection and one of its counter.
  *
  * Client sockets of watched processes are learnt from sock:inet_sock_set_state:
  * the connect() that moves a socket to SYN_SENT runs in the caller's context.
@@ -47,8 +55,19 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_CLOSE	7
 #define HEAD_LEN	16 /* "GET / HTTP/1.1\r\n" and "HTTP/1.1 200 OK\r" are 16 */
 
-/* flipped by user space; every stats key carries it */
-volatile __u32 gen;
+/*
+ * The generation every stats key carries, flipped by user space. A one-entry
+ * array rather than a global: globals live in an mmapable, hence vmalloc()ed,
+ * map, and a small array is kmalloc()ed, so a response touches one 4 KiB
+ * vmalloc page fewer (pti without PCID flushes the TLB on every kernel entry
+ * here). Within the noise in docs/agent.md's measurements, but not worse.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} http_gen SEC(".maps");
 
 /* listening port -> service id (0: not watched) */
 struct {
@@ -90,14 +109,14 @@ struct {
 } conns SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HTTP_STATS_MAX);
 	__type(key, struct http_stats_key);
 	__type(value, __u64);
 } http_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HTTP_CALLS_MAX);
 	__type(key, struct http_call_key);
 	__type(value, __u64);
@@ -110,23 +129,15 @@ struct {
 	__type(value, __u64);
 } http_drops SEC(".maps");
 
-/* Per-CPU scratch: too big for the 512-byte stack. */
-struct scratch {
+/*
+ * What the route folding callback works on, on on_request()'s stack (208
+ * bytes): a per-CPU scratch map would be one more page per request. It fits
+ * because on_request() and on_response() are subprograms, so their locals do
+ * not add up in one frame.
+ */
+struct fold_ctx {
 	char path[HTTP_PATH_SCAN];
 	struct route_fold fold;
-	struct http_conn conn;
-	struct http_stats_key stats;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
-
-struct fold_ctx {
-	struct scratch *s;
 };
 
 static __always_inline void count_drop(__u32 which)
@@ -145,20 +156,20 @@ static __always_inline __u16 lookup_port(void *map, __u16 port)
 	return svc ? *svc : 0;
 }
 
-/* Adds one to a per-CPU counter, creating it when absent. */
+/* Adds one to a shared counter, creating it when absent. */
 static __always_inline void count_key(void *map, const void *key)
 {
 	__u64 one = 1, *n = bpf_map_lookup_elem(map, key);
 
 	if (n) {
-		(*n)++;
+		__sync_fetch_and_add(n, 1);
 		return;
 	}
-	/* EEXIST: another CPU created it meanwhile; its slot for us is 0 */
+	/* EEXIST: another CPU created it meanwhile; add to it */
 	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST)) {
 		n = bpf_map_lookup_elem(map, key);
 		if (n)
-			(*n)++;
+			__sync_fetch_and_add(n, 1);
 		else
 			count_drop(HTTP_DROP_STATS_FULL);
 	}
@@ -214,8 +225,7 @@ static __always_inline int parse_status(const char *h)
 
 static long fold_one(__u32 i, void *data)
 {
-	struct fold_ctx *ctx = data;
-	struct scratch *s = ctx->s;
+	struct fold_ctx *s = data;
 
 	return route_fold_step(&s->fold, s->path[i & (HTTP_PATH_SCAN - 1)]);
 }
@@ -229,6 +239,8 @@ struct packet {
 	__u32 payload_off;
 	__u32 payload_len;
 	__u8 family;
+	__u8 method;	 /* of a request: enum http_method */
+	__u8 method_len; /* with its space */
 };
 
 /* Parses Ethernet, IPv4 or IPv6, and TCP. Returns 0 for a TCP segment. */
@@ -277,56 +289,74 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet *p)
 	return 0;
 }
 
-static __always_inline void on_request(struct __sk_buff *skb, const struct packet *p, __u8 method,
-				       __u32 method_len, __u16 server, __u16 client)
+static __noinline void on_request(struct __sk_buff *skb, const struct packet *p, __u16 server,
+				  __u16 client)
 {
 	struct http_conn_key key = {};
-	struct http_conn *old;
-	struct fold_ctx ctx;
-	struct scratch *s;
-	__u32 zero = 0, n;
+	struct http_conn *c;
+	struct fold_ctx ctx, *s = &ctx;
+	__u32 n;
 
 	__builtin_memcpy(key.caddr, p->src, 16);
 	__builtin_memcpy(key.saddr, p->dst, 16);
 	key.cport = p->sport;
 	key.sport = p->dport;
-	old = bpf_map_lookup_elem(&conns, &key);
-	if (old && old->start_ns) {
-		if (old->req_seq == p->seq) {
-			count_drop(HTTP_DROP_RETRANSMIT);
-			return;
-		}
-		count_drop(HTTP_DROP_UNANSWERED);
-	}
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
+	c = bpf_map_lookup_elem(&conns, &key);
+	/*
+	 * The same first sequence number again is a retransmission, answered or
+	 * not: a later request on the connection starts further on.
+	 */
+	if (c && c->req_seq == p->seq) {
+		count_drop(HTTP_DROP_RETRANSMIT);
 		return;
-	n = p->payload_len - method_len;
+	}
+	if (c && c->start_ns)
+		count_drop(HTTP_DROP_UNANSWERED);
+	n = p->payload_len - p->method_len; /* > 0: the caller saw HEAD_LEN bytes */
 	if (n > HTTP_PATH_SCAN)
 		n = HTTP_PATH_SCAN;
-	if (n < 1 || bpf_skb_load_bytes(skb, p->payload_off + method_len, s->path, n))
+	/* the same 1..HTTP_PATH_SCAN, in a form the verifier follows into a subprogram */
+	n = ((n - 1) & (HTTP_PATH_SCAN - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, p->payload_off + p->method_len, s->path, n))
 		return;
 	route_fold_init(&s->fold);
-	ctx.s = s;
-	bpf_loop(n, fold_one, &ctx, 0);
+	bpf_loop(n, fold_one, s, 0);
 	route_fold_finish(&s->fold);
 
-	__builtin_memcpy(s->conn.route, s->fold.out, ROUTE_MAX);
-	s->conn.start_ns = bpf_ktime_get_ns();
-	s->conn.req_seq = p->seq;
-	s->conn.server_svc = server;
-	s->conn.client_svc = client;
-	s->conn.method = method;
-	bpf_map_update_elem(&conns, &key, &s->conn, BPF_ANY);
+	if (!c) {
+		struct http_conn fresh = {};
+
+		/* the first request of a connection: the only update of the map */
+		__builtin_memcpy(fresh.route, s->fold.out, ROUTE_MAX);
+		fresh.start_ns = bpf_ktime_get_ns();
+		fresh.req_seq = p->seq;
+		fresh.server_svc = server;
+		fresh.client_svc = client;
+		fresh.method = p->method;
+		bpf_map_update_elem(&conns, &key, &fresh, BPF_ANY);
+		return;
+	}
+	/*
+	 * A kept-alive connection: rewrite the entry in place; an LRU update
+	 * takes a fresh node and two locks (about 110 ns, docs/agent.md). No
+	 * response can be matched before this request reaches the server, which
+	 * is after we return, and start_ns, which the response side tests, is
+	 * written last.
+	 */
+	__builtin_memcpy(c->route, s->fold.out, ROUTE_MAX);
+	c->req_seq = p->seq;
+	c->server_svc = server;
+	c->client_svc = client;
+	c->method = p->method;
+	c->start_ns = bpf_ktime_get_ns();
 }
 
-static __always_inline void on_response(const struct packet *p, int status)
+static __noinline void on_response(const struct packet *p, int status)
 {
 	struct http_conn_key key = {};
 	struct http_call_key call = {};
 	struct http_conn *c;
-	struct scratch *s;
-	__u32 zero = 0, bucket;
+	__u32 zero = 0, bucket, gen, *g;
 	__u64 now = bpf_ktime_get_ns();
 
 	__builtin_memcpy(key.caddr, p->dst, 16);
@@ -337,17 +367,18 @@ static __always_inline void on_response(const struct packet *p, int status)
 	if (!c || !c->start_ns)
 		return;
 	bucket = hist_bucket_index(now - c->start_ns);
+	g = bpf_map_lookup_elem(&http_gen, &zero);
+	gen = g ? *g : 0;
 	if (c->server_svc) {
-		s = bpf_map_lookup_elem(&scratch, &zero);
-		if (s) {
-			__builtin_memcpy(s->stats.route, c->route, ROUTE_MAX);
-			s->stats.gen = gen;
-			s->stats.bucket = bucket;
-			s->stats.svc = c->server_svc;
-			s->stats.status = status;
-			s->stats.method = c->method;
-			count_key(&http_stats, &s->stats);
-		}
+		struct http_stats_key stats = {};
+
+		__builtin_memcpy(stats.route, c->route, ROUTE_MAX);
+		stats.gen = gen;
+		stats.bucket = bucket;
+		stats.svc = c->server_svc;
+		stats.status = status;
+		stats.method = c->method;
+		count_key(&http_stats, &stats);
 	}
 	if (c->client_svc) {
 		__builtin_memcpy(call.daddr, p->src, 16);
@@ -386,8 +417,10 @@ int http_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	method = parse_method(head, &method_len);
 	if (method != HTTP_METHOD_OTHER) {
+		p.method = method;
+		p.method_len = method_len;
 		if (server_in || client_out)
-			on_request(skb, &p, method, method_len, server_in, client_out);
+			on_request(skb, &p, server_in, client_out);
 		return TC_ACT_OK;
 	}
 	status = parse_status(head);

@@ -38,8 +38,8 @@ struct route_fold {
 
 static inline void route_fold_init(struct route_fold *f)
 {
-	for (int i = 0; i < ROUTE_MAX; i++)
-		f->out[i] = 0;
+	/* a builtin, not libc: word stores in BPF, not 64 byte stores */
+	__builtin_memset(f->out, 0, ROUTE_MAX);
 	f->len = 0;
 	f->seg_start = 0;
 	f->seg_len = 0;
@@ -147,9 +147,19 @@ static inline void route_fold_finish(struct route_fold *f)
 		f->out[0] = '/';
 		f->len = 1;
 	}
-	for (__u32 i = 0; i < ROUTE_MAX; i++)
-		if (i >= f->len)
-			f->out[i] = 0;
+	/*
+	 * Bytes past len may hold what a segment folded to "{id}" or a cut
+	 * left: up to the next multiple of 8 byte by byte, then 8 at a time
+	 * (16 steps instead of 64; this runs once per request).
+	 */
+	__u32 word = (f->len + 7) & ~7u;
+
+	for (__u32 k = 0; k < 8; k++)
+		if (f->len + k < word)
+			f->out[(f->len + k) & (ROUTE_MAX - 1)] = 0;
+	for (__u32 i = 0; i < ROUTE_MAX; i += 8)
+		if (i >= word)
+			__builtin_memset(f->out + i, 0, 8);
 }
 
 #endif

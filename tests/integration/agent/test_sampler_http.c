@@ -2,17 +2,27 @@
  * The HTTP sampler against the real demo services: exactly N requests per
  * route and status go in, exactly N come out of the kernel's counters, for
  * new and kept-alive connections, inbound and outbound; nothing else is
- * counted.
+ * counted. Retransmitted segments, which loopback does not make on demand,
+ * are crafted and run through the loaded program with BPF_PROG_TEST_RUN.
  */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include <http.skel.h>
+
 #include "agent/loader.h"
 #include "agent/sampler_http.h"
 #include "agent/services.h"
+#include "bpf/http.h"
 #include "common/window.h"
 #include "common/alloc.h"
 #include "tests/lib/demo_services.h"
@@ -192,4 +202,68 @@ Test(sampler_http, attributes_calls_on_connections_made_before_it_watched)
 	cr_assert_not_null(to_users, "calls on the older connection were not attributed");
 	cr_expect_eq(to_users->count, 6);
 	cr_expect_eq(http_count(SVC_ORDERS, "POST", "/orders", 201), 6);
+}
+
+/* One IPv4 TCP segment 10.9.9.1:@sport -> 10.9.9.2:@dport through the loaded tc program. */
+static void run_segment(uint16_t sport, uint16_t dport, uint32_t seq, const char *payload)
+{
+	struct {
+		struct ethhdr eth;
+		struct iphdr ip;
+		struct tcphdr tcp;
+		char payload[128];
+	} __attribute__((packed)) pkt;
+	size_t n = strlen(payload);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &pkt,
+		    .data_size_in = (uint32_t)(sizeof(pkt) - sizeof(pkt.payload) + n));
+
+	cr_assert_leq(n, sizeof(pkt.payload));
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.eth.h_proto = htons(ETH_P_IP);
+	pkt.ip.version = 4;
+	pkt.ip.ihl = 5;
+	pkt.ip.ttl = 64;
+	pkt.ip.protocol = IPPROTO_TCP;
+	pkt.ip.tot_len = htons((uint16_t)(sizeof(pkt.ip) + sizeof(pkt.tcp) + n));
+	/* the two ends swap with the direction, so one connection is one key */
+	pkt.ip.saddr = htonl(sport == 1 ? 0x0a090901 : 0x0a090902);
+	pkt.ip.daddr = htonl(sport == 1 ? 0x0a090902 : 0x0a090901);
+	pkt.tcp.source = htons(sport);
+	pkt.tcp.dest = htons(dport);
+	pkt.tcp.seq = htonl(seq);
+	pkt.tcp.doff = 5;
+	pkt.tcp.ack = 1;
+	pkt.tcp.psh = 1;
+	memcpy(pkt.payload, payload, n);
+	cr_assert_eq(bpf_prog_test_run_opts(bpf_program__fd(sampler.skel->progs.http_tc), &opts),
+		     0);
+}
+
+Test(sampler_http, counts_retransmitted_requests_and_responses_once)
+{
+	static const char req[] = "GET /users/77 HTTP/1.1\r\nHost: users\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	/* client port 1 is never an ephemeral port, so never a watched client socket */
+	uint16_t client = 1, server = (uint16_t)demo.users.port;
+	uint32_t cseq = 1000, sseq = 90000;
+	uint64_t retransmits;
+
+	run_segment(client, server, cseq, req);
+	run_segment(client, server, cseq, req); /* retransmitted before the answer */
+	run_segment(server, client, sseq, resp);
+	run_segment(client, server, cseq, req);	 /* retransmitted after it */
+	run_segment(server, client, sseq, resp); /* the answer again */
+	/* the next request on the kept-alive connection, rewritten in place */
+	cseq += sizeof(req) - 1;
+	sseq += sizeof(resp) - 1;
+	run_segment(client, server, cseq, "DELETE /users/78 HTTP/1.1\r\n\r\n");
+	run_segment(client, server, cseq, "DELETE /users/78 HTTP/1.1\r\n\r\n");
+	run_segment(server, client, sseq, "HTTP/1.1 404 Not Found\r\n\r\n");
+
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 200), 1);
+	cr_expect_eq(http_count(SVC_USERS, "DELETE", "/users/{id}", 404), 1);
+	cr_expect_eq(http_total(SVC_USERS), 2);
+	retransmits = sampler.drops[HTTP_DROP_RETRANSMIT];
+	cr_expect_geq(retransmits, 3, "%llu retransmits seen", (unsigned long long)retransmits);
 }

@@ -72,3 +72,29 @@ Test(route, cuts_long_paths_at_a_segment)
 	fold("/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", got);
 	cr_assert_str_eq(got, "/...");
 }
+
+/* The whole buffer is a map key: what a folded or cut segment left past the end must be 0. */
+Test(route, zeroes_every_byte_past_the_route)
+{
+	static const char *const paths[] = {
+		"/a/550e8400-e29b-41d4-a716-446655440000",
+		"/a/550e8400-e29b-41d4-a716-446655440000/items/123456789012",
+		"/aaaaaaaaaa/bbbbbbbbbb/cccccccccc/dddddddddd/eeeeeeeeee/ffffffffff/gggg",
+		"/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		"/1234567", /* len 7: the byte-by-byte part of the zeroing */
+		"/12345678/x",
+	};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct route_fold f;
+
+		route_fold_init(&f);
+		for (const char *p = paths[i]; *p; p++)
+			if (route_fold_step(&f, *p))
+				break;
+		route_fold_finish(&f);
+		for (unsigned j = f.len; j < ROUTE_MAX; j++)
+			cr_assert_eq(f.out[j], 0, "'%s': byte %u of '%.*s' is %d", paths[i], j,
+				     (int)f.len, f.out, f.out[j]);
+	}
+}
