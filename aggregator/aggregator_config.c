@@ -24,8 +24,9 @@ static const struct cfg_key aggregator_keys[] = {
 	CFG_STR("keys_dir", struct aggregator_config, keys_dir, "/etc/prp/keys",
 		"agents' keys: KEYS_DIR/TENANT/tenant.key, or KEYS_DIR/TENANT/agents/ID.key for one "
 		"agent"),
-	CFG_UINT("http.threads", struct aggregator_config, http_threads, 4, 1, 256,
-		 "threads answering HTTP requests"),
+	CFG_UINT("http.threads", struct aggregator_config, http_threads, 0, 0, 256,
+		 "threads answering HTTP requests; 0: one per CPU the aggregator may run on "
+		 "(more threads than CPUs only queue requests behind each other)"),
 	CFG_UINT("retention.raw_hours", struct aggregator_config, retention_raw_hours, 24, 1,
 		 24 * 365, "hours the per-second windows are kept"),
 	CFG_UINT("retention.minute_days", struct aggregator_config, retention_minute_days, 14, 1,

@@ -9,6 +9,7 @@
  * exits 0.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,20 @@ static void ingest_status(void *arg, struct api_ingest_status *out)
 		out->rejected[out->nrejected].count = st.rejected[i];
 		out->nrejected++;
 	}
+}
+
+/* One HTTP worker per CPU this process may run on (its affinity, not the machine's). */
+static unsigned http_threads(const struct aggregator_config *c)
+{
+	cpu_set_t set;
+	int n;
+
+	if (c->http_threads)
+		return (unsigned)c->http_threads;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 2;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 /* --help, --check-config: handled before the config. */
@@ -144,7 +159,7 @@ int main(int argc, char **argv)
 	so.read_only = true;
 	ret = api_start(&api, &(struct api_config){ .bind_address = host,
 						     .port = port,
-						     .threads = (unsigned)cfg.http_threads,
+						     .threads = http_threads(&cfg),
 						     .version = PRP_VERSION,
 						     .series = series,
 						     .store = &so,

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -24,6 +26,7 @@
 #include "aggregator/series.h"
 #include "common/alloc.h"
 #include "common/frame.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 
 struct health_entry {
@@ -114,7 +117,7 @@ static struct blob *health_cache_gzip(const char *text, size_t len)
 	uLong cap;
 
 	/* 15 window bits + 16: a gzip header and trailer instead of zlib's */
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
 	    Z_OK)
 		return NULL;
 	cap = deflateBound(&z, len);
@@ -249,6 +252,13 @@ static void *health_cache_refresh(void *arg)
 	uint64_t t;
 	size_t n;
 
+	/*
+	 * Background work: at the lowest priority, the render (tens of ms for a
+	 * thousand services) yields to the workers answering requests, instead
+	 * of holding a core they wait for (Linux applies nice per thread).
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19))
+		log_debug("health cache: cannot lower the refresher's priority");
 	pthread_mutex_lock(&hc->lock);
 	while (!hc->stop) {
 		t = time_mono_ns() + HEALTH_CACHE_TICK_MS * NSEC_PER_MSEC;

@@ -39,7 +39,7 @@ static void expect_defaults(const struct aggregator_config *c)
 	cr_expect_str_eq(c->ingest, "tcp://0.0.0.0:7070");
 	cr_expect_str_eq(c->data, "/var/lib/prp");
 	cr_expect_str_eq(c->keys_dir, "/etc/prp/keys");
-	cr_expect_eq(c->http_threads, 4);
+	cr_expect_eq(c->http_threads, 0);
 	cr_expect_eq(c->retention_raw_hours, 24);
 	cr_expect_eq(c->retention_minute_days, 14);
 	cr_expect_eq(c->ingest_batch_ms, 10);
