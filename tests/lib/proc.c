@@ -153,9 +153,13 @@ void proc_release(struct proc *p)
 		waitpid(p->pid, &p->status, 0);
 		p->pid = 0;
 	}
-	if (p->out_fd >= 0)
+	/*
+	 * A zeroed struct proc (never started) has fds 0: those are the test's
+	 * own stdin and stdout, never pipes of a child, so only fds above 2 close.
+	 */
+	if (p->out_fd > 2)
 		close(p->out_fd);
-	if (p->err_fd >= 0)
+	if (p->err_fd > 2)
 		close(p->err_fd);
 	p->out_fd = p->err_fd = -1;
 	buf_release(&p->out);
