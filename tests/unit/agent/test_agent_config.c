@@ -309,28 +309,12 @@ Test(agent_config, help_lists_every_flag)
 
 Test(agent_config, markdown_doc_is_what_the_table_prints)
 {
-	char path[PATH_MAX], *want = NULL, *have = NULL;
-	size_t wantlen = 0, havelen;
+	char *want = NULL;
+	size_t wantlen = 0;
 	FILE *f = open_memstream(&want, &wantlen);
 
 	agent_config_write_markdown(f);
 	fclose(f);
-	repo_path(path, sizeof(path), "docs/config-agent.md");
-	if (getenv("PRP_WRITE_DOCS")) {
-		f = fopen(path, "w");
-		cr_assert_not_null(f, "cannot write %s", path);
-		fwrite(want, 1, wantlen, f);
-		fclose(f);
-	}
-	f = fopen(path, "r");
-	cr_assert_not_null(f, "%s is missing: run PRP_WRITE_DOCS=1 %s", path,
-			   "build/tests/unit/agent/test_agent_config");
-	have = calloc(1, wantlen + 2);
-	havelen = fread(have, 1, wantlen + 1, f);
-	fclose(f);
-	cr_expect(havelen == wantlen && !memcmp(have, want, wantlen),
-		  "%s differs from agent_config_write_markdown(): rerun with PRP_WRITE_DOCS=1",
-		  path);
-	free(have);
+	expect_repo_file_is("docs/config-agent.md", want, wantlen, "build/tests/unit/agent/test_agent_config");
 	free(want);
 }
