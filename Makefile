@@ -55,7 +55,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I. -I$(BPFO)
 
 # ---- Sources ---------------------------------------------------------------
 # Files with a main(); everything else in a folder goes into its archive.
-MAINS := agent/main.c aggregator/main.c demo/demo_service.c demo/loadgen.c
+MAINS := agent/main.c aggregator/main.c aggregator/cli/prp_detect.c demo/demo_service.c demo/loadgen.c
 
 modsrc = $(filter-out $(MAINS),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
 COMMON_SRCS := $(call modsrc,common)
@@ -74,10 +74,12 @@ AGG_LIB    := $(O)/libprp-aggregator.a
 
 # ---- Programs --------------------------------------------------------------
 PROGRAMS := $(if $(wildcard agent/main.c),$(O)/prp-agent) \
-	$(if $(wildcard aggregator/main.c),$(O)/prp-aggregator) $(O)/prp-demo-service $(O)/prp-loadgen
+	$(if $(wildcard aggregator/main.c),$(O)/prp-aggregator) \
+	$(if $(wildcard aggregator/cli/prp_detect.c),$(O)/prp-detect) $(O)/prp-demo-service $(O)/prp-loadgen
 
 $(O)/prp-agent: $(call obj,agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
 $(O)/prp-aggregator: $(call obj,aggregator/main.c) $(AGG_LIB) $(COMMON_LIB)
+$(O)/prp-detect: $(call obj,aggregator/cli/prp_detect.c) $(AGG_LIB) $(COMMON_LIB)
 
 $(O)/prp-demo-service: $(call obj,demo/demo_service.c) $(DEMO_LIB) $(COMMON_LIB)
 $(O)/prp-loadgen: $(call obj,demo/loadgen.c) $(DEMO_LIB) $(COMMON_LIB)

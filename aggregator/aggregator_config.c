@@ -14,6 +14,8 @@
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 _Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3, "log_levels[] follows enum log_level");
 
+static const char *const detect_methods[] = { "robust", "slo", NULL };
+
 static const struct cfg_key aggregator_keys[] = {
 	CFG_STR("listen", struct aggregator_config, listen, "0.0.0.0:8080",
 		"address of the HTTP API, HOST:PORT"),
@@ -33,6 +35,21 @@ static const struct cfg_key aggregator_keys[] = {
 		 3650, "days the per-minute rollups are kept"),
 	CFG_MS("ingest_batch_ms", struct aggregator_config, ingest_batch_ms, 10, 1, 1000,
 	       "longest a frame waits to be stored with others in one transaction"),
+	CFG_ENUM("detect.method", struct aggregator_config, detect_method, 0, detect_methods,
+		 "robust: the streaming detector on every signal of every service; slo: only the SLO "
+		 "thresholds (POST /ml/toggle switches at run time)"),
+	CFG_BOOL("detect.enabled", struct aggregator_config, detect_enabled, true,
+		 "run detection and prediction"),
+	CFG_SEC("detect.warmup", struct aggregator_config, detect_warmup_s, 60, 10, 86400,
+		"how long a signal is learnt before it may raise an anomaly"),
+	CFG_SEC("detect.resolve_after", struct aggregator_config, detect_resolve_after_s, 15, 1,
+		3600, "an anomaly resolves after this long back within its baseline"),
+	CFG_SEC("predict.horizon", struct aggregator_config, predict_horizon_s, 600, 10, 86400,
+		"a forecast breach of an SLO within this long is a prediction.breach"),
+	CFG_DOUBLE("slo.latency_p99_ms", struct aggregator_config, slo_latency_p99_ms, 500, 0.001,
+		   3600000, "every service's p99 latency objective, in ms"),
+	CFG_DOUBLE("slo.error_rate", struct aggregator_config, slo_error_rate, 0.05, 0.0001, 1,
+		   "every service's error-rate objective: the 5xx fraction of requests"),
 	CFG_ENUM("log_level", struct aggregator_config, log_level, LOG_LEVEL_INFO, log_levels,
 		 "the least important messages logged"),
 	CFG_END,

@@ -26,6 +26,13 @@ struct aggregator_config {
 	uint64_t retention_raw_hours;
 	uint64_t retention_minute_days;
 	uint64_t ingest_batch_ms;
+	int detect_method; /* enum detection_method */
+	bool detect_enabled;
+	uint64_t detect_warmup_s;
+	uint64_t detect_resolve_after_s;
+	uint64_t predict_horizon_s;
+	double slo_latency_p99_ms;
+	double slo_error_rate;
 	int log_level; /* enum log_level */
 };
 

@@ -1,10 +1,11 @@
 /*
  * prp-aggregator: receives the agents' windows (aggregator/ingest.c), keeps
  * them in the store (aggregator/store/) and in memory (aggregator/series.c),
+ * watches them for anomalies and coming SLO breaches (aggregator/detect/),
  * and serves the HTTP API (aggregator/http/).
  *
  * The main thread starts the parts, then waits for a signal: SIGTERM or
- * SIGINT stops the API first (no new requests), then ingest (its last batch
+ * SIGINT stops the API first (no new requests), then detection, then ingest (its last batch
  * is committed and answered, so everything acknowledged is on disk), and
  * exits 0.
  */
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "aggregator/aggregator_config.h"
+#include "aggregator/detect/detection.h"
 #include "aggregator/http/api.h"
 #include "aggregator/ingest.h"
 #include "aggregator/series.h"
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
 	struct ingest *ingest = NULL;
 	struct series *series = NULL;
 	struct api *api = NULL;
+	struct detection *detection = NULL;
+	struct detection_config dc;
 	bool check_only = false;
 	char host[256];
 	uint16_t port = 0;
@@ -156,6 +160,21 @@ int main(int argc, char **argv)
 		log_error_err(ret, "aggregator: ingest could not start");
 		goto out;
 	}
+	detection_config_default(&dc);
+	dc.series = series;
+	dc.store = so;
+	dc.method = (enum detection_method)cfg.detect_method;
+	dc.enabled = cfg.detect_enabled;
+	dc.warmup_s = (unsigned)cfg.detect_warmup_s;
+	dc.resolve_after_s = (unsigned)cfg.detect_resolve_after_s;
+	dc.horizon_s = (unsigned)cfg.predict_horizon_s;
+	dc.slo_latency_p99_ms = cfg.slo_latency_p99_ms;
+	dc.slo_error_rate = cfg.slo_error_rate;
+	ret = detection_start(&detection, &dc);
+	if (ret) {
+		log_error_err(ret, "aggregator: detection could not start");
+		goto out;
+	}
 	so.read_only = true;
 	ret = api_start(&api, &(struct api_config){ .bind_address = host,
 						     .port = port,
@@ -164,7 +183,8 @@ int main(int argc, char **argv)
 						     .series = series,
 						     .store = &so,
 						     .ingest_status = ingest_status,
-						     .ingest_arg = ingest });
+						     .ingest_arg = ingest,
+						     .detection = detection });
 	if (ret) {
 		log_error_err(ret, "aggregator: the HTTP API could not listen on %s", cfg.listen);
 		goto out;
@@ -175,6 +195,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
+	detection_stop(detection);
 	if (ingest) {
 		struct ingest_stats st;
 

@@ -45,6 +45,7 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.series = c->series;
 	a->env.ingest_status = c->ingest_status;
 	a->env.ingest_arg = c->ingest_arg;
+	a->env.detection = c->detection;
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
 		goto out_free;

@@ -18,6 +18,7 @@
 
 #include "common/compiler.h"
 
+struct detection;
 struct series;
 struct store_options;
 
@@ -56,6 +57,7 @@ struct api_config {
 	const struct store_options *store;
 	api_ingest_status_fn *ingest_status; /* NULL: ingest "not running" */
 	void *ingest_arg;
+	struct detection *detection; /* borrowed; must outlive the api; NULL: 503 on its routes */
 };
 
 #define API_CONNECTION_LIMIT	 1024

@@ -4,6 +4,8 @@
 #include "aggregator/http/api_common.h"
 
 #include <errno.h>
+#include <string.h>
+#include <strings.h>
 
 #include "aggregator/store/store.h"
 
@@ -35,5 +37,57 @@ int api_common_cursor(const struct query *q, struct resp *rp, char *key, size_t 
 	key[0] = '\0';
 	if (q->cursor && query_cursor_decode(q->cursor, key, cap))
 		return resp_error(rp, 400, "bad_request", "cursor: not a cursor this API gave");
+	return 0;
+}
+
+int api_common_param(struct req *rq, struct resp *rp, const char *name, const char **value)
+{
+	*value = NULL;
+	for (size_t i = 0; i < rq->nquery; i++) {
+		if (strcmp(rq->query[i].key, name))
+			continue;
+		if (*value)
+			return resp_error(rp, 400, "bad_request", "%s: given more than once", name);
+		if (!rq->query[i].value || !rq->query[i].value[0])
+			return resp_error(rp, 400, "bad_request", "%s: empty", name);
+		*value = rq->query[i].value;
+	}
+	return 0;
+}
+
+/* True for application/json, with parameters (charset) or not. */
+static bool api_common_is_json(const char *ct)
+{
+	size_t n = strcspn(ct, ";");
+
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return n == strlen("application/json") && !strncasecmp(ct, "application/json", n);
+}
+
+int api_common_body(struct req *rq, struct resp *rp, bool empty_ok, json_t **out)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	*out = NULL;
+	if (!rq->body_len && empty_ok) {
+		*out = json_object();
+		return 0;
+	}
+	if (!rq->body_len)
+		return resp_error(rp, 400, "bad_request", "a JSON object body is required");
+	if (rq->content_type && !api_common_is_json(rq->content_type))
+		return resp_error(rp, 415, "unsupported_media_type",
+				  "Content-Type '%.64s' is not application/json", rq->content_type);
+	v = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!v)
+		return resp_error(rp, 400, "invalid_json", "invalid JSON at line %d column %d: %s",
+				  jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return resp_error(rp, 400, "invalid_json", "the body must be a JSON object");
+	}
+	*out = v;
 	return 0;
 }

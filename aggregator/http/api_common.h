@@ -6,6 +6,8 @@
 #ifndef PRP_AGGREGATOR_HTTP_API_COMMON_H
 #define PRP_AGGREGATOR_HTTP_API_COMMON_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +27,20 @@ struct store *api_common_store(struct req *rq, struct resp *rp);
 /* Decodes q->cursor into @key (at least 2 * QUERY_CURSOR_MAX bytes): 0 or the 400 answered. ""
  * without one. */
 int api_common_cursor(const struct query *q, struct resp *rp, char *key, size_t cap);
+
+/*
+ * The query parameter @name that the route's query_parse() keys do not
+ * cover: *value is NULL when absent. 0, or the 400 answered (given twice,
+ * empty).
+ */
+int api_common_param(struct req *rq, struct resp *rp, const char *name, const char **value);
+
+/*
+ * The request body as a JSON object (caller owns *out: json_decref()). An
+ * empty body gives an empty object when @empty_ok. Answers 415 for a
+ * Content-Type other than JSON, 400 for malformed JSON (with jansson's
+ * message and position) or a body that is not an object; returns -EINVAL.
+ */
+int api_common_body(struct req *rq, struct resp *rp, bool empty_ok, json_t **out);
 
 #endif

@@ -22,6 +22,7 @@ struct api_env {
 	struct health_cache *health; /* rendered /services/health bodies; has its own lock */
 	api_ingest_status_fn *ingest_status; /* may be NULL */
 	void *ingest_arg;
+	struct detection *detection; /* borrowed; thread-safe (detection.h); may be NULL */
 };
 
 #endif

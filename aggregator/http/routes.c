@@ -13,7 +13,10 @@
 
 #include "aggregator/http/api.h"
 #include "aggregator/http/api_agents.h"
+#include "aggregator/http/api_anomalies.h"
 #include "aggregator/http/api_health.h"
+#include "aggregator/http/api_ml.h"
+#include "aggregator/http/api_predictions.h"
 #include "aggregator/http/api_services.h"
 #include "aggregator/http/api_topology.h"
 #include "common/compiler.h"
@@ -27,6 +30,16 @@ static const struct route routes[] = {
 	{ "GET", "/services/{name}/series", api_services_series,     ROLE_VIEWER, 0 },
 	{ "GET", "/topology",               api_topology_get,        ROLE_VIEWER, 0 },
 	{ "GET", "/agents",                 api_agents_list,         ROLE_VIEWER, 0 },
+	{ "GET", "/anomalies",              api_anomalies_list,      ROLE_VIEWER, 0 },
+	{ "GET", "/anomalies/{id}",         api_anomalies_get,       ROLE_VIEWER, 0 },
+	{ "GET", "/predict",                api_anomalies_open,      ROLE_VIEWER, 0 },
+	{ "POST", "/predict",               api_predictions_predict, ROLE_VIEWER, 4096 },
+	{ "GET", "/predictions/all",        api_predictions_all,     ROLE_VIEWER, 0 },
+	{ "GET", "/predictions/{service}",  api_predictions_service, ROLE_VIEWER, 0 },
+	{ "POST", "/forecast",              api_predictions_forecast, ROLE_VIEWER, 4096 },
+	{ "POST", "/detect/manual",         api_anomalies_detect_now, ROLE_OPERATOR, 4096 },
+	{ "GET", "/ml/status",              api_ml_status,           ROLE_VIEWER, 0 },
+	{ "POST", "/ml/toggle",             api_ml_toggle,           ROLE_OPERATOR, 4096 },
 };
 /* clang-format on */
 

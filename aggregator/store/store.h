@@ -142,6 +142,64 @@ int store_topology(struct store *s, const char *tenant, int64_t since_ms, int64_
 		   struct store_edge **out, size_t *n);
 void store_topology_free(struct store_edge *v, size_t n);
 
+/* ---- anomalies (store_anomalies.c) ---- */
+enum store_severity { STORE_SEVERITY_INFO = 0, STORE_SEVERITY_WARNING = 1, STORE_SEVERITY_CRITICAL = 2 };
+#define STORE_METRIC_MAX 32
+
+/*
+ * One anomaly as an incident: opened by detection, updated while it lasts,
+ * resolved once. The baseline (expected_*) is the one it was opened
+ * against; current_value and peak_value follow the series.
+ */
+struct store_anomaly {
+	int64_t id; /* > 0; assigned by store_anomaly_put() on insert */
+	char tenant[FRAME_ID_MAX];
+	char service[SERVICE_NAME_MAX];
+	char metric[STORE_METRIC_MAX]; /* a bare signal name: latency_p99, error_rate, ... */
+	enum store_severity severity;  /* the highest it reached */
+	bool open;		       /* false once resolved */
+	double score;		       /* the detector's, in [0,1]: the highest while open */
+	double confidence;	       /* in [0,1] */
+	double current_value, peak_value;
+	double expected_min, expected_max, expected_mean;
+	int64_t started_ms, updated_ms, resolved_ms; /* resolved_ms 0 while open */
+	char *evidence; /* JSON array text, owned (free()); NULL reads as "[]" */
+	char *details;	/* JSON object text, owned (free()); NULL reads as "{}" */
+};
+
+/* Frees the strings of @a (not @a itself); @a is then zeroed. */
+void store_anomaly_release(struct store_anomaly *a);
+void store_anomalies_free(struct store_anomaly *v, size_t n);
+
+/*
+ * Writes @a: inserts it when a->id is 0 (and sets a->id), else updates
+ * the row with that id and tenant (-ENOENT when there is none). Writer;
+ * commits at once (outside store_begin()/store_commit()).
+ */
+int store_anomaly_put(struct store *s, struct store_anomaly *a);
+
+/* One anomaly of @tenant by id into @out (release it); -ENOENT when absent. */
+int store_anomaly_get(struct store *s, const char *tenant, int64_t id, struct store_anomaly *out);
+
+struct store_anomaly_filter {
+	const char *tenant;  /* NULL: every tenant */
+	const char *service; /* NULL: any */
+	const char *metric;  /* NULL: any */
+	enum store_severity min_severity;
+	int status;	     /* -1 any, 1 open, 0 resolved */
+	int64_t since_ms, until_ms; /* started_ms in [since, until); 0/0: any */
+	int64_t before_id;   /* only ids below (the cursor); 0: none */
+	size_t limit;	     /* at most this many; 0: no bound */
+};
+
+/*
+ * The anomalies matching @f, newest (highest id) first; caller owns *out:
+ * store_anomalies_free(). *more is true when more match past the limit
+ * (may be NULL).
+ */
+int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
+			 struct store_anomaly **out, size_t *n, bool *more);
+
 /* ---- maintenance ---- */
 /*
  * Rolls raw windows of whole minutes before @now_ms into minute rows (once:

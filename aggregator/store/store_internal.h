@@ -14,6 +14,10 @@
  *   service_hosts    per (tenant, service, host): first and last seen
  *   agents           per (tenant, agent_id): status, last_seq, frames
  *   tenant_state     per tenant: the rollup cursors and the raw floor
+ *   anomalies        one row per anomaly (id AUTOINCREMENT, never reused),
+ *                    with its tenant; store_anomalies.c prepares its own
+ *                    statements per call (anomaly writes are rare and the
+ *                    list's WHERE clause varies), outside the cache below
  *
  * The rollup cursor of a tenant is (end_ms, rowid) of the last raw row rolled
  * into minute rows; rows after it in (end_ms, rowid) order are not rolled yet.

@@ -11,6 +11,14 @@
  * leaving it out saves a fifth of the bytes and of the CPU of ingest.
  * Counters are SQLite INTEGERs (signed 64 bits): a uint64_t is stored by its
  * bits and read back the same way.
+ *
+ * Anomalies (migration 2, store_anomalies.c) are listed newest first within
+ * a tenant, optionally only the open or only the resolved ones: the indexes
+ * (tenant, id) and (tenant, open, id) serve both without a sort. Their other
+ * filters (service, metric, severity, started_ms) are checked on the rows
+ * those indexes yield: a tenant has few anomalies next to its windows. Ids
+ * are AUTOINCREMENT so that an id, once handed out (it is in URLs and
+ * events), never names another anomaly, even after rows are deleted.
  */
 #include "aggregator/store/store_internal.h"
 
@@ -66,6 +74,19 @@ static const char *const migrations[] = {
 	" tenant TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL,"
 	" minute_ms INTEGER NOT NULL, count INTEGER NOT NULL, errors INTEGER NOT NULL,"
 	" latency BLOB NOT NULL, PRIMARY KEY (tenant, minute_ms, src, dst));",
+	/* 2: anomalies; evidence and details are JSON text, NULL for none */
+	"CREATE TABLE anomalies ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, service TEXT NOT NULL, metric TEXT NOT NULL,"
+	" severity INTEGER NOT NULL, open INTEGER NOT NULL,"
+	" score REAL NOT NULL, confidence REAL NOT NULL,"
+	" current_value REAL NOT NULL, peak_value REAL NOT NULL,"
+	" expected_min REAL NOT NULL, expected_max REAL NOT NULL, expected_mean REAL NOT NULL,"
+	" started_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+	" resolved_ms INTEGER NOT NULL DEFAULT 0,"
+	" evidence TEXT, details TEXT);"
+	"CREATE INDEX anomalies_tenant ON anomalies (tenant, id);"
+	"CREATE INDEX anomalies_open ON anomalies (tenant, open, id);",
 };
 
 int store_schema_version(void)

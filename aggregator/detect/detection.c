@@ -1,0 +1,631 @@
+/*
+ * The detection thread (detection.h). Per service a struct track holds one
+ * detector, one incident and its last result per signal, and a predictor
+ * per SLO signal. Tracks are found by an open hash of (tenant, service);
+ * they are never removed (a service gone quiet keeps its learnt baseline
+ * for when it comes back; SERIES_MAX_SERVICES bounds them like the series).
+ *
+ * Locks: cycle_mu serialises cycles (the thread's and detection_run_now()'s)
+ * and guards the tracks and the writer store; state_mu guards the settings,
+ * the counters and the predictions the HTTP workers read, and is only held
+ * for copies, never across a store write.
+ */
+#include "aggregator/detect/detection.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aggregator/detect/detector.h"
+#include "aggregator/detect/incident.h"
+#include "aggregator/detect/prediction.h"
+#include "aggregator/detect/signals.h"
+#include "aggregator/series.h"
+#include "common/alloc.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+
+/* Open anomalies are written back this often while they last (current value, peak). */
+#define DETECTION_REFRESH_S 10
+/* A point is a candidate when the detector scores it at least this. */
+#define DETECTION_MIN_SCORE 0.9
+/* Consecutive bad seconds that open an anomaly. */
+#define DETECTION_OPEN_AFTER 2
+
+/* The signals predicted, and the index of their predictor. */
+static const enum signal_id predicted[] = { SIGNAL_LATENCY_P99, SIGNAL_ERROR_RATE };
+#define NPREDICTED (sizeof(predicted) / sizeof(predicted[0]))
+
+struct track {
+	char tenant[FRAME_ID_MAX];
+	char service[SERVICE_NAME_MAX];
+	int64_t last_t_s; /* the last second fed; 0 before the first */
+	struct detector *det[SIGNAL_COUNT];
+	struct detector_result last[SIGNAL_COUNT];
+	double last_value[SIGNAL_COUNT];
+	struct incident inc[SIGNAL_COUNT];
+	struct predictor pred[NPREDICTED];
+	struct detection_prediction out[NPREDICTED]; /* guarded by state_mu */
+};
+
+struct detection {
+	struct series *series;
+	struct store_options so;
+	char *dir;
+	struct detector_params dparams;
+
+	pthread_mutex_t cycle_mu; /* guards everything below down to state_mu */
+	struct store *store;
+	uint64_t points_fed;   /* this cycle's, moved to points at its end */
+	struct track **tracks; /* by insertion */
+	size_t ntracks, captracks;
+	size_t *index; /* open hash of track numbers + 1; 0 = free */
+	size_t nindex; /* a power of two, at least twice ntracks */
+
+	pthread_mutex_t state_mu; /* guards cfg, the counters and every track's out[] */
+	struct detection_config cfg;
+	uint64_t points, cycles, opened, resolved;
+	size_t open_now, warm;
+	int64_t last_cycle_ms;
+	double last_cycle_duration_ms;
+
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	bool stopping;
+	pthread_t thread;
+};
+
+static const char *const method_names[DETECTION_METHOD_COUNT] = { "robust", "slo" };
+
+void detection_config_default(struct detection_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->method = DETECTION_ROBUST;
+	c->enabled = true;
+	c->warmup_s = 60;
+	c->resolve_after_s = 15;
+	c->slo_latency_p99_ms = 500;
+	c->slo_error_rate = 0.05;
+	c->horizon_s = 600;
+}
+
+const char *detection_method_name(enum detection_method m)
+{
+	return m < DETECTION_METHOD_COUNT ? method_names[m] : "unknown";
+}
+
+int detection_method_find(const char *name)
+{
+	for (int i = 0; i < DETECTION_METHOD_COUNT; i++)
+		if (!strcmp(method_names[i], name))
+			return i;
+	return -1;
+}
+
+static int64_t now_ms(void)
+{
+	return (int64_t)(time_real_ns() / NSEC_PER_MSEC);
+}
+
+/* ---- tracks ---- */
+
+static struct track *track_new(struct detection *d, const char *tenant, const char *service)
+{
+	struct track *t = xcalloc(1, sizeof(*t));
+
+	snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
+	snprintf(t->service, sizeof(t->service), "%s", service);
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		t->det[s] = detector_new(&d->dparams);
+		t->last_value[s] = NAN;
+		incident_init(&t->inc[s]);
+	}
+	for (size_t i = 0; i < NPREDICTED; i++) {
+		predictor_init(&t->pred[i]);
+		snprintf(t->out[i].tenant, sizeof(t->out[i].tenant), "%s", tenant);
+		snprintf(t->out[i].service, sizeof(t->out[i].service), "%s", service);
+		snprintf(t->out[i].metric, sizeof(t->out[i].metric), "%s",
+			 signal_def(predicted[i])->name);
+	}
+	return t;
+}
+
+static void track_free(struct track *t)
+{
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		detector_free(t->det[s]);
+		incident_release(&t->inc[s]);
+	}
+	free(t);
+}
+
+static void tracks_rehash(struct detection *d, size_t nindex)
+{
+	free(d->index);
+	d->index = xcalloc(nindex, sizeof(*d->index));
+	d->nindex = nindex;
+	for (size_t i = 0; i < d->ntracks; i++) {
+		size_t h = hash_fnv1a_pair(d->tracks[i]->tenant, d->tracks[i]->service) &
+			   (nindex - 1);
+
+		while (d->index[h])
+			h = (h + 1) & (nindex - 1);
+		d->index[h] = i + 1;
+	}
+}
+
+/* The track of (tenant, service), created when @create; NULL when absent. */
+static struct track *tracks_get(struct detection *d, const char *tenant, const char *service,
+				bool create)
+{
+	size_t h;
+
+	if (d->nindex) {
+		h = hash_fnv1a_pair(tenant, service) & (d->nindex - 1);
+		for (; d->index[h]; h = (h + 1) & (d->nindex - 1)) {
+			struct track *t = d->tracks[d->index[h] - 1];
+
+			if (!strcmp(t->service, service) && !strcmp(t->tenant, tenant))
+				return t;
+		}
+	}
+	if (!create || d->ntracks >= SERIES_MAX_SERVICES)
+		return NULL;
+	if (d->ntracks == d->captracks) {
+		d->captracks = d->captracks ? 2 * d->captracks : 64;
+		d->tracks = xreallocarray(d->tracks, d->captracks, sizeof(*d->tracks));
+	}
+	d->tracks[d->ntracks++] = track_new(d, tenant, service);
+	if (2 * d->ntracks > d->nindex)
+		tracks_rehash(d, d->nindex ? 2 * d->nindex : 128);
+	else {
+		h = hash_fnv1a_pair(tenant, service) & (d->nindex - 1);
+		while (d->index[h])
+			h = (h + 1) & (d->nindex - 1);
+		d->index[h] = d->ntracks;
+	}
+	return d->tracks[d->ntracks - 1];
+}
+
+/* ---- evidence ---- */
+
+static json_t *evidence_item(const struct track *t, enum signal_id s, const char *kind)
+{
+	const struct detector_result *r = &t->last[s];
+	const struct signal_def *def = signal_def(s);
+	char text[256];
+
+	snprintf(text, sizeof(text), "%s of %s is %.4g %s, expected %.4g (%.4g..%.4g)", def->name,
+		 t->service, t->last_value[s], def->unit, r->expected, r->lower, r->upper);
+	return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "type", kind, "metric",
+			 def->name, "value", t->last_value[s], "expected", r->expected, "lower",
+			 r->lower, "upper", r->upper, "score", r->score, "deviation", r->deviation,
+			 "text", text);
+}
+
+/* The other signals of the service that moved the way that hurts in the same second. */
+static json_t *evidence_related(const struct track *t, enum signal_id sig)
+{
+	json_t *rel = json_array();
+
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		if (s == (int)sig || !t->last[s].warm ||
+		    signal_magnitude((enum signal_id)s, t->last_value[s], t->last[s].expected) < 1)
+			continue;
+		json_array_append_new(rel, evidence_item(t, (enum signal_id)s, "related"));
+	}
+	return rel;
+}
+
+/* Fills the evidence and details of a new anomaly on @sig from the track's last results. */
+static void evidence_fill(struct detection *d, const struct track *t, enum signal_id sig,
+			  struct store_anomaly *a)
+{
+	const struct signal_def *def = signal_def(sig);
+	json_t *ev = json_array(), *related = evidence_related(t, sig), *details, *v;
+	double delta = a->current_value - a->expected_mean;
+	double slo = sig == SIGNAL_LATENCY_P99 ? d->cfg.slo_latency_p99_ms
+		     : sig == SIGNAL_ERROR_RATE ? d->cfg.slo_error_rate
+						: 0;
+	size_t i;
+
+	json_array_append_new(ev, evidence_item(t, sig, "deviation"));
+	json_array_foreach (related, i, v)
+		json_array_append(ev, v);
+	if (slo > 0 && a->current_value > slo)
+		json_array_append_new(ev, json_pack("{s:s, s:s, s:f, s:f}", "type", "slo", "metric",
+						    def->name, "threshold", slo, "value",
+						    a->current_value));
+	details = json_pack(
+		"{s:{s:f, s:f, s:f}, s:{s:f, s:f, s:f}, s:o, s:{s:s, s:f}, s:s}", "baseline",
+		"mean", a->expected_mean, "min", a->expected_min, "max", a->expected_max,
+		"deviation", "absolute", delta, "relative",
+		a->expected_mean != 0 ? delta / fabs(a->expected_mean) : 0.0, "sigma",
+		t->last[sig].deviation, "related_metrics", related, "detector", "method",
+		detection_method_name(d->cfg.method), "score", a->score, "unit", def->unit);
+	a->evidence = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	a->details = details ? json_dumps(details, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+	json_decref(ev);
+	json_decref(details);
+}
+
+/* ---- one second of one service ---- */
+
+static const char *severity_name(enum store_severity s)
+{
+	return s == STORE_SEVERITY_CRITICAL ? "critical"
+	       : s == STORE_SEVERITY_WARNING ? "warning"
+					     : "info";
+}
+
+static void incident_write(struct detection *d, struct track *t, enum signal_id s,
+			   enum incident_event ev)
+{
+	struct store_anomaly *a = &t->inc[s].rec;
+	const char *what = ev == INCIDENT_OPENED	? "detected"
+			   : ev == INCIDENT_ESCALATED ? "escalated"
+			   : ev == INCIDENT_RESOLVED  ? "resolved"
+						      : NULL;
+	int err;
+
+	if (ev == INCIDENT_OPENED) {
+		_Static_assert(sizeof(a->tenant) == sizeof(t->tenant) &&
+				       sizeof(a->service) == sizeof(t->service),
+			       "the record holds the track's names");
+		memcpy(a->tenant, t->tenant, sizeof(a->tenant));
+		memcpy(a->service, t->service, sizeof(a->service));
+		evidence_fill(d, t, s, a);
+	}
+	err = store_anomaly_put(d->store, a);
+	if (err)
+		log_warn_err(err, "detection: cannot store anomaly of %s on %s", a->metric,
+			     a->service);
+	if (what)
+		log_info("detection: anomaly %s: %s %s %.4g %s (expected %.4g) severity=%s id=%lld "
+			 "tenant=%s",
+			 what, a->service, a->metric, a->current_value, signal_def(s)->unit,
+			 a->expected_mean, severity_name(a->severity), (long long)a->id, a->tenant);
+	pthread_mutex_lock(&d->state_mu);
+	if (ev == INCIDENT_OPENED) {
+		d->opened++;
+		d->open_now++;
+	} else if (ev == INCIDENT_RESOLVED) {
+		d->resolved++;
+		d->open_now--;
+	}
+	pthread_mutex_unlock(&d->state_mu);
+	if (ev == INCIDENT_RESOLVED)
+		store_anomaly_release(a);
+}
+
+static double slo_of(const struct detection_config *c, enum signal_id s)
+{
+	return s == SIGNAL_LATENCY_P99 ? c->slo_latency_p99_ms
+	       : s == SIGNAL_ERROR_RATE ? c->slo_error_rate
+					: 0;
+}
+
+static void track_feed(struct detection *d, struct track *t, const struct series_point *p,
+		       const struct detection_config *c)
+{
+	int64_t t_ms = p->t_s * 1000;
+	struct incident_params ip = { .min_score = DETECTION_MIN_SCORE,
+				      .open_after_points = DETECTION_OPEN_AFTER,
+				      .resolve_after_s = c->resolve_after_s,
+				      .slo_only = c->method == DETECTION_SLO };
+
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		double v = signal_value((enum signal_id)s, p);
+
+		t->last_value[s] = v;
+		if (isfinite(v))
+			detector_update(t->det[s], (double)p->t_s, v, &t->last[s]);
+	}
+	d->points_fed += SIGNAL_COUNT;
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		struct incident *in = &t->inc[s];
+		enum incident_event ev;
+
+		ip.slo = slo_of(c, (enum signal_id)s);
+		/* under the SLO method only the SLO signals open anomalies; open ones go on */
+		if (ip.slo_only && ip.slo <= 0 && in->state != INCIDENT_OPEN) {
+			in->state = INCIDENT_IDLE;
+			continue;
+		}
+		ev = incident_step(in, (enum signal_id)s, &ip, t_ms, t->last_value[s], &t->last[s]);
+		if (ev != INCIDENT_NONE)
+			incident_write(d, t, (enum signal_id)s, ev);
+		else if (in->state == INCIDENT_OPEN && p->t_s % DETECTION_REFRESH_S == 0)
+			incident_write(d, t, (enum signal_id)s, ev);
+	}
+	for (size_t i = 0; i < NPREDICTED; i++) {
+		enum signal_id s = predicted[i];
+		struct detection_prediction out;
+		bool started;
+
+		pthread_mutex_lock(&d->state_mu);
+		out = t->out[i];
+		pthread_mutex_unlock(&d->state_mu);
+		started = predictor_step(&t->pred[i], t->last_value[s], t_ms, slo_of(c, s),
+					 c->horizon_s, &out);
+		pthread_mutex_lock(&d->state_mu);
+		t->out[i] = out;
+		pthread_mutex_unlock(&d->state_mu);
+		if (started)
+			log_info("detection: prediction.breach: %s %s %.4g -> %.4g %s in %.0f s "
+				 "(confidence %.2f) tenant=%s",
+				 t->service, out.metric, out.current, out.threshold,
+				 signal_def(s)->unit, out.breach_in_s, out.confidence, t->tenant);
+	}
+}
+
+/* ---- cycles ---- */
+
+static void cycle_service(struct detection *d, const struct series_health *h, int64_t upto_s,
+			  const struct detection_config *c)
+{
+	struct track *t = tracks_get(d, h->tenant, h->service, true);
+	struct series_point *pts = NULL;
+	size_t n = 0;
+	int64_t since;
+
+	if (!t || t->last_t_s >= upto_s)
+		return;
+	since = t->last_t_s ? t->last_t_s + 1 : upto_s - SERIES_SECONDS + 1;
+	if (series_points(d->series, h->tenant, h->service, since, &pts, &n) == 0) {
+		for (size_t i = 0; i < n && pts[i].t_s <= upto_s; i++)
+			track_feed(d, t, &pts[i], c);
+	}
+	free(pts);
+	t->last_t_s = upto_s;
+}
+
+/* Runs a cycle; cycle_mu held. */
+static int cycle_locked(struct detection *d)
+{
+	struct detection_config c;
+	struct series_health *list = NULL;
+	uint64_t t0 = time_mono_ns();
+	int64_t upto_s = (now_ms() - DETECTION_GRACE_MS) / 1000 - 1;
+	size_t n = 0, warm = 0;
+	int err;
+
+	pthread_mutex_lock(&d->state_mu);
+	c = d->cfg;
+	pthread_mutex_unlock(&d->state_mu);
+	if (!c.enabled)
+		return 0;
+	err = series_health(d->series, NULL, upto_s, 1, &list, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		cycle_service(d, &list[i], upto_s, &c);
+	free(list);
+	for (size_t i = 0; i < d->ntracks; i++)
+		for (int s = 0; s < SIGNAL_COUNT; s++)
+			warm += d->tracks[i]->last[s].warm;
+	pthread_mutex_lock(&d->state_mu);
+	d->cycles++;
+	d->points += d->points_fed;
+	d->points_fed = 0;
+	d->warm = warm;
+	d->last_cycle_ms = now_ms();
+	d->last_cycle_duration_ms = (double)(time_mono_ns() - t0) / 1e6;
+	pthread_mutex_unlock(&d->state_mu);
+	return 0;
+}
+
+int detection_run_now(struct detection *d)
+{
+	int err;
+
+	pthread_mutex_lock(&d->cycle_mu);
+	err = cycle_locked(d);
+	pthread_mutex_unlock(&d->cycle_mu);
+	return err;
+}
+
+/* Sleeps until the next second + DETECTION_GRACE_MS; false when stopping. */
+static bool wait_next_cycle(struct detection *d)
+{
+	struct timespec now, until;
+	int64_t ms = now_ms(), next = (ms / 1000 + 1) * 1000 + DETECTION_GRACE_MS;
+	bool stopping;
+
+	if (next - ms > 1000)
+		next -= 1000;
+	clock_gettime(CLOCK_REALTIME, &now);
+	until.tv_sec = next / 1000;
+	until.tv_nsec = (long)(next % 1000) * 1000000L;
+	pthread_mutex_lock(&d->stop_mu);
+	while (!d->stopping &&
+	       pthread_cond_timedwait(&d->stop_cv, &d->stop_mu, &until) != ETIMEDOUT)
+		;
+	stopping = d->stopping;
+	pthread_mutex_unlock(&d->stop_mu);
+	return !stopping;
+}
+
+static void *detection_thread(void *arg)
+{
+	struct detection *d = arg;
+
+	while (wait_next_cycle(d)) {
+		int err = detection_run_now(d);
+
+		if (err)
+			log_ratelimited(LOG_LEVEL_WARN, "detection: a cycle failed: %s",
+					strerror(-err));
+	}
+	return NULL;
+}
+
+/* Puts the anomalies a previous run left open back into their tracks. */
+static void adopt_open(struct detection *d)
+{
+	struct store_anomaly_filter f = { .status = 1 };
+	struct store_anomaly *v = NULL;
+	size_t n = 0;
+
+	if (store_anomalies_list(d->store, &f, &v, &n, NULL))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int s = signal_find(v[i].metric);
+		struct track *t = tracks_get(d, v[i].tenant, v[i].service, true);
+
+		if (s < 0 || !t || t->inc[s].state == INCIDENT_OPEN)
+			continue;
+		incident_adopt(&t->inc[s], &v[i]);
+		d->open_now++;
+	}
+	if (d->open_now)
+		log_info("detection: %zu anomalies still open from the previous run", d->open_now);
+	store_anomalies_free(v, n);
+}
+
+int detection_start(struct detection **out, const struct detection_config *c)
+{
+	struct detection *d = xcalloc(1, sizeof(*d));
+	pthread_condattr_t ca;
+	int err;
+
+	d->series = c->series;
+	d->cfg = *c;
+	d->so = c->store;
+	d->dir = xstrdup(c->store.dir);
+	d->so.dir = d->dir;
+	d->so.read_only = false;
+	detector_params_default(&d->dparams);
+	d->dparams.warmup_points = c->warmup_s;
+	pthread_mutex_init(&d->cycle_mu, NULL);
+	pthread_mutex_init(&d->state_mu, NULL);
+	pthread_mutex_init(&d->stop_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_cond_init(&d->stop_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	err = store_open(&d->store, &d->so);
+	if (err)
+		goto out_free;
+	adopt_open(d);
+	err = -pthread_create(&d->thread, NULL, detection_thread, d);
+	if (err)
+		goto out_free;
+	log_info("detection: method %s%s, warm-up %u s, SLO p99 %.0f ms, error rate %.3g, "
+		 "breach horizon %u s",
+		 detection_method_name(c->method), c->enabled ? "" : " (off)", c->warmup_s,
+		 c->slo_latency_p99_ms, c->slo_error_rate, c->horizon_s);
+	*out = d;
+	return 0;
+
+out_free:
+	d->thread = 0;
+	detection_stop(d);
+	return err;
+}
+
+void detection_stop(struct detection *d)
+{
+	if (!d)
+		return;
+	if (d->thread) {
+		pthread_mutex_lock(&d->stop_mu);
+		d->stopping = true;
+		pthread_cond_signal(&d->stop_cv);
+		pthread_mutex_unlock(&d->stop_mu);
+		pthread_join(d->thread, NULL);
+	}
+	for (size_t i = 0; i < d->ntracks; i++)
+		track_free(d->tracks[i]);
+	free(d->tracks);
+	free(d->index);
+	store_close(d->store);
+	pthread_mutex_destroy(&d->cycle_mu);
+	pthread_mutex_destroy(&d->state_mu);
+	pthread_mutex_destroy(&d->stop_mu);
+	pthread_cond_destroy(&d->stop_cv);
+	free(d->dir);
+	free(d);
+}
+
+void detection_get_status(struct detection *d, struct detection_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&d->state_mu);
+	st->method = d->cfg.method;
+	st->enabled = d->cfg.enabled;
+	st->points = d->points;
+	st->cycles = d->cycles;
+	st->anomalies_opened = d->opened;
+	st->anomalies_resolved = d->resolved;
+	st->anomalies_open = d->open_now;
+	st->last_cycle_ms = d->last_cycle_ms;
+	st->last_cycle_duration_ms = d->last_cycle_duration_ms;
+	st->series_warm = d->warm;
+	st->config = d->cfg;
+	st->config.store.dir = NULL;
+	pthread_mutex_unlock(&d->state_mu);
+	/* ntracks only grows, under cycle_mu; a stale read is one cycle old at worst */
+	pthread_mutex_lock(&d->cycle_mu);
+	st->services = d->ntracks;
+	pthread_mutex_unlock(&d->cycle_mu);
+	st->series = st->services * SIGNAL_COUNT;
+	st->bytes_per_series = detector_size(&d->dparams);
+}
+
+void detection_set(struct detection *d, enum detection_method method, bool enabled)
+{
+	pthread_mutex_lock(&d->state_mu);
+	if (method < DETECTION_METHOD_COUNT)
+		d->cfg.method = method;
+	d->cfg.enabled = enabled;
+	pthread_mutex_unlock(&d->state_mu);
+	log_info("detection: method %s, %s", detection_method_name(method),
+		 enabled ? "on" : "off");
+}
+
+static int prediction_cmp(const void *a, const void *b)
+{
+	const struct detection_prediction *x = a, *y = b;
+	int c = strcmp(x->service, y->service);
+
+	if (!c)
+		c = strcmp(x->tenant, y->tenant);
+	return c ? c : strcmp(x->metric, y->metric);
+}
+
+int detection_predictions(struct detection *d, const char *tenant, const char *service,
+			  struct detection_prediction **out, size_t *n)
+{
+	struct detection_prediction *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	/* cycle_mu keeps the track list still; state_mu makes each out[] whole */
+	pthread_mutex_lock(&d->cycle_mu);
+	pthread_mutex_lock(&d->state_mu);
+	for (size_t i = 0; i < d->ntracks; i++) {
+		const struct track *t = d->tracks[i];
+
+		if ((tenant && strcmp(t->tenant, tenant)) || (service && strcmp(t->service, service)))
+			continue;
+		for (size_t k = 0; k < NPREDICTED; k++) {
+			if (cnt == cap) {
+				cap = cap ? 2 * cap : 16;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			v[cnt++] = t->out[k];
+		}
+	}
+	pthread_mutex_unlock(&d->state_mu);
+	pthread_mutex_unlock(&d->cycle_mu);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), prediction_cmp);
+	*out = v;
+	*n = cnt;
+	return 0;
+}

@@ -1,0 +1,371 @@
+/*
+ * The anomalies table: one row per anomaly, keyed by an AUTOINCREMENT id
+ * (never reused) and always read and written together with its tenant, so
+ * one tenant can neither see nor change another's anomalies.
+ *
+ * store_anomaly_put() writes one row in autocommit mode: it is the writer's,
+ * and refuses to run inside store_begin()/store_commit() (-EINVAL), where its
+ * row would wait for, or be undone with, an ingest batch. A reader store
+ * refuses it with -EROFS. Contention with another connection is left to the
+ * busy timeout store_open() sets; what remains is -EIO (logged).
+ *
+ * These statements are prepared per call, not through store_stmt(): anomaly
+ * writes are a few per minute at most, and the list's WHERE clause depends
+ * on the filter. Every value is bound; the SQL text is built only from the
+ * constant fragments below.
+ *
+ * Arguments are checked before anything is written (-EINVAL): names
+ * non-empty and within their fields, a known severity, finite numbers with
+ * score and confidence in [0,1], times not negative, resolved_ms 0 while
+ * open, evidence and details at most STORE_ANOMALY_TEXT_MAX bytes. The JSON
+ * of evidence and details is stored as given; its callers produce it.
+ */
+#include "aggregator/store/store_internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+/* Bound on evidence and details: a few dozen points of evidence take a few KiB. */
+#define STORE_ANOMALY_TEXT_MAX (1u << 20)
+
+/* The columns after id, in the order bind_fields() binds them (?1 to ?17). */
+#define ANOMALY_FIELDS                                                                             \
+	"tenant, service, metric, severity, open, score, confidence, current_value,"               \
+	" peak_value, expected_min, expected_max, expected_mean, started_ms, updated_ms,"          \
+	" resolved_ms, evidence, details"
+#define ANOMALY_COLS "id, " ANOMALY_FIELDS /* as read_row() reads them */
+
+static const char anomaly_insert_sql[] =
+	"INSERT INTO anomalies (" ANOMALY_FIELDS ")"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+/* the tenant (?1) is a key, not a field: it is never changed */
+static const char anomaly_update_sql[] =
+	"UPDATE anomalies SET service = ?2, metric = ?3, severity = ?4, open = ?5, score = ?6,"
+	" confidence = ?7, current_value = ?8, peak_value = ?9, expected_min = ?10,"
+	" expected_max = ?11, expected_mean = ?12, started_ms = ?13, updated_ms = ?14,"
+	" resolved_ms = ?15, evidence = ?16, details = ?17 WHERE id = ?18 AND tenant = ?1";
+static const char anomaly_get_sql[] =
+	"SELECT " ANOMALY_COLS " FROM anomalies WHERE id = ?1 AND tenant = ?2";
+
+void store_anomaly_release(struct store_anomaly *a)
+{
+	if (!a)
+		return;
+	free(a->evidence);
+	free(a->details);
+	memset(a, 0, sizeof(*a));
+}
+
+void store_anomalies_free(struct store_anomaly *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_anomaly_release(&v[i]);
+	free(v);
+}
+
+static bool text_ok(const char *v)
+{
+	return !v || strnlen(v, STORE_ANOMALY_TEXT_MAX + 1) <= STORE_ANOMALY_TEXT_MAX;
+}
+
+static bool unit_ok(double v)
+{
+	return isfinite(v) && v >= 0 && v <= 1;
+}
+
+static bool severity_ok(enum store_severity v)
+{
+	return (unsigned)v <= STORE_SEVERITY_CRITICAL;
+}
+
+static bool anomaly_ok(const struct store_anomaly *a)
+{
+	return a->id >= 0 && store_name_ok(a->tenant, sizeof(a->tenant)) &&
+	       store_name_ok(a->service, sizeof(a->service)) &&
+	       store_name_ok(a->metric, sizeof(a->metric)) && severity_ok(a->severity) &&
+	       unit_ok(a->score) && unit_ok(a->confidence) && isfinite(a->current_value) &&
+	       isfinite(a->peak_value) && isfinite(a->expected_min) && isfinite(a->expected_max) &&
+	       isfinite(a->expected_mean) && a->started_ms >= 0 && a->updated_ms >= 0 &&
+	       a->resolved_ms >= 0 && !(a->open && a->resolved_ms) && text_ok(a->evidence) &&
+	       text_ok(a->details);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, (int)strlen(v), SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* ?1 to ?17 in the order of ANOMALY_FIELDS; @a must outlive the step. */
+static void bind_fields(sqlite3_stmt *st, const struct store_anomaly *a)
+{
+	store_bind_name(st, 1, a->tenant, sizeof(a->tenant));
+	store_bind_name(st, 2, a->service, sizeof(a->service));
+	store_bind_name(st, 3, a->metric, sizeof(a->metric));
+	sqlite3_bind_int(st, 4, (int)a->severity);
+	sqlite3_bind_int(st, 5, a->open);
+	sqlite3_bind_double(st, 6, a->score);
+	sqlite3_bind_double(st, 7, a->confidence);
+	sqlite3_bind_double(st, 8, a->current_value);
+	sqlite3_bind_double(st, 9, a->peak_value);
+	sqlite3_bind_double(st, 10, a->expected_min);
+	sqlite3_bind_double(st, 11, a->expected_max);
+	sqlite3_bind_double(st, 12, a->expected_mean);
+	sqlite3_bind_int64(st, 13, a->started_ms);
+	sqlite3_bind_int64(st, 14, a->updated_ms);
+	sqlite3_bind_int64(st, 15, a->resolved_ms);
+	bind_text_or_null(st, 16, a->evidence);
+	bind_text_or_null(st, 17, a->details);
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return store_db_error(s, "cannot prepare an anomalies statement");
+	}
+	return 0;
+}
+
+int store_anomaly_put(struct store *s, struct store_anomaly *a)
+{
+	bool insert = a->id == 0;
+	sqlite3_stmt *st;
+	int err;
+
+	if (s->read_only)
+		return -EROFS;
+	if (s->in_txn || !anomaly_ok(a))
+		return -EINVAL;
+	err = prepare(s, insert ? anomaly_insert_sql : anomaly_update_sql, &st);
+	if (err)
+		return err;
+	bind_fields(st, a);
+	if (!insert)
+		sqlite3_bind_int64(st, 18, a->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = store_db_error(s, insert ? "cannot record the anomaly"
+					       : "cannot update the anomaly");
+	else if (insert)
+		a->id = sqlite3_last_insert_rowid(s->db);
+	else if (sqlite3_changes(s->db) == 0)
+		err = -ENOENT;
+	sqlite3_finalize(st);
+	return err;
+}
+
+static void column_name(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	snprintf(dst, cap, "%s", v ? (const char *)v : "");
+}
+
+static char *column_text_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	return v ? xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+/* A row of ANOMALY_COLS into @a (zeroed first). */
+static void read_row(sqlite3_stmt *st, struct store_anomaly *a)
+{
+	int severity = sqlite3_column_int(st, 4);
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, 0);
+	column_name(st, 1, a->tenant, sizeof(a->tenant));
+	column_name(st, 2, a->service, sizeof(a->service));
+	column_name(st, 3, a->metric, sizeof(a->metric));
+	/* only ever written in range; clamp so a hand-edited row cannot yield a bad enum */
+	if (severity < STORE_SEVERITY_INFO)
+		severity = STORE_SEVERITY_INFO;
+	if (severity > STORE_SEVERITY_CRITICAL)
+		severity = STORE_SEVERITY_CRITICAL;
+	a->severity = (enum store_severity)severity;
+	a->open = sqlite3_column_int(st, 5) != 0;
+	a->score = sqlite3_column_double(st, 6);
+	a->confidence = sqlite3_column_double(st, 7);
+	a->current_value = sqlite3_column_double(st, 8);
+	a->peak_value = sqlite3_column_double(st, 9);
+	a->expected_min = sqlite3_column_double(st, 10);
+	a->expected_max = sqlite3_column_double(st, 11);
+	a->expected_mean = sqlite3_column_double(st, 12);
+	a->started_ms = sqlite3_column_int64(st, 13);
+	a->updated_ms = sqlite3_column_int64(st, 14);
+	a->resolved_ms = sqlite3_column_int64(st, 15);
+	a->evidence = column_text_dup(st, 16);
+	a->details = column_text_dup(st, 17);
+}
+
+int store_anomaly_get(struct store *s, const char *tenant, int64_t id, struct store_anomaly *out)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_name_ok(tenant, FRAME_ID_MAX))
+		return -EINVAL;
+	if (id <= 0) /* no anomaly has such an id */
+		return -ENOENT;
+	err = prepare(s, anomaly_get_sql, &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_name(st, 2, tenant, FRAME_ID_MAX);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_row(st, out);
+	else if (rc == SQLITE_DONE)
+		err = -ENOENT;
+	else
+		err = store_db_error(s, "cannot read the anomaly");
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* ---- the list: one SELECT built from the filter's conditions ---- */
+
+#define LIST_CONDS_MAX 8
+
+struct list_query {
+	char sql[512 + sizeof(ANOMALY_COLS)];
+	size_t len;
+	int nconds;
+	/* the value of each "?" in the order the conditions were added */
+	struct {
+		const char *text; /* NULL: @v is the value */
+		size_t cap;
+		int64_t v;
+	} binds[LIST_CONDS_MAX];
+	int nbinds;
+};
+
+static void query_append(struct list_query *q, const char *sql)
+{
+	int n = snprintf(q->sql + q->len, sizeof(q->sql) - q->len, "%s", sql);
+
+	/* the fragments are constants and fit: sized for all of them at once */
+	assert(n >= 0 && (size_t)n < sizeof(q->sql) - q->len);
+	q->len += (size_t)n;
+}
+
+/* Adds "@cond" (one "?") with a text value: ANDed to the conditions before it. */
+static void query_where_text(struct list_query *q, const char *cond, const char *v, size_t cap)
+{
+	assert(q->nbinds < LIST_CONDS_MAX);
+	query_append(q, q->nconds++ ? " AND " : " WHERE ");
+	query_append(q, cond);
+	q->binds[q->nbinds].text = v;
+	q->binds[q->nbinds].cap = cap;
+	q->binds[q->nbinds++].v = 0;
+}
+
+static void query_where_int(struct list_query *q, const char *cond, int64_t v)
+{
+	query_where_text(q, cond, NULL, 0);
+	q->binds[q->nbinds - 1].v = v;
+}
+
+static bool filter_ok(const struct store_anomaly_filter *f)
+{
+	return (!f->tenant || store_name_ok(f->tenant, FRAME_ID_MAX)) &&
+	       (!f->service || store_name_ok(f->service, SERVICE_NAME_MAX)) &&
+	       (!f->metric || store_name_ok(f->metric, STORE_METRIC_MAX)) &&
+	       severity_ok(f->min_severity) && f->status >= -1 && f->status <= 1 &&
+	       f->before_id >= 0;
+}
+
+/* The SELECT of @f; a limit asks for one row more, to tell whether there are more. */
+static void query_build(struct list_query *q, const struct store_anomaly_filter *f)
+{
+	memset(q, 0, sizeof(*q));
+	query_append(q, "SELECT " ANOMALY_COLS " FROM anomalies");
+	if (f->tenant)
+		query_where_text(q, "tenant = ?", f->tenant, FRAME_ID_MAX);
+	if (f->service)
+		query_where_text(q, "service = ?", f->service, SERVICE_NAME_MAX);
+	if (f->metric)
+		query_where_text(q, "metric = ?", f->metric, STORE_METRIC_MAX);
+	if (f->min_severity > STORE_SEVERITY_INFO)
+		query_where_int(q, "severity >= ?", f->min_severity);
+	if (f->status >= 0)
+		query_where_int(q, "open = ?", f->status);
+	/* 0 leaves that end open: since 0 is every start, until 0 is no bound */
+	if (f->since_ms)
+		query_where_int(q, "started_ms >= ?", f->since_ms);
+	if (f->until_ms)
+		query_where_int(q, "started_ms < ?", f->until_ms);
+	if (f->before_id)
+		query_where_int(q, "id < ?", f->before_id);
+	query_append(q, " ORDER BY id DESC");
+	if (f->limit) {
+		/* a LIMIT is not a condition: appended as is, its value bound last */
+		assert(q->nbinds < LIST_CONDS_MAX);
+		query_append(q, " LIMIT ?");
+		q->binds[q->nbinds].text = NULL;
+		q->binds[q->nbinds++].v =
+			f->limit >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit + 1;
+	}
+}
+
+int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
+			 struct store_anomaly **out, size_t *n, bool *more)
+{
+	struct store_anomaly *v = NULL;
+	size_t len = 0, alloc = 0;
+	struct list_query q;
+	sqlite3_stmt *st;
+	int rc, err;
+
+	*out = NULL;
+	*n = 0;
+	if (more)
+		*more = false;
+	if (!f || !filter_ok(f))
+		return -EINVAL;
+	query_build(&q, f);
+	err = prepare(s, q.sql, &st);
+	if (err)
+		return err;
+	for (int i = 0; i < q.nbinds; i++) {
+		if (q.binds[i].text)
+			store_bind_name(st, i + 1, q.binds[i].text, q.binds[i].cap);
+		else
+			sqlite3_bind_int64(st, i + 1, q.binds[i].v);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (f->limit && len == f->limit) { /* the one row past the limit */
+			if (more)
+				*more = true;
+			rc = SQLITE_DONE;
+			break;
+		}
+		if (len == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			v = xreallocarray(v, alloc, sizeof(*v));
+		}
+		read_row(st, &v[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		err = store_db_error(s, "cannot list the anomalies");
+		sqlite3_finalize(st);
+		store_anomalies_free(v, len);
+		return err;
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	*n = len;
+	return 0;
+}
