@@ -112,7 +112,10 @@ static double api_slo(struct req *rq, enum signal_id s)
 					: 0;
 }
 
-/* Fits a model of @sig of @service to the in-memory series. -ENOENT: no such service. */
+/*
+ * Fits a model of @sig of @service to the in-memory series. -ENOENT: no
+ * such service; -ENODATA: no value of @sig in it (no request: no latency).
+ */
 static int api_model_fit(struct req *rq, const char *service, enum signal_id sig,
 			 unsigned horizon_s, struct api_model *m)
 {
@@ -135,6 +138,8 @@ static int api_model_fit(struct req *rq, const char *service, enum signal_id sig
 	free(pts);
 	if (!n)
 		return -ENOENT;
+	if (!pr.model.n) /* a curve of NaN could not be written */
+		return -ENODATA;
 	m->p.model = pr.model;
 	return 0;
 }
@@ -185,8 +190,11 @@ static json_t *api_model_curve(const struct api_model *m, unsigned points, doubl
 	return curve;
 }
 
-static int api_model_error(struct resp *rp, int err, const char *service)
+static int api_model_error(struct resp *rp, int err, const char *service, enum signal_id sig)
 {
+	if (err == -ENODATA)
+		return resp_error(rp, 404, "not_found", "no recent value of %s for service '%.64s'",
+				  signal_def(sig)->name, service);
 	if (err == -ENOENT)
 		return resp_error(rp, 404, "not_found", "no recent data for service '%.64s'",
 				  service);
@@ -275,6 +283,7 @@ int api_predictions_predict(struct req *rq, struct resp *rp)
 	const char *service = NULL;
 	json_t *body, *window = NULL, *metrics = NULL, *list, *item;
 	unsigned window_s = 1800;
+	char window_text[16];
 	json_error_t jerr;
 	size_t i;
 	int err = 0;
@@ -308,14 +317,19 @@ int api_predictions_predict(struct req *rq, struct resp *rp)
 		item = api_predict_one(rq, service, sig, window_s, &err);
 		if (item)
 			json_array_append_new(list, item);
+		else if (err == -ENODATA && !metrics)
+			err = 0; /* a default metric the service has no value of is left out */
 		else if (err)
-			api_model_error(rp, err, service);
+			api_model_error(rp, err, service, sig);
 	}
+	/* the window as asked: "30m" as given, 600 as "600s" */
+	snprintf(window_text, sizeof(window_text), "%us", window_s);
 	if (!err)
 		resp_json(rp, 200,
 			  json_pack("{s:s, s:s, s:o}", "service", service, "time_window",
-				    window && json_is_string(window) ? json_string_value(window)
-								     : "30m",
+				    !window ? "30m"
+				    : json_is_string(window) ? json_string_value(window)
+							     : window_text,
 				    "predictions", json_incref(list)));
 	json_decref(list);
 	json_decref(body);
@@ -351,7 +365,7 @@ int api_predictions_forecast(struct req *rq, struct resp *rp)
 		err = resp_error(rp, 400, "bad_request", "periods x step: at most %d s ahead",
 				 API_FORECAST_HORIZON_MAX_S);
 	if (!err && (err = api_model_get(rq, service, sig, (unsigned)periods * step_s, &m)))
-		api_model_error(rp, err, service);
+		api_model_error(rp, err, service, sig);
 	if (err) {
 		json_decref(body);
 		return err;
