@@ -48,8 +48,8 @@ static const struct param_key param_keys[] = {
 	PKEY_D(point_weight),  PKEY_D(window_weight),
 	PKEY_D(score_decades),	PKEY_D(cusum_k),       PKEY_D(cusum_h),
 	PKEY_D(shift_score),	PKEY_D(suppress_damp), PKEY_D(tail_alpha),
-	PKEY_D(tail_above),	PKEY_D(tail_power),    PKEY_D(tail_q_min),
-	PKEY_D(tail_prior),	PKEY_U(season_peak_span), PKEY_D(season_peak_keep),
+	PKEY_D(tail_above),	PKEY_D(tail_power),	PKEY_D(tail_power_max),    PKEY_D(tail_q_min),
+	PKEY_D(tail_prior),	PKEY_D(tail_learn_cap), PKEY_D(restart_z), PKEY_D(cusum_clip),	PKEY_U(season_peak_span), PKEY_D(season_peak_keep),
 	PKEY_D(season_peak_weight),
 };
 
@@ -235,8 +235,12 @@ static int input_next(struct input *in)
 			return input_error(in, "line too long (more than 4096 bytes)");
 		if (rc == -EINVAL)
 			return input_error(in, "line holds a NUL byte: not a text CSV file");
-		if (rc == -EIO)
-			return input_error(in, "read error");
+		if (rc == -EIO) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg), "cannot read: %s", strerror(errno));
+			return input_error(in, msg);
+		}
 	} while (rc == 1 && len == 0);
 	return rc;
 }

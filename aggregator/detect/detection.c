@@ -201,11 +201,13 @@ static json_t *evidence_item(const struct track *t, enum signal_id s, const char
 	const struct signal_def *def = signal_def(s);
 	char text[256];
 
+	double lower = fmax(r->lower, 0); /* no signal goes below 0 */
+
 	snprintf(text, sizeof(text), "%s of %s is %.4g %s, expected %.4g (%.4g..%.4g)", def->name,
-		 t->service, t->last_value[s], def->unit, r->expected, r->lower, r->upper);
+		 t->service, t->last_value[s], def->unit, r->expected, lower, r->upper);
 	return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "type", kind, "metric",
 			 def->name, "value", t->last_value[s], "expected", r->expected, "lower",
-			 r->lower, "upper", r->upper, "score", r->score, "deviation", r->deviation,
+			 lower, "upper", r->upper, "score", r->score, "deviation", r->deviation,
 			 "text", text);
 }
 

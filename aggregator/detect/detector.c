@@ -8,12 +8,17 @@
  *      lower predicts;
  *   2. surprise: z = (value - prediction) / robust scale, the scale floored
  *      so that flat series do not explode on tiny changes;
- *   3. score: the larger of the point's two-sided tail probability and
- *      Numenta's "anomaly likelihood" (the short average of |z| against its
- *      long-run mean and variance), as -log10(p) / score_decades;
+ *   3. score: -log10 of a tail probability / score_decades. The point's
+ *      |z| is judged against a learnt, decayed histogram of past |z|
+ *      (detector_tail.c) with a power-law tail past its 0.5% quantile, so
+ *      spiky series learn that spikes are normal; a spike that recurs at
+ *      the same phase of the season raises the bar there. The short
+ *      average of |z| (Numenta's "anomaly likelihood" idea) is judged the
+ *      same way against its own histogram; the larger score wins;
  *   4. change point: a CUSUM on z re-bases the models after a level shift
  *      so the detector adapts instead of alarming on every point;
- *   5. suppression: after an alarm the scores are damped for a while.
+ *   5. suppression: a score that is not above the last peak (which fades
+ *      over suppress_points) is damped, so each event has one high score.
  *
  * Invariants: all memory is allocated in detector_new() (the struct and its
  * season bins), so detector_size() is constant; a missing point changes
@@ -31,6 +36,17 @@
 
 /* A scale is estimated as a mean absolute deviation; for normal errors sigma = 1.2533 of it. */
 #define MAD_TO_SIGMA 1.2533141373155
+/* The tails' quantiles are re-read every point for this many points, then every TAIL_REFRESH. */
+#define TAIL_EXACT_POINTS 256
+/*
+ * The first points' |z| are not learnt: the scale then rests on a handful
+ * of points (or on the floor alone), so their |z| are huge and would
+ * inflate the tail for the next thousand points.
+ */
+#define TAIL_SKIP_POINTS 8
+#define TAIL_REFRESH	  1
+/* After a large step, the scale is learnt unclipped for this many points. */
+#define SHIFT_RELEARN_POINTS 32
 /* Smallest tail probability scored: -log10 of it must stay finite. */
 #define P_MIN 1e-300
 
@@ -63,16 +79,32 @@ struct detector {
 
 	/* anomaly likelihood: short window of |z| against its long-run moments */
 	struct detector_tail wtail; /* how large the short average of |z| usually is */
+	double q_point, k_point;    /* the point tail: its start and power (refresh_tails()) */
+	double band_ratio;	    /* result.upper is q_point * band_ratio scales away */
+	double log_above;	    /* log10(tail_above) */
+	double q_window;	    /* the window tail's start */
 	double ring_sum;
 	float ring[DETECTOR_SHORT_MAX];
 	unsigned ring_pos, ring_n;
 
 	double cusum_pos, cusum_neg;
+	uint64_t since_shift; /* points since a large step (or since the start) */
 	uint64_t since_alarm; /* points since the last alarm; UINT64_MAX: none yet */
 	double peak_score;    /* the last score that was a new peak, and its age */
 	uint64_t since_peak;
 	struct season_bin bins[];
 };
+
+/* maxd() and mind() are library calls at -O2; every value here is finite or +-inf. */
+static inline double maxd(double a, double b)
+{
+	return a > b ? a : b;
+}
+
+static inline double mind(double a, double b)
+{
+	return a < b ? a : b;
+}
 
 void detector_params_default(struct detector_params *p)
 {
@@ -105,8 +137,12 @@ void detector_params_default(struct detector_params *p)
 	p->tail_alpha = 0.002;
 	p->tail_above = 0.005;
 	p->tail_power = 3;
+	p->tail_power_max = 6;
 	p->tail_q_min = 1;
 	p->tail_prior = 50;
+	p->tail_learn_cap = 1000;
+	p->restart_z = 1e9;
+	p->cusum_clip = 4;
 	p->season_peak_span = 3;
 	p->season_peak_keep = 0.8;
 	p->season_peak_weight = 1;
@@ -149,20 +185,52 @@ size_t detector_size(const struct detector_params *p)
 }
 
 /*
- * The point's tail probability: the share tail_above of the usual |z| lies
- * beyond the quantile q; past q the tail falls as a power law, so
- * P(|Z| >= u) = tail_above * (q / u)^tail_power. Returns -log10 of it.
+ * Re-reads the tails' quantiles. Scanning a histogram costs more than the
+ * rest of an update, so it is done every TAIL_REFRESH points once the
+ * histograms hold a few points (an approximation: the quantiles of
+ * hundreds of decayed points move little in a few points).
+ *
+ * The point tail's power is fitted from two quantiles, q at tail_above and
+ * q10 at tail_above / 10: a power law through both has
+ * power = ln 10 / ln(q10 / q). Gaussian noise gives a steep tail (about
+ * 10), a spiky series a shallow one; tail_power and tail_power_max bound it.
+ */
+static void refresh_tails(struct detector *d)
+{
+	const struct detector_params *p = &d->p;
+	double q10, k;
+
+	if (d->n > TAIL_EXACT_POINTS && d->n % TAIL_REFRESH)
+		return;
+	d->q_point = maxd(detector_tail_quantile(&d->tail, p->tail_above), p->tail_q_min);
+	k = p->tail_power;
+	if (p->tail_power_max > p->tail_power) {
+		q10 = detector_tail_quantile(&d->tail, p->tail_above / 10);
+		k = q10 > d->q_point ? M_LN10 / log(q10 / d->q_point) : p->tail_power_max;
+		k = mind(maxd(k, p->tail_power), p->tail_power_max);
+	}
+	if (k != d->k_point) {
+		d->k_point = k;
+		/* the |z| / q at which the point score is alarm_score: point_log_p() inverted */
+		d->band_ratio = pow(10, (d->log_above - d->log_p_alarm) / k);
+	}
+	d->q_window = maxd(detector_tail_quantile(&d->wtail, p->tail_above), p->tail_q_min);
+}
+
+/*
+ * -log10 of the point's tail probability: a share tail_above of the usual
+ * |z| lies beyond the quantile q; past q the tail falls as a power law, so
+ * P(|Z| >= u) = tail_above * (q / u)^k. A recurring excursion at this phase
+ * (@seasonal, its usual |z|) raises q. *@q_out gets the q used.
  */
 static double point_log_p(const struct detector *d, double u, double seasonal, double *q_out)
 {
 	const struct detector_params *p = &d->p;
-	double q = fmax(detector_tail_quantile(&d->tail, p->tail_above), p->tail_q_min);
-
-	q = fmax(q, p->season_peak_weight * seasonal);
-	double lp = log10(p->tail_above) + p->tail_power * log10(q / fmax(u, 1e-300));
+	double q = maxd(d->q_point, p->season_peak_weight * seasonal);
+	double lp = d->log_above + d->k_point * log10(q / maxd(u, 1e-300));
 
 	*q_out = q;
-	return -fmin(lp, 0);
+	return -mind(lp, 0);
 }
 
 struct detector *detector_new(const struct detector_params *p)
@@ -179,7 +247,9 @@ struct detector *detector_new(const struct detector_params *p)
 	d->p = q;
 	d->bin = -1;
 	d->since_alarm = UINT64_MAX;
+	d->since_shift = SHIFT_RELEARN_POINTS; /* the first points are clipped as usual */
 	d->log_p_alarm = -q.alarm_score * q.score_decades;
+	d->log_above = log10(q.tail_above);
 	detector_tail_init(&d->tail, q.tail_prior);
 	detector_tail_init(&d->wtail, q.tail_prior);
 	d->season_log_keep = log1p(-q.season_alpha);
@@ -207,7 +277,7 @@ static void learn_time(struct detector *d, double t)
 	if (d->dt <= 0)
 		d->dt = step;
 	else if (step > 0) /* a gap counts as at most 4 steps: it is not the rate */
-		d->dt += 0.05 * (fmin(step, 4 * d->dt) - d->dt);
+		d->dt += 0.05 * (mind(step, 4 * d->dt) - d->dt);
 	d->last_t = t;
 }
 
@@ -217,8 +287,8 @@ static double scale_floor(const struct detector *d)
 	const struct detector_params *p = &d->p;
 	double f = p->range_floor * (d->max - d->min);
 
-	f = fmax(f, p->rel_floor * fabs(d->level));
-	return fmax(f, p->abs_floor);
+	f = maxd(f, p->rel_floor * fabs(d->level));
+	return maxd(f, p->abs_floor);
 }
 
 static double clampd(double x, double lim)
@@ -264,7 +334,7 @@ static void forecast(const struct detector *d, double x, struct forecast_view *v
 
 	memset(v, 0, sizeof(*v));
 	v->e_level = x - d->level;
-	v->s_level = fmax(MAD_TO_SIGMA * d->level_dev, floor);
+	v->s_level = maxd(MAD_TO_SIGMA * d->level_dev, floor);
 	v->expected = d->level;
 	v->scale = v->s_level;
 	v->z = v->e_level / v->s_level;
@@ -273,7 +343,7 @@ static void forecast(const struct detector *d, double x, struct forecast_view *v
 	if (!v->seasonal_ready)
 		return;
 	v->e_season = x - (d->bins[v->bin].mean + d->offset);
-	v->s_season = fmax(MAD_TO_SIGMA * d->season_dev, floor);
+	v->s_season = maxd(MAD_TO_SIGMA * d->season_dev, floor);
 	if (d->season_points > 0 && d->season_err < p->select_ratio * d->level_err) {
 		v->seasonal_used = true;
 		v->expected = d->bins[v->bin].mean + d->offset;
@@ -297,7 +367,7 @@ static double season_peak(const struct detector *d, const struct forecast_view *
 	if (!nb || v->bin < 0 || d->last_t - d->first_t < d->p.season_s)
 		return 0;
 	for (int i = -span; i <= span; i++)
-		m = fmax(m, d->bins[(v->bin + i + (int)nb * 4) % (int)nb].peak);
+		m = maxd(m, d->bins[(v->bin + i + (int)nb * 4) % (int)nb].peak);
 	return m;
 }
 
@@ -321,10 +391,11 @@ static double window_log_p(struct detector *d, double u)
 	d->ring[d->ring_pos] = (float)u;
 	d->ring_sum += (float)u;
 	d->ring_pos = (d->ring_pos + 1) % w;
-	avg = fmax(d->ring_sum / d->ring_n, 0);
-	q = fmax(detector_tail_quantile(&d->wtail, p->tail_above), p->tail_q_min);
-	detector_tail_add(&d->wtail, avg, p->tail_alpha);
-	return -fmin(log10(p->tail_above) + p->window_power * log10(q / fmax(avg, 1e-300)), 0);
+	avg = maxd(d->ring_sum / d->ring_n, 0);
+	q = d->q_window;
+	if (d->n > TAIL_SKIP_POINTS)
+		detector_tail_add(&d->wtail, avg, p->tail_alpha);
+	return -mind(d->log_above + p->window_power * log10(q / maxd(avg, 1e-300)), 0);
 }
 
 /* CUSUM on the clipped z: true when the level has shifted (either way). */
@@ -332,9 +403,9 @@ static bool cusum_step(struct detector *d, double z)
 {
 	const struct detector_params *p = &d->p;
 
-	z = clampd(z, p->clip_z);
-	d->cusum_pos = fmax(0, d->cusum_pos + z - p->cusum_k);
-	d->cusum_neg = fmax(0, d->cusum_neg - z - p->cusum_k);
+	z = clampd(z, p->cusum_clip);
+	d->cusum_pos = maxd(0, d->cusum_pos + z - p->cusum_k);
+	d->cusum_neg = maxd(0, d->cusum_neg - z - p->cusum_k);
 	if (d->cusum_pos < p->cusum_h && d->cusum_neg < p->cusum_h)
 		return false;
 	d->cusum_pos = 0;
@@ -346,13 +417,23 @@ static bool cusum_step(struct detector *d, double z)
 static void learn_level(struct detector *d, const struct forecast_view *v, bool shifted)
 {
 	const struct detector_params *p = &d->p;
-	double a = fmax(p->alpha_level, 1.0 / (double)d->n);
-	double as = fmax(p->alpha_scale, 1.0 / (double)d->n);
-	double e = clampd(v->e_level, p->clip_z * v->s_level);
+	double a = maxd(p->alpha_level, 1.0 / (double)d->n);
+	double as = maxd(p->alpha_scale, 1.0 / (double)(d->n < ++d->since_shift ? d->n : d->since_shift));
+	/* a new regime's noise may be larger: learn its scale unclipped at first */
+	double lim = d->since_shift < SHIFT_RELEARN_POINTS ? INFINITY : p->clip_z * v->s_level;
+	double e = clampd(v->e_level, lim);
 
 	if (shifted) {
 		/* re-base on the new level rather than crawl to it */
 		d->level += v->e_level;
+		/*
+		 * A step far outside the noise starts a new regime whose noise is
+		 * unknown: restart the scale's average (the old scale weighs as one
+		 * point). A shift the CUSUM found by accumulating small errors
+		 * keeps the scale, which is well known.
+		 */
+		if (fabs(v->z) >= p->restart_z)
+			d->since_shift = 1;
 		return;
 	}
 	d->level += a * e;
@@ -388,7 +469,7 @@ static void learn_season(struct detector *d, const struct forecast_view *v, doub
 		d->visit_points = 0;
 	}
 	d->visit_points++;
-	b->peak = fmaxf(b->peak, (float)fmin(fabs(v->z), 1e30));
+	b->peak = fmaxf(b->peak, (float)mind(fabs(v->z), 1e30));
 	if (!v->seasonal_ready) {
 		/* first visit: the plain mean of the visit */
 		if (b->visits <= 1)
@@ -466,26 +547,35 @@ void detector_update(struct detector *d, double t_s, double value, struct detect
 	}
 	forecast(d, value, &v);
 	u = fabs(v.z);
+	refresh_tails(d);
 	/* a recurring excursion at this phase is measured against its usual size */
 	q = season_peak(d, &v);
-	s = fmax(p->point_weight * point_log_p(d, u, q, &q) / p->score_decades,
-		 p->window_weight * window_log_p(d, fmin(u, p->u_cap)) / p->score_decades);
-	detector_tail_add(&d->tail, u, p->tail_alpha);
+	
+	s = maxd(p->point_weight * point_log_p(d, u, q, &q) / p->score_decades,
+		 p->window_weight * window_log_p(d, mind(u, p->u_cap)) / p->score_decades);
+	/*
+	 * Robust: a surprise counts as at most tail_learn_cap x the tail's start,
+	 * so the few points of one level shift cannot inflate the tail for the
+	 * next thousand points; frequent spikes still raise it, step by step.
+	 */
+	if (d->n > TAIL_SKIP_POINTS)
+		detector_tail_add(&d->tail, mind(u, p->tail_learn_cap * d->q_point), p->tail_alpha);
 	r->level_shift = cusum_step(d, v.z);
 	if (r->level_shift)
-		s = fmax(s, p->shift_score);
+		s = maxd(s, p->shift_score);
 	r->warm = d->n > p->warmup_points;
-	r->score = r->warm ? fmin(fmax(s, 0), 1) : 0;
+	/* NaN-safe: a NaN score (it cannot happen with finite input) reads as 0 */
+	r->score = r->warm && s > 0 ? (s < 1 ? s : 1) : 0;
 	r->expected = v.expected;
 	r->deviation = v.z;
 	/* the |z| whose point score is alarm_score: invert point_log_p() */
-	band = q * pow(10, (log10(p->tail_above) - d->log_p_alarm) / p->tail_power);
+	band = q * d->band_ratio;
 	r->lower = v.expected - band * v.scale;
 	r->upper = v.expected + band * v.scale;
 	r->direction = value > r->upper ? 1 : value < r->lower ? -1 : 0;
 	suppress(d, r);
 	learn_level(d, &v, r->level_shift);
 	learn_season(d, &v, value, r->level_shift);
-	d->min = fmin(d->min, value);
-	d->max = fmax(d->max, value);
+	d->min = mind(d->min, value);
+	d->max = maxd(d->max, value);
 }

@@ -50,12 +50,16 @@ struct detector_params {
 	double cusum_k;	      /* CUSUM drift, in scales */
 	double cusum_h;	      /* CUSUM threshold, in scales */
 	double shift_score;   /* least score of a point where the CUSUM fires (0: none) */
-	double suppress_damp; /* scores within suppress_points of an alarm are multiplied by this */
+	double suppress_damp; /* a score below the last peak (fading over suppress_points) x this */
 	double tail_alpha;    /* forgetting factor of the histogram of |z| (memory ~1/alpha points) */
 	double tail_above;    /* the tail starts at the |z| exceeded by this share of points */
-	double tail_power;    /* past it, P(|Z| >= u) falls as u^-tail_power */
+	double tail_power;    /* past it, P(|Z| >= u) falls as u^-k, k fitted, at least this */
+	double tail_power_max; /* and at most this */
 	double tail_q_min;    /* least |z| the tail may start at (flat series) */
 	double tail_prior;    /* pseudo-points of |N(0,1)| the histogram starts with */
+	double tail_learn_cap; /* a |z| is learnt as at most this x the tail's start */
+	double restart_z;     /* a level shift with |z| >= this restarts the scale's estimate */
+	double cusum_clip;    /* z is clipped here before the CUSUM */
 	unsigned season_peak_span; /* recurring spikes: bins either side of the phase searched */
 	double season_peak_keep;   /* share of a bin's peak |z| kept from one season to the next */
 	double season_peak_weight; /* the tail starts no lower than this x the seasonal peak (0: off) */

@@ -13,20 +13,35 @@
 /* floats reach 3e38: rescale far below, so count[] + inc never overflows */
 #define TAIL_RESCALE 1e18f
 
+/* edge[k] = U0 * 2^((k - 1) / 2): the lower edge of bin k >= 1 (edge[0] is unused). */
+static const double edge[DETECTOR_TAIL_BINS + 1] = {
+	0,
+	0.125, 0.17677669529663689, 0.25, 0.35355339059327379, 0.5, 0.70710678118654757, 1,
+	1.4142135623730951, 2, 2.8284271247461903, 4, 5.6568542494923806, 8,
+	11.313708498984761, 16, 22.627416997969522, 32, 45.254833995939045, 64,
+	90.509667991878089, 128, 181.01933598375618, 256, 362.03867196751236, 512,
+	724.07734393502471, 1024, 1448.1546878700494, 2048, 2896.3093757400989, 4096,
+	5792.6187514801977, 8192, 11585.237502960395,
+};
+
+/* The bin of @u: frexp() gives the octave, one comparison the half octave (no log). */
 static int tail_bin(double u)
 {
-	double k;
+	double m;
+	int e, k;
 
 	if (!(u >= TAIL_U0))
 		return 0;
-	k = floor(2 * log2(u / TAIL_U0)) + 1;
-	return k >= DETECTOR_TAIL_BINS - 1 ? DETECTOR_TAIL_BINS - 1 : (int)k;
+	if (u >= edge[DETECTOR_TAIL_BINS - 1])
+		return DETECTOR_TAIL_BINS - 1;
+	m = frexp(u / TAIL_U0, &e); /* u / U0 = m * 2^e, m in [0.5, 1) */
+	k = 2 * (e - 1) + 1 + (m >= M_SQRT1_2);
+	return k;
 }
 
-/* Lower edge of bin @k (k >= 1). */
 static double tail_edge(int k)
 {
-	return TAIL_U0 * exp2((k - 1) / 2.0);
+	return edge[k];
 }
 
 void detector_tail_init(struct detector_tail *t, double prior_points)
@@ -68,10 +83,10 @@ double detector_tail_quantile(const struct detector_tail *t, double above)
 		double c = t->count[k];
 
 		if (acc + c >= want && c > 0) {
-			/* geometric interpolation inside the bin (the top bin is one edge wide) */
+			/* linear interpolation inside the bin (the top bin is one edge wide) */
 			double frac = (want - acc) / c;
 
-			return tail_edge(k) * exp2((1 - frac) / 2.0);
+			return tail_edge(k) + (1 - frac) * (tail_edge(k + 1) - tail_edge(k));
 		}
 		acc += c;
 	}

@@ -75,7 +75,7 @@ static bool incident_candidate(struct incident *in, enum signal_id sig,
 		if (!r->warm || r->score < p->min_score || signal_magnitude(sig, value, r->expected) < 1)
 			return false;
 		in->base_mean = r->expected;
-		in->base_lower = r->lower;
+		in->base_lower = fmax(r->lower, 0); /* every signal is a latency, rate or count */
 		in->base_upper = r->upper;
 		in->max_score = r->score;
 	}
