@@ -219,7 +219,7 @@ test: deps
 	@tests/lib/summarize.sh $(RESULTS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(MAKE) --no-print-directory all bench-bins integ-bins
 	$(Q)for b in $(BENCH_BINS); do "$$b" || exit 1; done
 	$(Q)for s in $(wildcard tests/bench/*.sh); do BUILD_DIR=$(BUILD) "$$s" || exit 1; done
 

@@ -62,7 +62,8 @@ mkdir -p "$VAR/keys/default" "$VAR/data"
 	(umask 077 && head -c 32 /dev/urandom | base64 >"$VAR/keys/default/tenant.key")
 say "aggregator: prp-aggregator, API on $API, ingest on tcp://127.0.0.1:7070 (log $VAR/aggregator.log)"
 "$BUILD_DIR/prp-aggregator" --data "$VAR/data" --keys-dir "$VAR/keys" \
-	--listen 127.0.0.1:8080 --ingest tcp://127.0.0.1:7070 2>"$VAR/aggregator.log" &
+	--listen 127.0.0.1:8080 --ingest tcp://127.0.0.1:7070 --detect-warmup 30s \
+	2>"$VAR/aggregator.log" &
 aggregator_pid=$!
 for _ in $(seq 100); do
 	grep -q 'HTTP on' "$VAR/aggregator.log" && break
@@ -104,6 +105,41 @@ grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /   
 	done
 ) &
 
+# Tell each anomaly as detection opens, escalates and resolves it, and each
+# predicted SLO breach.
+python3 -u - "$API" <<'EOF_WATCH' &
+import json, sys, time, urllib.request
+api, seen, warned = sys.argv[1], {}, set()
+def get(path):
+    return json.load(urllib.request.urlopen(api + path, timeout=2))
+def say(msg):
+    print("%s demo: %s" % (time.strftime("%H:%M:%S", time.gmtime()), msg))
+while True:
+    time.sleep(1)
+    try:
+        anomalies = get("/anomalies?limit=50")["anomalies"]
+        predictions = get("/predictions/all")["predictions"]
+    except Exception:
+        continue
+    for a in reversed(anomalies):
+        state = (a["status"], a["severity"])
+        if seen.get(a["id"]) == state:
+            continue
+        what = {None: "detected"}.get(seen.get(a["id"]), "resolved" if a["status"] == "resolved" else "escalated")
+        seen[a["id"]] = state
+        say("anomaly %s: %s %s = %.4g (expected %.4g), %s, id %d" % (what, a["service"], a["metric"],
+            a["current_value"], a["expected_range"]["mean"], a["severity"], a["id"]))
+    for p in predictions:
+        key = (p["service"], p["metric"])
+        if p["will_breach"] and key not in warned:
+            warned.add(key)
+            say("prediction: %s %s will reach its SLO %.4g in %.0f s" % (p["service"], p["metric"],
+                p["threshold"], p["breach_in_s"]))
+        elif not p["will_breach"]:
+            warned.discard(key)
+EOF_WATCH
+pids+=($!)
+
 if [ -n "$DURATION" ]; then
 	run_for=$DURATION
 	say "load: prp-loadgen -> orders at $RPS rps for ${DURATION}s"
@@ -115,12 +151,14 @@ fi
 	--duration "$run_for" --progress-s 5 &
 loadgen_pid=$!
 
-# One fault, a third of the way in: payments slows down by 200 ms for a
-# third of the run (30 s in and for 15 s when running until Ctrl-C).
+# One fault, a third of the way in but after detection's 30 s warm-up:
+# payments slows down by 200 ms for a third of the run (45 s in and for 30 s
+# when running until Ctrl-C).
 if [ -n "$DURATION" ]; then
 	fault_at=$((DURATION / 3)) fault_for=$((DURATION / 3))
+	[ "$fault_at" -lt 45 ] && [ "$DURATION" -ge 90 ] && fault_at=45 fault_for=$((DURATION / 3))
 else
-	fault_at=30 fault_for=15
+	fault_at=45 fault_for=30
 fi
 if [ "$fault_for" -ge 1 ]; then
 	sleep "$fault_at" &

@@ -50,7 +50,7 @@ static const struct param_key param_keys[] = {
 	PKEY_D(shift_score),	PKEY_D(suppress_damp), PKEY_D(tail_alpha),
 	PKEY_D(tail_above),	PKEY_D(tail_power),	PKEY_D(tail_power_max),    PKEY_D(tail_q_min),
 	PKEY_D(tail_prior),	PKEY_D(tail_learn_cap), PKEY_D(restart_z), PKEY_D(cusum_clip),	PKEY_U(season_peak_span), PKEY_D(season_peak_keep),
-	PKEY_D(season_peak_weight),
+	PKEY_D(season_peak_weight), PKEY_D(tail_k_alpha), PKEY_D(tail_k_ratio),
 };
 
 static void usage(FILE *f)

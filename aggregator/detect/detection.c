@@ -33,8 +33,6 @@
 
 /* Open anomalies are written back this often while they last (current value, peak). */
 #define DETECTION_REFRESH_S 10
-/* A point is a candidate when the detector scores it at least this. */
-#define DETECTION_MIN_SCORE 0.9
 /* Consecutive bad seconds that open an anomaly. */
 #define DETECTION_OPEN_AFTER 2
 
@@ -52,6 +50,7 @@ struct track {
 	struct incident inc[SIGNAL_COUNT];
 	struct predictor pred[NPREDICTED];
 	struct detection_prediction out[NPREDICTED]; /* guarded by state_mu */
+	size_t open;				      /* anomalies open; guarded by state_mu */
 };
 
 struct detection {
@@ -297,9 +296,11 @@ static void incident_write(struct detection *d, struct track *t, enum signal_id 
 	if (ev == INCIDENT_OPENED) {
 		d->opened++;
 		d->open_now++;
+		t->open++;
 	} else if (ev == INCIDENT_RESOLVED) {
 		d->resolved++;
 		d->open_now--;
+		t->open--;
 	}
 	pthread_mutex_unlock(&d->state_mu);
 	if (ev == INCIDENT_RESOLVED)
@@ -317,7 +318,7 @@ static void track_feed(struct detection *d, struct track *t, const struct series
 		       const struct detection_config *c)
 {
 	int64_t t_ms = p->t_s * 1000;
-	struct incident_params ip = { .min_score = DETECTION_MIN_SCORE,
+	struct incident_params ip = { .min_score = d->dparams.alarm_score,
 				      .open_after_points = DETECTION_OPEN_AFTER,
 				      .resolve_after_s = c->resolve_after_s,
 				      .slo_only = c->method == DETECTION_SLO };
@@ -485,6 +486,7 @@ static void adopt_open(struct detection *d)
 			continue;
 		incident_adopt(&t->inc[s], &v[i]);
 		d->open_now++;
+		t->open++;
 	}
 	if (d->open_now)
 		log_info("detection: %zu anomalies still open from the previous run", d->open_now);
@@ -505,6 +507,12 @@ int detection_start(struct detection **out, const struct detection_config *c)
 	d->so.read_only = false;
 	detector_params_default(&d->dparams);
 	d->dparams.warmup_points = c->warmup_s;
+	/*
+	 * A point is a candidate at the detector's own alarm level, and without
+	 * its suppression: the incident state machine is detection's, and a
+	 * damped score right after an earlier event would hide the next one.
+	 */
+	d->dparams.suppress_points = 0;
 	pthread_mutex_init(&d->cycle_mu, NULL);
 	pthread_mutex_init(&d->state_mu, NULL);
 	pthread_mutex_init(&d->stop_mu, NULL);
@@ -589,6 +597,21 @@ void detection_set(struct detection *d, enum detection_method method, bool enabl
 	pthread_mutex_unlock(&d->state_mu);
 	log_info("detection: method %s, %s", detection_method_name(method),
 		 enabled ? "on" : "off");
+}
+
+size_t detection_open_count(struct detection *d, const char *tenant, const char *service)
+{
+	struct track *t;
+	size_t n = 0;
+
+	pthread_mutex_lock(&d->cycle_mu);
+	t = tracks_get(d, tenant, service, false);
+	pthread_mutex_lock(&d->state_mu);
+	if (t)
+		n = t->open;
+	pthread_mutex_unlock(&d->state_mu);
+	pthread_mutex_unlock(&d->cycle_mu);
+	return n;
 }
 
 static int prediction_cmp(const void *a, const void *b)

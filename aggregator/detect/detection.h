@@ -90,6 +90,9 @@ const char *detection_method_name(enum detection_method m);
 /* The method called @name, or -1. */
 int detection_method_find(const char *name);
 
+/* Anomalies open now on @service of @tenant (0 for an unknown service). */
+size_t detection_open_count(struct detection *d, const char *tenant, const char *service);
+
 /* The latest prediction of one SLO signal of one service. */
 struct detection_prediction {
 	char tenant[FRAME_ID_MAX];

@@ -10,8 +10,9 @@
  *      so that flat series do not explode on tiny changes;
  *   3. score: -log10 of a tail probability / score_decades. The point's
  *      |z| is judged against a learnt, decayed histogram of past |z|
- *      (detector_tail.c) with a power-law tail past its 0.5% quantile, so
- *      spiky series learn that spikes are normal; a spike that recurs at
+ *      (detector_tail.c) with a power-law tail past its 0.5% quantile whose
+ *      power is fitted on a longer memory, so spiky series learn that
+ *      spikes are normal; a spike that recurs at
  *      the same phase of the season raises the bar there. The short
  *      average of |z| (Numenta's "anomaly likelihood" idea) is judged the
  *      same way against its own histogram; the larger score wins;
@@ -40,10 +41,12 @@
 #define TAIL_EXACT_POINTS 256
 /*
  * The first points' |z| are not learnt: the scale then rests on a handful
- * of points (or on the floor alone), so their |z| are huge and would
- * inflate the tail for the next thousand points.
+ * of points (or on the floor alone), so their |z| are too large (a t
+ * distribution with few degrees of freedom) and would make a Gaussian
+ * series look heavy-tailed for the next thousand points (with 8 skipped,
+ * a 13 sigma step after 600 points of noise alarmed about half the time).
  */
-#define TAIL_SKIP_POINTS 8
+#define TAIL_SKIP_POINTS 32
 #define TAIL_REFRESH	  1
 /* After a large step, the scale is learnt unclipped for this many points. */
 #define SHIFT_RELEARN_POINTS 32
@@ -66,6 +69,7 @@ struct detector {
 	double min, max; /* range seen: the scale floor is relative to it */
 	double log_p_alarm; /* log10 of the tail probability whose score is alarm_score */
 	struct detector_tail tail; /* how large |z| usually is */
+	struct detector_tail ktail; /* the same, remembered longer: the tail's power is fitted on it */
 
 	/* level model */
 	double level, level_dev, level_err;
@@ -111,7 +115,7 @@ void detector_params_default(struct detector_params *p)
 	memset(p, 0, sizeof(*p));
 	p->warmup_points = 120;
 	p->season_s = 86400;
-	p->alarm_score = 0.5;
+	p->alarm_score = 0.45;
 	p->suppress_points = 200;
 	p->alpha_level = 0.1;
 	p->alpha_scale = 0.003;
@@ -137,7 +141,7 @@ void detector_params_default(struct detector_params *p)
 	p->tail_alpha = 0.002;
 	p->tail_above = 0.005;
 	p->tail_power = 3;
-	p->tail_power_max = 6;
+	p->tail_power_max = 8;
 	p->tail_q_min = 1;
 	p->tail_prior = 50;
 	p->tail_learn_cap = 1000;
@@ -146,6 +150,8 @@ void detector_params_default(struct detector_params *p)
 	p->season_peak_span = 3;
 	p->season_peak_keep = 0.8;
 	p->season_peak_weight = 1;
+	p->tail_k_alpha = 0.0005;
+	p->tail_k_ratio = 10;
 }
 
 /* Clamps the knobs a caller may have set out of range, so update() needs no checks. */
@@ -165,6 +171,10 @@ static void params_sanitize(struct detector_params *p)
 		p->score_decades = 10;
 	if (!(p->season_alpha > 0 && p->season_alpha < 1))
 		p->season_alpha = 0.3;
+	if (!(p->tail_k_ratio > 1 && p->tail_k_ratio * p->tail_above < 1))
+		p->tail_k_ratio = 10;
+	if (!(p->tail_k_alpha > 0 && p->tail_k_alpha < 1))
+		p->tail_k_alpha = p->tail_alpha;
 }
 
 static unsigned bins_of(const struct detector_params *p)
@@ -190,23 +200,30 @@ size_t detector_size(const struct detector_params *p)
  * histograms hold a few points (an approximation: the quantiles of
  * hundreds of decayed points move little in a few points).
  *
- * The point tail's power is fitted from two quantiles, q at tail_above and
- * q10 at tail_above / 10: a power law through both has
- * power = ln 10 / ln(q10 / q). Gaussian noise gives a steep tail (about
- * 10), a spiky series a shallow one; tail_power and tail_power_max bound it.
+ * The point tail's power is fitted on a second histogram of the same |z|
+ * that forgets slower (tail_k_alpha: the heaviness of a series' tail is a
+ * property of the series, while the tail's start q follows its recent
+ * noise), from two quantiles there, q1 at tail_above and q_lo at
+ * tail_above x tail_k_ratio: a power law through both has
+ * power = ln(ratio) / ln(q1 / q_lo). Both quantiles rest on tens of points,
+ * not on the one or two of the most extreme ones, so the fit is stable.
+ * Gaussian noise gives a steep tail (about 6), a spiky series (or a series
+ * whose spikes are months apart) a shallow one; tail_power and
+ * tail_power_max bound it.
  */
 static void refresh_tails(struct detector *d)
 {
 	const struct detector_params *p = &d->p;
-	double q10, k;
+	double q1, q_lo, k;
 
 	if (d->n > TAIL_EXACT_POINTS && d->n % TAIL_REFRESH)
 		return;
 	d->q_point = maxd(detector_tail_quantile(&d->tail, p->tail_above), p->tail_q_min);
 	k = p->tail_power;
 	if (p->tail_power_max > p->tail_power) {
-		q10 = detector_tail_quantile(&d->tail, p->tail_above / 10);
-		k = q10 > d->q_point ? M_LN10 / log(q10 / d->q_point) : p->tail_power_max;
+		q1 = maxd(detector_tail_quantile(&d->ktail, p->tail_above), p->tail_q_min);
+		q_lo = detector_tail_quantile(&d->ktail, p->tail_above * p->tail_k_ratio);
+		k = q1 > q_lo && q_lo > 0 ? log(p->tail_k_ratio) / log(q1 / q_lo) : p->tail_power_max;
 		k = mind(maxd(k, p->tail_power), p->tail_power_max);
 	}
 	if (k != d->k_point) {
@@ -252,6 +269,7 @@ struct detector *detector_new(const struct detector_params *p)
 	d->log_above = log10(q.tail_above);
 	detector_tail_init(&d->tail, q.tail_prior);
 	detector_tail_init(&d->wtail, q.tail_prior);
+	detector_tail_init(&d->ktail, q.tail_prior);
 	d->season_log_keep = log1p(-q.season_alpha);
 	return d;
 }
@@ -550,7 +568,6 @@ void detector_update(struct detector *d, double t_s, double value, struct detect
 	refresh_tails(d);
 	/* a recurring excursion at this phase is measured against its usual size */
 	q = season_peak(d, &v);
-	
 	s = maxd(p->point_weight * point_log_p(d, u, q, &q) / p->score_decades,
 		 p->window_weight * window_log_p(d, mind(u, p->u_cap)) / p->score_decades);
 	/*
@@ -558,8 +575,10 @@ void detector_update(struct detector *d, double t_s, double value, struct detect
 	 * so the few points of one level shift cannot inflate the tail for the
 	 * next thousand points; frequent spikes still raise it, step by step.
 	 */
-	if (d->n > TAIL_SKIP_POINTS)
+	if (d->n > TAIL_SKIP_POINTS) {
 		detector_tail_add(&d->tail, mind(u, p->tail_learn_cap * d->q_point), p->tail_alpha);
+		detector_tail_add(&d->ktail, mind(u, p->tail_learn_cap * d->q_point), p->tail_k_alpha);
+	}
 	r->level_shift = cusum_step(d, v.z);
 	if (r->level_shift)
 		s = maxd(s, p->shift_score);

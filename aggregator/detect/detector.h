@@ -63,6 +63,8 @@ struct detector_params {
 	unsigned season_peak_span; /* recurring spikes: bins either side of the phase searched */
 	double season_peak_keep;   /* share of a bin's peak |z| kept from one season to the next */
 	double season_peak_weight; /* the tail starts no lower than this x the seasonal peak (0: off) */
+	double tail_k_alpha;  /* forgetting factor of the slower histogram the tail's power is fitted on */
+	double tail_k_ratio;  /* the power is fitted between the quantiles at tail_above x this and tail_above */
 };
 
 #define DETECTOR_SEASON_BINS_MAX 1024

@@ -49,7 +49,7 @@ int api_start(struct api **out, const struct api_config *c)
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
 		goto out_free;
-	err = health_cache_new(&a->env.health, c->series);
+	err = health_cache_new(&a->env.health, c->series, c->detection);
 	if (err)
 		goto out_readers;
 	ho.env = &a->env;

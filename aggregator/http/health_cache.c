@@ -19,6 +19,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "aggregator/detect/detection.h"
 #include "aggregator/http/blob.h"
 #include "aggregator/http/json.h"
 #include "aggregator/http/resp.h"
@@ -39,6 +40,7 @@ struct health_entry {
 
 struct health_cache {
 	struct series *series;
+	struct detection *detection; /* may be NULL */
 	pthread_t refresher;
 	bool has_refresher;
 	pthread_mutex_t lock; /* guards entries and stop */
@@ -49,13 +51,15 @@ struct health_cache {
 
 static void *health_cache_refresh(void *arg);
 
-int health_cache_new(struct health_cache **out, struct series *series)
+int health_cache_new(struct health_cache **out, struct series *series,
+		     struct detection *detection)
 {
 	struct health_cache *hc = xcalloc(1, sizeof(*hc));
 	pthread_condattr_t attr;
 	int err;
 
 	hc->series = series;
+	hc->detection = detection;
 	pthread_mutex_init(&hc->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -95,8 +99,10 @@ void health_cache_free(struct health_cache *hc)
 	free(hc);
 }
 
-static json_t *health_cache_service(const struct series_health *h)
+static json_t *health_cache_service(const struct health_cache *hc, const struct series_health *h)
 {
+	size_t open = hc->detection ? detection_open_count(hc->detection, h->tenant, h->service) : 0;
+
 	return json_pack("{s:s, s:s, s:o, s:{s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}, s:i}",
 			 "service", h->service, "status", svc_status_name(h), "last_seen",
 			 resp_time(h->last_seen_s * 1000), "metrics", "request_rate",
@@ -105,7 +111,8 @@ static json_t *health_cache_service(const struct series_health *h)
 			 h->latency_p99_ms, "syscall_error_rate", h->syscall_error_rate,
 			 "tcp_retransmits", json_u64(h->tcp_retransmits), "tcp_resets",
 			 json_u64(h->tcp_resets), "tcp_connect_failures",
-			 json_u64(h->tcp_connect_failures), "anomalies_detected", 0);
+			 json_u64(h->tcp_connect_failures), "anomalies_detected",
+			 (int)open);
 }
 
 /* @text gzip-compressed, or NULL when zlib fails. */
@@ -134,9 +141,10 @@ static struct blob *health_cache_gzip(const char *text, size_t len)
 }
 
 /* Renders the body of @tenant into *body and *gz (both owned by the caller); false on failure. */
-static bool health_cache_render(struct series *series, const char *tenant, int64_t now_ms,
-				struct blob **body, struct blob **gz)
+static bool health_cache_render(const struct health_cache *hc, const char *tenant,
+				int64_t now_ms, struct blob **body, struct blob **gz)
 {
+	struct series *series = hc->series;
 	size_t n = 0;
 	struct series_snapshot *snap =
 		series ? series_snapshot_get(series, now_ms / 1000, HEALTH_CACHE_WINDOW_S) : NULL;
@@ -145,7 +153,7 @@ static bool health_cache_render(struct series *series, const char *tenant, int64
 	char *text;
 
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, health_cache_service(&h[i]));
+		json_array_append_new(list, health_cache_service(hc, &h[i]));
 	series_snapshot_put(snap);
 	doc = json_pack("{s:o, s:I, s:i, s:o}", "services", list, "count", (json_int_t)n,
 			"window_s", HEALTH_CACHE_WINDOW_S, "timestamp", resp_time(now_ms));
@@ -218,7 +226,7 @@ struct blob *health_cache_get(struct health_cache *hc, const char *tenant, int64
 	if (b)
 		return b;
 
-	if (!health_cache_render(hc->series, tenant, now_ms, &body, &gz))
+	if (!health_cache_render(hc, tenant, now_ms, &body, &gz))
 		return NULL;
 	pthread_mutex_lock(&hc->lock);
 	e = health_cache_store(hc, tenant, body, gz, now);
@@ -270,7 +278,7 @@ static void *health_cache_refresh(void *arg)
 		for (size_t i = 0; i < n && !hc->stop; i++) {
 			pthread_mutex_unlock(&hc->lock);
 			t = time_mono_ns();
-			if (health_cache_render(hc->series, due[i],
+			if (health_cache_render(hc, due[i],
 						(int64_t)(time_real_ns() / NSEC_PER_MSEC), &body,
 						&gz)) {
 				pthread_mutex_lock(&hc->lock);

@@ -25,6 +25,7 @@
 
 struct blob;
 struct health_cache;
+struct detection;
 struct series;
 
 /* The span each service's health covers. */
@@ -43,10 +44,12 @@ struct series;
 
 /*
  * Starts the refresher. @series is borrowed (may be NULL: every body lists
- * no service, and no refresher runs). 0, or the errno of pthread_create();
+ * no service, and no refresher runs); so is @detection, which gives each
+ * service's open anomalies (NULL: none). 0, or the errno of pthread_create();
  * the caller owns *out: health_cache_free().
  */
-PRP_MUST_CHECK int health_cache_new(struct health_cache **out, struct series *series);
+PRP_MUST_CHECK int health_cache_new(struct health_cache **out, struct series *series,
+				    struct detection *detection);
 /* Stops the refresher and frees every body. NULL does nothing. */
 void health_cache_free(struct health_cache *hc);
 

@@ -279,3 +279,86 @@ Test(detector, memory_is_fixed_and_small)
 	cr_expect_leq(detector_size(&p), 64 * 1024);
 	detector_free(NULL);
 }
+
+/*
+ * The aggregator's 1 Hz signals (docs/detection.md): ten minutes of a
+ * steady, quiet series, then a fault that must alarm on its first point.
+ * The noise is what such a signal has at 1 Hz; the steps are 13 to 1000
+ * of its sigmas.
+ */
+static struct detector_result fault_after_steady(double mean, double sd, double fault,
+						 uint64_t seed)
+{
+	struct detector *d = detector_new(NULL);
+	struct detector_result r;
+	double t = T0;
+
+	cr_expect_eq(feed_noise(d, &t, 600, mean, sd, &seed), 0, "alarms on the steady part");
+	detector_update(d, t, fault, &r);
+	detector_free(d);
+	return r;
+}
+
+Test(detector, request_rate_falling_to_zero_alarms_at_once)
+{
+	struct detector_result r = fault_after_steady(200, 15, 0, 11);
+
+	cr_expect(r.alarm, "200 +- 15 req/s -> 0: score %f", r.score);
+	cr_expect_eq(r.direction, -1);
+}
+
+Test(detector, error_rate_rising_fivefold_alarms_at_once)
+{
+	/* 1% of 1,000 req/s: a binomial sd of 0.3 points */
+	struct detector_result r = fault_after_steady(0.01, 0.003, 0.05, 12);
+
+	cr_expect(r.alarm, "error rate 1%% -> 5%%: score %f", r.score);
+	cr_expect_eq(r.direction, 1);
+}
+
+Test(detector, p99_doubling_alarms_at_once)
+{
+	struct detector_result r = fault_after_steady(5, 0.5, 12, 13);
+
+	cr_expect(r.alarm, "p99 5 -> 12 ms: score %f", r.score);
+	cr_expect_eq(r.direction, 1);
+}
+
+Test(detector, p99_jump_to_300ms_alarms_at_once)
+{
+	struct detector_result r = fault_after_steady(5, 0.5, 300, 14);
+
+	cr_expect(r.alarm, "p99 5 -> 300 ms: score %f", r.score);
+	cr_expect_eq(r.score, 1);
+}
+
+/* TCP resets per second: mostly 0, now and then 1 or 2, then a burst of 20. */
+Test(detector, sparse_counter_jumping_to_20_alarms_at_once)
+{
+	struct detector *d = detector_new(NULL);
+	struct detector_result r;
+	uint64_t seed = 15;
+	unsigned alarms = 0;
+
+	for (int i = 0; i < 1800; i++) {
+		double u = rng_unit(&seed);
+
+		detector_update(d, T0 + i, u < 0.95 ? 0 : u < 0.99 ? 1 : 2, &r);
+		alarms += r.alarm;
+	}
+	cr_expect_eq(alarms, 0, "%u alarms on the usual 0, 1 and 2", alarms);
+	detector_update(d, T0 + 1800, 20, &r);
+	cr_expect(r.alarm, "resets 0-2 -> 20: score %f", r.score);
+	detector_free(d);
+}
+
+Test(detector, long_gaussian_noise_never_alarms)
+{
+	struct detector *d = detector_new(NULL);
+	uint64_t seed = 16;
+	double t = T0;
+	unsigned alarms = feed_noise(d, &t, 200000, 200, 15, &seed);
+
+	cr_expect_eq(alarms, 0, "%u alarms on 200,000 points of Gaussian noise", alarms);
+	detector_free(d);
+}
