@@ -13,13 +13,13 @@
  * it have been written.
  */
 #include <errno.h>
-#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/detect/csv_row.h"
 #include "aggregator/detect/detector.h"
 #include "common/compiler.h"
 #include "common/strparse.h"
@@ -118,69 +118,6 @@ static int param_set(struct detector_params *p, const char *arg)
 	return -EINVAL;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Reads exactly @n digits at *@s into *@out, advancing *@s. */
-static bool digits(const char **s, int n, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < n; i++, (*s)++) {
-		if (**s < '0' || **s > '9')
-			return false;
-		v = v * 10 + (unsigned)(**s - '0');
-	}
-	*out = v;
-	return true;
-}
-
-static bool expect(const char **s, char c)
-{
-	if (**s != c)
-		return false;
-	(*s)++;
-	return true;
-}
-
-/* Parses "YYYY-MM-DD HH:MM:SS[.f...]" (no zone: read as UTC) into seconds. */
-static int parse_timestamp(const char *s, double *out)
-{
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned y, mo, d, h, mi, se, leap;
-	double frac = 0, unit = 0.1;
-
-	if (!digits(&s, 4, &y) || !expect(&s, '-') || !digits(&s, 2, &mo) || !expect(&s, '-') ||
-	    !digits(&s, 2, &d) || !expect(&s, ' ') || !digits(&s, 2, &h) || !expect(&s, ':') ||
-	    !digits(&s, 2, &mi) || !expect(&s, ':') || !digits(&s, 2, &se))
-		return -EINVAL;
-	if (*s == '.') {
-		if (!s[1])
-			return -EINVAL;
-		for (s++; *s >= '0' && *s <= '9'; s++, unit /= 10)
-			frac += (*s - '0') * unit;
-	}
-	if (*s)
-		return -EINVAL;
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
-	    h > 23 || mi > 59 || se > 59)
-		return -ERANGE;
-	*out = (double)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) + frac;
-	return 0;
-}
-
 /*
  * Reads one line without its "\n" or "\r\n" into @buf (@cap bytes, NUL
  * terminated). Returns 1, 0 at end of file, -E2BIG past the bound, -EINVAL
@@ -247,7 +184,6 @@ static int input_next(struct input *in)
 
 static int check_header(struct input *in)
 {
-	const char *h;
 	int rc = input_next(in);
 
 	if (rc < 0)
@@ -256,35 +192,18 @@ static int check_header(struct input *in)
 		in->line = 1;
 		return input_error(in, "empty file: expected the header 'timestamp,value'");
 	}
-	h = in->buf;
-	if (!strncmp(h, "\xef\xbb\xbf", 3)) /* a UTF-8 byte order mark */
-		h += 3;
-	if (strcmp(h, "timestamp,value"))
+	if (!csv_row_is_header(in->buf))
 		return input_error(in, "expected the header 'timestamp,value'");
 	return 0;
 }
 
-/* Splits and checks the row in in->buf; *@comma is the separator's index. */
+/* Parses the row in in->buf; *@comma is the separator's index. */
 static int parse_row(struct input *in, double *t, double *v, size_t *comma)
 {
-	char *sep = strchr(in->buf, ',');
 	char msg[160];
-	int rc;
 
-	if (!sep || strchr(sep + 1, ','))
-		return input_error(in, "expected 2 columns: timestamp,value");
-	*sep = '\0';
-	*comma = (size_t)(sep - in->buf);
-	rc = parse_timestamp(in->buf, t);
-	if (rc) {
-		snprintf(msg, sizeof(msg), "bad timestamp '%.40s': expected YYYY-MM-DD HH:MM:SS%s",
-			 in->buf, rc == -ERANGE ? " with a real date and time" : "");
+	if (csv_row_parse(in->buf, t, v, comma, msg, sizeof(msg)))
 		return input_error(in, msg);
-	}
-	if (strparse_double(sep + 1, -DBL_MAX, DBL_MAX, v)) {
-		snprintf(msg, sizeof(msg), "bad value '%.40s': expected a finite number", sep + 1);
-		return input_error(in, msg);
-	}
 	return 0;
 }
 
@@ -306,7 +225,7 @@ static int run(struct input *in, const struct detector_params *p)
 		if (rc)
 			goto out;
 		detector_update(d, t, v, &r);
-		printf("%s,%s,%.6f\n", in->buf, in->buf + comma + 1, r.score);
+		printf("%.*s,%s,%.6f\n", (int)comma, in->buf, in->buf + comma + 1, r.score);
 	}
 out:
 	detector_free(d);
