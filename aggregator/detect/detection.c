@@ -35,6 +35,17 @@
 #define DETECTION_REFRESH_S 10
 /* Consecutive bad seconds that open an anomaly. */
 #define DETECTION_OPEN_AFTER 2
+/*
+ * A point that starts or continues an anomaly is scored without being
+ * learnt, for at most this long (incident_holds()): the baseline stays what
+ * was normal, so neither the fault's values nor its noise blunt the
+ * detection of the next one (one learnt 300 ms point among 0.3 ms ones
+ * teaches the detector's tail that such jumps happen). Past it the
+ * detector learns again: a change that lasts this long is the new normal
+ * for detection, while the anomaly itself stays open against the baseline
+ * it was opened on.
+ */
+#define DETECTION_HOLD_MAX_MS (10 * 60 * 1000)
 
 /* The signals predicted, and the index of their predictor. */
 static const enum signal_id predicted[] = { SIGNAL_LATENCY_P99, SIGNAL_ERROR_RATE };
@@ -58,6 +69,8 @@ struct detection {
 	struct store_options so;
 	char *dir;
 	struct detector_params dparams;
+	/* spare state for detector_peek(), swapped with a track's when it learns; cycle_mu */
+	struct detector *scratch;
 
 	pthread_mutex_t cycle_mu; /* guards everything below down to state_mu */
 	struct store *store;
@@ -321,14 +334,25 @@ static void track_feed(struct detection *d, struct track *t, const struct series
 	struct incident_params ip = { .min_score = d->dparams.alarm_score,
 				      .open_after_points = DETECTION_OPEN_AFTER,
 				      .resolve_after_s = c->resolve_after_s,
+				      .hold_max_ms = DETECTION_HOLD_MAX_MS,
 				      .slo_only = c->method == DETECTION_SLO };
 
+	/* every result first, then the incidents: evidence looks at all the signals */
 	for (int s = 0; s < SIGNAL_COUNT; s++) {
 		double v = signal_value((enum signal_id)s, p);
+		struct detector *learnt;
 
 		t->last_value[s] = v;
-		if (isfinite(v))
-			detector_update(t->det[s], (double)p->t_s, v, &t->last[s]);
+		if (!isfinite(v))
+			continue;
+		/* score on a copy; keep the copy (the point learnt) unless it is anomalous */
+		detector_peek(t->det[s], d->scratch, (double)p->t_s, v, &t->last[s]);
+		ip.slo = slo_of(c, (enum signal_id)s);
+		if (incident_holds(&t->inc[s], (enum signal_id)s, &ip, t_ms, v, &t->last[s]))
+			continue;
+		learnt = d->scratch;
+		d->scratch = t->det[s];
+		t->det[s] = learnt;
 	}
 	d->points_fed += SIGNAL_COUNT;
 	for (int s = 0; s < SIGNAL_COUNT; s++) {
@@ -513,6 +537,7 @@ int detection_start(struct detection **out, const struct detection_config *c)
 	 * damped score right after an earlier event would hide the next one.
 	 */
 	d->dparams.suppress_points = 0;
+	d->scratch = detector_new(&d->dparams);
 	pthread_mutex_init(&d->cycle_mu, NULL);
 	pthread_mutex_init(&d->state_mu, NULL);
 	pthread_mutex_init(&d->stop_mu, NULL);
@@ -554,6 +579,7 @@ void detection_stop(struct detection *d)
 		track_free(d->tracks[i]);
 	free(d->tracks);
 	free(d->index);
+	detector_free(d->scratch);
 	store_close(d->store);
 	pthread_mutex_destroy(&d->cycle_mu);
 	pthread_mutex_destroy(&d->state_mu);

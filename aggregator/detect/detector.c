@@ -194,6 +194,14 @@ size_t detector_size(const struct detector_params *p)
 	return sizeof(struct detector) + bins_of(&q) * sizeof(struct season_bin);
 }
 
+void detector_peek(const struct detector *d, struct detector *scratch, double t_s, double value,
+		   struct detector_result *r)
+{
+	/* one allocation holds the whole state (bins included): a copy is a memcpy */
+	memcpy(scratch, d, detector_size(&d->p));
+	detector_update(scratch, t_s, value, r);
+}
+
 /*
  * Re-reads the tails' quantiles. Scanning a histogram costs more than the
  * rest of an update, so it is done every TAIL_REFRESH points once the

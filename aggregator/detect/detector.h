@@ -101,4 +101,13 @@ size_t detector_size(const struct detector_params *p);
  */
 void detector_update(struct detector *d, double t_s, double value, struct detector_result *r);
 
+/*
+ * The result detector_update() would give for the point, without learning
+ * it: @d is unchanged. @scratch is a detector created with the same
+ * parameters as @d, whose state is overwritten. For a caller that keeps
+ * anomalous points out of the baseline while an anomaly lasts.
+ */
+void detector_peek(const struct detector *d, struct detector *scratch, double t_s, double value,
+		   struct detector_result *r);
+
 #endif

@@ -61,19 +61,41 @@ static double incident_confidence(double score, double magnitude)
 	return fmin(1.0, fmax(0.0, score * by_size));
 }
 
+/* Whether the point would make an idle incident a candidate. */
+static bool incident_qualifies(enum signal_id sig, const struct incident_params *p, double value,
+			       const struct detector_result *r)
+{
+	if (p->slo_only)
+		return incident_past_slo(p, value);
+	return r->warm && r->score >= p->min_score && signal_magnitude(sig, value, r->expected) >= 1;
+}
+
+bool incident_holds(const struct incident *in, enum signal_id sig,
+		    const struct incident_params *p, int64_t t_ms, double value,
+		    const struct detector_result *r)
+{
+	switch (in->state) {
+	case INCIDENT_IDLE:
+		return incident_qualifies(sig, p, value, r);
+	case INCIDENT_CANDIDATE:
+		return true;
+	case INCIDENT_OPEN:
+		return t_ms - in->rec.started_ms < p->hold_max_ms;
+	}
+	return false;
+}
+
 static bool incident_candidate(struct incident *in, enum signal_id sig,
 			       const struct incident_params *p, double value,
 			       const struct detector_result *r)
 {
+	if (!incident_qualifies(sig, p, value, r))
+		return false;
 	if (p->slo_only) {
-		if (!incident_past_slo(p, value))
-			return false;
 		in->base_mean = in->base_upper = p->slo;
 		in->base_lower = 0;
 		in->max_score = 1.0;
 	} else {
-		if (!r->warm || r->score < p->min_score || signal_magnitude(sig, value, r->expected) < 1)
-			return false;
 		in->base_mean = r->expected;
 		in->base_lower = fmax(r->lower, 0); /* every signal is a latency, rate or count */
 		in->base_upper = r->upper;

@@ -36,6 +36,7 @@ struct incident_params {
 	unsigned resolve_after_s;
 	double slo; /* the signal's SLO threshold; NaN or 0 when it has none */
 	bool slo_only; /* the SLO method */
+	int64_t hold_max_ms; /* incident_holds() no longer holds an anomaly open this long */
 };
 
 enum incident_state { INCIDENT_IDLE, INCIDENT_CANDIDATE, INCIDENT_OPEN };
@@ -70,6 +71,15 @@ void incident_release(struct incident *in);
 enum incident_event incident_step(struct incident *in, enum signal_id sig,
 				  const struct incident_params *p, int64_t t_ms, double value,
 				  const struct detector_result *r);
+
+/*
+ * Whether the point (@value, scored @r) belongs to an anomaly, so that the
+ * detector should not learn it: it would make a candidate from idle, or
+ * the incident is a candidate, or open for less than hold_max_ms. Pure.
+ */
+bool incident_holds(const struct incident *in, enum signal_id sig,
+		    const struct incident_params *p, int64_t t_ms, double value,
+		    const struct detector_result *r);
 
 /* Puts an open anomaly read from the store back into @in (after a restart). */
 void incident_adopt(struct incident *in, const struct store_anomaly *a);

@@ -15,9 +15,11 @@
 TestSuite(incident, .fini = test_no_leaks);
 TestSuite(signals, .fini = test_no_leaks);
 
-static const struct incident_params params = {
-	.min_score = 0.9, .open_after_points = 2, .resolve_after_s = 5, .slo = 500
-};
+static const struct incident_params params = { .min_score = 0.9,
+					       .open_after_points = 2,
+					       .resolve_after_s = 5,
+					       .slo = 500,
+					       .hold_max_ms = 60000 };
 
 /* A warm detector's verdict: baseline 5 ms (3..7), @score. */
 static struct detector_result verdict(double score)
@@ -158,6 +160,26 @@ Test(incident, an_adopted_anomaly_goes_on_and_resolves)
 		cr_expect_eq(step(&in, t++, 5, 0), INCIDENT_NONE);
 	cr_assert_eq(step(&in, t, 5, 0), INCIDENT_RESOLVED);
 	cr_expect_eq(in.rec.id, 42);
+	incident_release(&in);
+}
+
+Test(incident, the_points_of_an_anomaly_are_held_out_of_the_baseline_for_a_while)
+{
+	struct detector_result bad = verdict(0.99), calm = verdict(0.1);
+	struct incident in;
+
+	incident_init(&in);
+	cr_expect_not(incident_holds(&in, SIGNAL_LATENCY_P99, &params, 1000, 6, &calm));
+	cr_expect_not(incident_holds(&in, SIGNAL_LATENCY_P99, &params, 1000, 20, &bad),
+		      "unusual but under the floors: learnt");
+	cr_expect(incident_holds(&in, SIGNAL_LATENCY_P99, &params, 1000, 300, &bad));
+	step(&in, 1, 300, 0.99);
+	cr_expect(incident_holds(&in, SIGNAL_LATENCY_P99, &params, 2000, 300, &calm),
+		  "a candidate's points are held whatever their score");
+	cr_assert_eq(step(&in, 2, 300, 0.2), INCIDENT_OPENED);
+	cr_expect(incident_holds(&in, SIGNAL_LATENCY_P99, &params, 61000, 300, &calm));
+	cr_expect_not(incident_holds(&in, SIGNAL_LATENCY_P99, &params, 62000, 300, &calm),
+		      "held for hold_max_ms at most: a lasting change becomes the new normal");
 	incident_release(&in);
 }
 
