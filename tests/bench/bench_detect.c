@@ -17,6 +17,7 @@
 
 #include "aggregator/detect/detector.h"
 #include "common/timeutil.h"
+#include "tests/lib/rng.h"
 
 #define BENCH_SERIES 10000
 #define BENCH_POINTS 1000
@@ -27,35 +28,16 @@
 /* Keeps results observable so the optimizer cannot drop the work. */
 static volatile double sink;
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)((rng_next(s) >> 11) + 1) / 9007199254740992.0;
-}
-
-static double rng_gauss(uint64_t *s)
-{
-	return sqrt(-2.0 * log(rng_unit(s))) * cos(2.0 * M_PI * rng_unit(s));
-}
-
 /* One point of series @i at second @t: its kind is i % BENCH_KINDS. */
 static float value(unsigned i, unsigned t, uint64_t *seed)
 {
 	switch (i % BENCH_KINDS) {
 	case 0: /* p99 latency, ms, with a jump now and then */
-		return (float)(5 * exp(0.3 * rng_gauss(seed)) * (t % 500 > 490 ? 20 : 1));
+		return (float)(5 * exp(0.3 * rng_normal(seed)) * (t % 500 > 490 ? 20 : 1));
 	case 1: /* error rate, a fraction */
 		return (float)(rng_unit(seed) < 0.9 ? 0 : 0.01 * rng_unit(seed));
 	case 2: /* request rate, per second */
-		return (float)(200 + 15 * rng_gauss(seed));
+		return (float)(200 + 15 * rng_normal(seed));
 	default: /* TCP resets per second: mostly 0 */
 		return (float)(rng_unit(seed) < 0.97 ? 0 : 1 + (rng_next(seed) % 3));
 	}

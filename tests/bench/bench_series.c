@@ -23,6 +23,7 @@
 #include "common/timeutil.h"
 #include "common/window.h"
 #include "common/window_wire.h"
+#include "tests/lib/rng.h"
 
 #define BENCH_SERVICES	    1000
 #define BENCH_HOSTS_PER_SVC 10
@@ -37,20 +38,6 @@
 
 /* Keeps results observable so the optimizer cannot drop the work. */
 static volatile uint64_t sink;
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)((rng_next(s) >> 11) + 1) / 9007199254740992.0;
-}
 
 static uint64_t rng_latency(uint64_t *s, double median_ns)
 {

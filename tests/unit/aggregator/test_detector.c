@@ -12,30 +12,11 @@
 
 #include "aggregator/detect/detector.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/rng.h"
 
 TestSuite(detector, .fini = test_no_leaks);
 
 #define T0 1700000000.0 /* any epoch second works */
-
-/* splitmix64: a seeded PRNG, so every run sees the same data. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)((rng_next(s) >> 11) + 1) / 9007199254740992.0;
-}
-
-static double rng_gauss(uint64_t *s)
-{
-	return sqrt(-2.0 * log(rng_unit(s))) * cos(2.0 * M_PI * rng_unit(s));
-}
 
 /* Feeds @n points of mean @mean and noise @sd, 1 s apart from *@t; returns the alarms. */
 static unsigned feed_noise(struct detector *d, double *t, unsigned n, double mean, double sd,
@@ -45,7 +26,7 @@ static unsigned feed_noise(struct detector *d, double *t, unsigned n, double mea
 	unsigned alarms = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		detector_update(d, (*t)++, mean + sd * rng_gauss(seed), &r);
+		detector_update(d, (*t)++, mean + sd * rng_normal(seed), &r);
 		alarms += r.alarm;
 	}
 	return alarms;
@@ -59,7 +40,7 @@ Test(detector, noise_only_almost_never_alarms)
 	unsigned alarms = 0, warm_at = 0;
 
 	for (unsigned i = 0; i < 20000; i++) {
-		detector_update(d, T0 + i, 100 + 5 * rng_gauss(&seed), &r);
+		detector_update(d, T0 + i, 100 + 5 * rng_normal(&seed), &r);
 		alarms += r.alarm;
 		if (r.warm && !warm_at)
 			warm_at = i;
@@ -100,7 +81,7 @@ Test(detector, level_shift_is_alarmed_at_once_then_learnt)
 
 	feed_noise(d, &t, 600, 5, 0.3, &seed);
 	for (int i = 0; i < 1000; i++) {
-		detector_update(d, t++, 300 + 15 * rng_gauss(&seed), &r);
+		detector_update(d, t++, 300 + 15 * rng_normal(&seed), &r);
 		if (r.alarm && first < 0)
 			first = i;
 		if (i >= 200)
@@ -116,7 +97,7 @@ Test(detector, level_shift_is_alarmed_at_once_then_learnt)
 	 */
 	first = -1;
 	for (int i = 0; i < 1000; i++) {
-		detector_update(d, t++, 5 + 0.3 * rng_gauss(&seed), &r);
+		detector_update(d, t++, 5 + 0.3 * rng_normal(&seed), &r);
 		if (i < 5) {
 			max_score = fmax(max_score, r.score);
 			shifted |= r.level_shift;
@@ -142,7 +123,7 @@ Test(detector, slow_trend_does_not_alarm_continually)
 
 	/* 100 -> 300 over 10,000 points, noise sd 2: the drift per point is 1% of sigma */
 	for (unsigned i = 0; i < 10000; i++) {
-		detector_update(d, T0 + i, 100 + 0.02 * i + 2 * rng_gauss(&seed), &r);
+		detector_update(d, T0 + i, 100 + 0.02 * i + 2 * rng_normal(&seed), &r);
 		alarms += r.alarm;
 	}
 	cr_expect_leq(alarms, 3, "%u alarms on a slow trend", alarms);
@@ -155,7 +136,7 @@ static double daily(double t, uint64_t *seed)
 	double h = fmod(t, 86400) / 3600;
 	double busy = h >= 9 && h < 18 ? 60 + 10 * sin((h - 9) / 9 * M_PI) : 0;
 
-	return 20 + busy + 2 * rng_gauss(seed);
+	return 20 + busy + 2 * rng_normal(seed);
 }
 
 Test(detector, daily_peaks_are_normal_but_an_off_phase_peak_is_not)
@@ -179,7 +160,7 @@ Test(detector, daily_peaks_are_normal_but_an_off_phase_peak_is_not)
 	/* day 13 at 03:00: the daytime level, at night */
 	for (; fmod(t, 86400) < 3 * 3600; t += 300)
 		detector_update(d, t, daily(t, &seed), &r);
-	detector_update(d, t, 80 + 2 * rng_gauss(&seed), &r);
+	detector_update(d, t, 80 + 2 * rng_normal(&seed), &r);
 	cr_expect(r.alarm, "daytime level at 03:00: score %f", r.score);
 	cr_expect_eq(r.direction, 1);
 	detector_free(d);
@@ -210,7 +191,7 @@ Test(detector, missing_points_leave_state_unchanged)
 
 	memset(&zero, 0, sizeof(zero));
 	for (int i = 0; i < 3000; i++) {
-		double v = 10 + rng_gauss(&seed) + (i == 2000 ? 30 : 0);
+		double v = 10 + rng_normal(&seed) + (i == 2000 ? 30 : 0);
 
 		if (i % 7 == 3) {
 			detector_update(b, T0 + i - 0.5, i % 2 ? NAN : INFINITY, &rb);
@@ -232,7 +213,7 @@ Test(detector, scores_stay_in_unit_interval_on_wild_input)
 	uint64_t seed = 7;
 
 	for (int i = 0; i < 20000; i++) {
-		double v = i % 50 == 0 ? wild[(i / 50) % 10] : exp(3 * rng_gauss(&seed));
+		double v = i % 50 == 0 ? wild[(i / 50) % 10] : exp(3 * rng_normal(&seed));
 		/* time goes back now and then: treated as equal to the last */
 		double t = T0 + i - (i % 97 == 0 ? 1000 : 0);
 

@@ -5,31 +5,11 @@
 
 #include "aggregator/detect/forecast.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/rng.h"
 
 TestSuite(forecast, .fini = test_no_leaks);
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* splitmix64: a seeded PRNG, so every run sees the same data. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)((rng_next(s) >> 11) + 1) / 9007199254740992.0;
-}
-
-/* A standard normal draw (Box-Muller). */
-static double rng_normal(uint64_t *s)
-{
-	return sqrt(-2.0 * log(rng_unit(s))) * cos(2.0 * M_PI * rng_unit(s));
-}
 
 static void params_undamped(struct forecast_params *p)
 {

@@ -12,27 +12,13 @@
 #include "common/window.h"
 #include "common/window_wire.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/rng.h"
 
 TestSuite(series, .fini = test_no_leaks);
 
 #define T0 1700000000 /* a second in 2023: any positive epoch second works */
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* splitmix64: a seeded PRNG, so every run sees the same data. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)((rng_next(s) >> 11) + 1) / 9007199254740992.0;
-}
 
 /* Lognormal latency in ns around @median_ns. */
 static uint64_t rng_latency(uint64_t *s, double median_ns)
