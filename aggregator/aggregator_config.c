@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aggregator/detect/slo.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
@@ -50,6 +51,9 @@ static const struct cfg_key aggregator_keys[] = {
 		   3600000, "every service's p99 latency objective, in ms"),
 	CFG_DOUBLE("slo.error_rate", struct aggregator_config, slo_error_rate, 0.05, 0.0001, 1,
 		   "every service's error-rate objective: the 5xx fraction of requests"),
+	CFG_LIST("slo.service", struct aggregator_config, slo_service, NULL,
+		 "one service's own objectives, SERVICE:latency_p99_ms=MS,error_rate=RATIO (either "
+		 "or both); the defaults above apply to the rest"),
 	CFG_ENUM("log_level", struct aggregator_config, log_level, LOG_LEVEL_INFO, log_levels,
 		 "the least important messages logged"),
 	CFG_END,
@@ -70,9 +74,18 @@ int aggregator_config_listen(const struct aggregator_config *c, char *host, size
 	return 0;
 }
 
+int aggregator_config_slo(const struct aggregator_config *c, struct slo_table *t, char *err,
+			  size_t errlen)
+{
+	return slo_table_init(t, c->slo_latency_p99_ms, c->slo_error_rate,
+			      (const char *const *)c->slo_service.items, c->slo_service.count, err,
+			      errlen);
+}
+
 int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, int *next_arg,
 			   char *err, size_t errlen)
 {
+	struct slo_table slo;
 	char host[256];
 	uint16_t port;
 	int ret = cfg_load(aggregator_keys, c, argc, argv, AGGREGATOR_CONFIG_PATH, next_arg, err,
@@ -82,11 +95,15 @@ int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, i
 		return ret;
 	if (aggregator_config_listen(c, host, sizeof(host), &port)) {
 		snprintf(err, errlen, "key 'listen': '%.100s' is not HOST:PORT", c->listen);
+		ret = -EINVAL;
+	} else if (!(ret = aggregator_config_slo(c, &slo, err, errlen))) {
+		slo_table_release(&slo);
+	}
+	if (ret) {
 		cfg_release(aggregator_keys, c);
 		cfg_defaults(aggregator_keys, c);
-		return -EINVAL;
 	}
-	return 0;
+	return ret;
 }
 
 void aggregator_config_release(struct aggregator_config *c)

@@ -33,6 +33,7 @@ struct aggregator_config {
 	uint64_t predict_horizon_s;
 	double slo_latency_p99_ms;
 	double slo_error_rate;
+	struct cfg_list slo_service; /* aggregator/detect/slo.h */
 	int log_level; /* enum log_level */
 };
 
@@ -40,6 +41,10 @@ struct aggregator_config {
 PRP_MUST_CHECK int aggregator_config_load(struct aggregator_config *c, int argc, char **argv,
 					  int *next_arg, char *err, size_t errlen);
 void aggregator_config_release(struct aggregator_config *c);
+struct slo_table;
+/* The objectives of slo.*: 0 (caller owns @t: slo_table_release()) or -EINVAL with @err. */
+int aggregator_config_slo(const struct aggregator_config *c, struct slo_table *t, char *err,
+			  size_t errlen);
 /* Splits listen into a host and a port: 0, or -EINVAL. */
 int aggregator_config_listen(const struct aggregator_config *c, char *host, size_t hostlen,
 			     uint16_t *port);

@@ -168,9 +168,9 @@ int main(int argc, char **argv)
 	dc.warmup_s = (unsigned)cfg.detect_warmup_s;
 	dc.resolve_after_s = (unsigned)cfg.detect_resolve_after_s;
 	dc.horizon_s = (unsigned)cfg.predict_horizon_s;
-	dc.slo_latency_p99_ms = cfg.slo_latency_p99_ms;
-	dc.slo_error_rate = cfg.slo_error_rate;
+	(void)aggregator_config_slo(&cfg, &dc.slo, NULL, 0); /* checked at load */
 	ret = detection_start(&detection, &dc);
+	slo_table_release(&dc.slo); /* detection keeps its own copy */
 	if (ret) {
 		log_error_err(ret, "aggregator: detection could not start");
 		goto out;

@@ -102,8 +102,8 @@ void detection_config_default(struct detection_config *c)
 	c->enabled = true;
 	c->warmup_s = 60;
 	c->resolve_after_s = 15;
-	c->slo_latency_p99_ms = 500;
-	c->slo_error_rate = 0.05;
+	c->slo.latency_p99_ms = 500;
+	c->slo.error_rate = 0.05;
 	c->horizon_s = 600;
 }
 
@@ -244,9 +244,8 @@ static void evidence_fill(struct detection *d, const struct track *t, enum signa
 	const struct signal_def *def = signal_def(sig);
 	json_t *ev = json_array(), *related = evidence_related(t, sig), *details, *v;
 	double delta = a->current_value - a->expected_mean;
-	double slo = sig == SIGNAL_LATENCY_P99 ? d->cfg.slo_latency_p99_ms
-		     : sig == SIGNAL_ERROR_RATE ? d->cfg.slo_error_rate
-						: 0;
+	/* the table is immutable after start: no lock */
+	double slo = slo_table_get(&d->cfg.slo, t->service, sig);
 	size_t i;
 
 	json_array_append_new(ev, evidence_item(t, sig, "deviation"));
@@ -320,11 +319,9 @@ static void incident_write(struct detection *d, struct track *t, enum signal_id 
 		store_anomaly_release(a);
 }
 
-static double slo_of(const struct detection_config *c, enum signal_id s)
+static double slo_of(const struct detection_config *c, const struct track *t, enum signal_id s)
 {
-	return s == SIGNAL_LATENCY_P99 ? c->slo_latency_p99_ms
-	       : s == SIGNAL_ERROR_RATE ? c->slo_error_rate
-					: 0;
+	return slo_table_get(&c->slo, t->service, s);
 }
 
 static void track_feed(struct detection *d, struct track *t, const struct series_point *p,
@@ -347,7 +344,7 @@ static void track_feed(struct detection *d, struct track *t, const struct series
 			continue;
 		/* score on a copy; keep the copy (the point learnt) unless it is anomalous */
 		detector_peek(t->det[s], d->scratch, (double)p->t_s, v, &t->last[s]);
-		ip.slo = slo_of(c, (enum signal_id)s);
+		ip.slo = slo_of(c, t, (enum signal_id)s);
 		if (incident_holds(&t->inc[s], (enum signal_id)s, &ip, t_ms, v, &t->last[s]))
 			continue;
 		learnt = d->scratch;
@@ -359,7 +356,7 @@ static void track_feed(struct detection *d, struct track *t, const struct series
 		struct incident *in = &t->inc[s];
 		enum incident_event ev;
 
-		ip.slo = slo_of(c, (enum signal_id)s);
+		ip.slo = slo_of(c, t, (enum signal_id)s);
 		/* under the SLO method only the SLO signals open anomalies; open ones go on */
 		if (ip.slo_only && ip.slo <= 0 && in->state != INCIDENT_OPEN) {
 			in->state = INCIDENT_IDLE;
@@ -379,7 +376,7 @@ static void track_feed(struct detection *d, struct track *t, const struct series
 		pthread_mutex_lock(&d->state_mu);
 		out = t->out[i];
 		pthread_mutex_unlock(&d->state_mu);
-		started = predictor_step(&t->pred[i], t->last_value[s], t_ms, slo_of(c, s),
+		started = predictor_step(&t->pred[i], t->last_value[s], t_ms, slo_of(c, t, s),
 					 c->horizon_s, &out);
 		pthread_mutex_lock(&d->state_mu);
 		t->out[i] = out;
@@ -525,6 +522,7 @@ int detection_start(struct detection **out, const struct detection_config *c)
 
 	d->series = c->series;
 	d->cfg = *c;
+	slo_table_copy(&d->cfg.slo, &c->slo);
 	d->so = c->store;
 	d->dir = xstrdup(c->store.dir);
 	d->so.dir = d->dir;
@@ -554,7 +552,7 @@ int detection_start(struct detection **out, const struct detection_config *c)
 	log_info("detection: method %s%s, warm-up %u s, SLO p99 %.0f ms, error rate %.3g, "
 		 "breach horizon %u s",
 		 detection_method_name(c->method), c->enabled ? "" : " (off)", c->warmup_s,
-		 c->slo_latency_p99_ms, c->slo_error_rate, c->horizon_s);
+		 c->slo.latency_p99_ms, c->slo.error_rate, c->horizon_s);
 	*out = d;
 	return 0;
 
@@ -585,6 +583,7 @@ void detection_stop(struct detection *d)
 	pthread_mutex_destroy(&d->state_mu);
 	pthread_mutex_destroy(&d->stop_mu);
 	pthread_cond_destroy(&d->stop_cv);
+	slo_table_release(&d->cfg.slo);
 	free(d->dir);
 	free(d);
 }
@@ -605,6 +604,7 @@ void detection_get_status(struct detection *d, struct detection_status *st)
 	st->series_warm = d->warm;
 	st->config = d->cfg;
 	st->config.store.dir = NULL;
+	st->config.slo.items = NULL;
 	pthread_mutex_unlock(&d->state_mu);
 	/* ntracks only grows, under cycle_mu; a stale read is one cycle old at worst */
 	pthread_mutex_lock(&d->cycle_mu);
@@ -623,6 +623,11 @@ void detection_set(struct detection *d, enum detection_method method, bool enabl
 	pthread_mutex_unlock(&d->state_mu);
 	log_info("detection: method %s, %s", detection_method_name(method),
 		 enabled ? "on" : "off");
+}
+
+double detection_slo(struct detection *d, const char *service, enum signal_id sig)
+{
+	return slo_table_get(&d->cfg.slo, service, sig);
 }
 
 size_t detection_open_count(struct detection *d, const char *tenant, const char *service)

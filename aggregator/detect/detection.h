@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #include "aggregator/detect/forecast.h"
+#include "aggregator/detect/signals.h"
+#include "aggregator/detect/slo.h"
 #include "aggregator/store/store.h"
 #include "common/compiler.h"
 
@@ -44,8 +46,7 @@ struct detection_config {
 	bool enabled;		    /* false: the thread feeds nothing until toggled on */
 	unsigned warmup_s;	    /* seconds a signal is learnt before it may alarm */
 	unsigned resolve_after_s;   /* an anomaly resolves after this many normal seconds */
-	double slo_latency_p99_ms;  /* default SLOs of every service */
-	double slo_error_rate;
+	struct slo_table slo;	    /* every service's objectives; copied (deep) */
 	unsigned horizon_s; /* a breach forecast within this many seconds is a prediction.breach */
 };
 
@@ -79,7 +80,7 @@ struct detection_status {
 	int64_t last_cycle_ms;	 /* wall clock of the last cycle's end; 0 before the first */
 	double last_cycle_duration_ms;
 	size_t bytes_per_series; /* a detector's memory */
-	struct detection_config config; /* the running settings (store.dir not valid) */
+	struct detection_config config; /* the running settings (store.dir, slo.items not valid) */
 };
 void detection_get_status(struct detection *d, struct detection_status *st);
 
@@ -89,6 +90,9 @@ void detection_set(struct detection *d, enum detection_method method, bool enabl
 const char *detection_method_name(enum detection_method m);
 /* The method called @name, or -1. */
 int detection_method_find(const char *name);
+
+/* The objective of @sig for @service (0: none): slo_table_get() on the running table. */
+double detection_slo(struct detection *d, const char *service, enum signal_id sig);
 
 /* Anomalies open now on @service of @tenant (0 for an unknown service). */
 size_t detection_open_count(struct detection *d, const char *tenant, const char *service);

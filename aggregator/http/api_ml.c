@@ -23,7 +23,7 @@ static int api_ml_answer(struct detection *d, struct resp *rp)
 	return resp_json(
 		rp, 200,
 		json_pack("{s:s, s:o, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:I, "
-			  "s:{s:I, s:I, s:I, s:{s:f, s:f}}}",
+			  "s:{s:I, s:I, s:I, s:{s:f, s:f, s:I}}}",
 			  "method", detection_method_name(st.method), "methods", methods,
 			  "enabled", st.enabled, "services", (json_int_t)st.services, "series",
 			  (json_int_t)st.series, "series_warm", (json_int_t)st.series_warm,
@@ -37,7 +37,8 @@ static int api_ml_answer(struct detection *d, struct resp *rp)
 			  (json_int_t)st.config.warmup_s, "resolve_after_s",
 			  (json_int_t)st.config.resolve_after_s, "horizon_s",
 			  (json_int_t)st.config.horizon_s, "slo", "latency_p99_ms",
-			  st.config.slo_latency_p99_ms, "error_rate", st.config.slo_error_rate));
+			  st.config.slo.latency_p99_ms, "error_rate", st.config.slo.error_rate,
+			  "services_overridden", (json_int_t)st.config.slo.n));
 }
 
 static struct detection *api_ml_detection(struct req *rq, struct resp *rp)

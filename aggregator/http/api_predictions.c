@@ -100,16 +100,9 @@ struct api_model {
 	struct detection_prediction p; /* model, current, threshold, updated_ms, will_breach */
 };
 
-static double api_slo(struct req *rq, enum signal_id s)
+static double api_slo(struct req *rq, const char *service, enum signal_id s)
 {
-	struct detection_status st;
-
-	if (!rq->env->detection)
-		return 0;
-	detection_get_status(rq->env->detection, &st);
-	return s == SIGNAL_LATENCY_P99 ? st.config.slo_latency_p99_ms
-	       : s == SIGNAL_ERROR_RATE ? st.config.slo_error_rate
-					: 0;
+	return rq->env->detection ? detection_slo(rq->env->detection, service, s) : 0;
 }
 
 /*
@@ -131,7 +124,7 @@ static int api_model_fit(struct req *rq, const char *service, enum signal_id sig
 	if (err)
 		return err;
 	predictor_init(&pr);
-	m->p.threshold = api_slo(rq, sig);
+	m->p.threshold = api_slo(rq, service, sig);
 	for (size_t i = 0; i < n; i++)
 		predictor_step(&pr, signal_value(sig, &pts[i]), pts[i].t_s * 1000,
 			       m->p.threshold, horizon_s, &m->p);
