@@ -27,6 +27,20 @@ void predictor_init(struct predictor *p)
 	forecast_init(&p->model, &fp);
 }
 
+/* Whether @value is the second point in a row of a step away from the smoothed level. */
+static bool predictor_jumped(struct predictor *p, double value, double threshold)
+{
+	double jump = PREDICTION_JUMP_SIGMAS * sqrt(p->model.err_var);
+
+	if (threshold > 0 && PREDICTION_JUMP_SHARE * threshold > jump)
+		jump = PREDICTION_JUMP_SHARE * threshold;
+	if (!p->have || !forecast_ready(&p->model) || fabs(value - p->smoothed) <= jump) {
+		p->jump_points = 0;
+		return false;
+	}
+	return ++p->jump_points >= 2;
+}
+
 bool predictor_step(struct predictor *p, double value, int64_t t_ms, double threshold,
 		    unsigned horizon_s, struct detection_prediction *out)
 {
@@ -37,6 +51,10 @@ bool predictor_step(struct predictor *p, double value, int64_t t_ms, double thre
 
 	if (!isfinite(value))
 		return false;
+	if (predictor_jumped(p, value, threshold)) {
+		predictor_init(p); /* a new level, not a climb: forget the old one */
+		out->will_breach = was = false;
+	}
 	p->smoothed = p->have ? p->smoothed + alpha * (value - p->smoothed) : value;
 	p->have = true;
 	forecast_update(&p->model, p->smoothed);

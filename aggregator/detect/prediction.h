@@ -10,6 +10,11 @@
  * any forecast can go (trend * phi / (1 - phi)), and the confirmation
  * drops the crossings a few seconds of noise make (the confidence at the
  * crossing is always about 0.5, so it cannot filter them: forecast.h).
+ *
+ * A step is not a trend: when two seconds in a row jump away from the
+ * smoothed value by more than PREDICTION_JUMP_SIGMAS one-step errors and a
+ * tenth of the threshold, the model starts again from the new level (and
+ * warms up again) instead of extrapolating the step as a climb.
  */
 #ifndef PRP_AGGREGATOR_DETECT_PREDICTION_H
 #define PRP_AGGREGATOR_DETECT_PREDICTION_H
@@ -22,12 +27,15 @@
 
 #define PREDICTION_SMOOTH_POINTS  5
 #define PREDICTION_CONFIRM_POINTS 10
+#define PREDICTION_JUMP_SIGMAS	  6.0
+#define PREDICTION_JUMP_SHARE	  0.1
 
 struct predictor {
 	struct forecast model;
 	double smoothed;
 	bool have;
 	unsigned crossing_points; /* consecutive seconds the forecast crossed */
+	unsigned jump_points;	  /* consecutive seconds far from the smoothed value */
 };
 
 /* The forecast parameters detection uses for 1 Hz smoothed signals. */
