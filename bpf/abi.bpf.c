@@ -8,12 +8,15 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "bpf/breaker.h"
 #include "bpf/http.h"
 #include "bpf/syscalls.h"
 #include "bpf/tcp.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
+struct breaker_key abi_breaker_key;
+struct breaker_entry abi_breaker_entry;
 struct http_stats_key abi_http_stats_key;
 struct http_call_key abi_http_call_key;
 struct http_conn_key abi_http_conn_key;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "bpf/breaker.h"
 #include "bpf/http.h"
 #include "bpf/syscalls.h"
 #include "bpf/tcp.h"
@@ -31,6 +32,13 @@ struct abi_struct {
 #define F(S, M) { #M, offsetof(struct S, M) }
 
 static const struct abi_struct abi[] = {
+	{ "breaker_key", sizeof(struct breaker_key),
+	  { F(breaker_key, addr), F(breaker_key, port), F(breaker_key, family),
+	    F(breaker_key, pad0) } },
+	{ "breaker_entry", sizeof(struct breaker_entry),
+	  { F(breaker_entry, opened_at_ns), F(breaker_entry, probe_interval_ns),
+	    F(breaker_entry, next_probe_ns), F(breaker_entry, refused), F(breaker_entry, probes),
+	    F(breaker_entry, state), F(breaker_entry, pad0) } },
 	{ "http_stats_key", sizeof(struct http_stats_key),
 	  { F(http_stats_key, route), F(http_stats_key, gen), F(http_stats_key, bucket),
 	    F(http_stats_key, svc), F(http_stats_key, status), F(http_stats_key, method),
