@@ -10,6 +10,7 @@
 
 #include "bpf/breaker.h"
 #include "bpf/http.h"
+#include "bpf/ratelimit.h"
 #include "bpf/syscalls.h"
 #include "bpf/tcp.h"
 
@@ -21,6 +22,8 @@ struct http_stats_key abi_http_stats_key;
 struct http_call_key abi_http_call_key;
 struct http_conn_key abi_http_conn_key;
 struct http_conn abi_http_conn;
+struct ratelimit_key abi_ratelimit_key;
+struct ratelimit_bucket abi_ratelimit_bucket;
 struct syscall_key abi_syscall_key;
 struct syscall_inflight abi_syscall_inflight;
 struct syscall_drops abi_syscall_drops;

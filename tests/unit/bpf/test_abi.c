@@ -11,6 +11,7 @@
 
 #include "bpf/breaker.h"
 #include "bpf/http.h"
+#include "bpf/ratelimit.h"
 #include "bpf/syscalls.h"
 #include "bpf/tcp.h"
 #include "tests/lib/leakcheck.h"
@@ -54,6 +55,11 @@ static const struct abi_struct abi[] = {
 	  { F(http_conn, route), F(http_conn, start_ns), F(http_conn, req_seq),
 	    F(http_conn, server_svc), F(http_conn, client_svc), F(http_conn, method),
 	    F(http_conn, pad0) } },
+	{ "ratelimit_key", sizeof(struct ratelimit_key),
+	  { F(ratelimit_key, port), F(ratelimit_key, pad0) } },
+	{ "ratelimit_bucket", sizeof(struct ratelimit_bucket),
+	  { F(ratelimit_bucket, tat_ns), F(ratelimit_bucket, passed), F(ratelimit_bucket, dropped),
+	    F(ratelimit_bucket, rate_per_s), F(ratelimit_bucket, burst) } },
 	{ "syscall_key", sizeof(struct syscall_key),
 	  { F(syscall_key, gen), F(syscall_key, nr), F(syscall_key, sub), F(syscall_key, svc),
 	    F(syscall_key, kind), F(syscall_key, pad0) } },
