@@ -200,6 +200,103 @@ struct store_anomaly_filter {
 int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
 			 struct store_anomaly **out, size_t *n, bool *more);
 
+/* ---- policies, actions, audit (store_policies.c, store_actions.c, store_audit.c) ---- */
+#define STORE_POLICY_NAME_MAX 64
+
+/*
+ * A policy as kept: its source document (the YAML or JSON the user gave,
+ * re-parsed by aggregator/policy/policy_doc.h when loaded) and the fields
+ * queries need. Names are unique per tenant.
+ */
+struct store_policy {
+	int64_t id; /* > 0; assigned on insert */
+	char tenant[FRAME_ID_MAX];
+	char name[STORE_POLICY_NAME_MAX];
+	bool enabled;
+	char *source; /* owned; the policy's document text */
+	char *origin; /* owned; "api", or the file it was loaded from ("policies/x.yaml") */
+	int64_t created_ms, updated_ms;
+};
+void store_policy_release(struct store_policy *p);
+void store_policies_free(struct store_policy *v, size_t n);
+/* Inserts (id 0: sets p->id; -EEXIST when the tenant has the name) or updates by id (-ENOENT). Writer, autocommit. */
+int store_policy_put(struct store *s, struct store_policy *p);
+int store_policy_get(struct store *s, const char *tenant, int64_t id, struct store_policy *out);
+/* By name; -ENOENT when absent. */
+int store_policy_find(struct store *s, const char *tenant, const char *name, struct store_policy *out);
+/* -ENOENT when absent. Writer, autocommit. */
+int store_policy_delete(struct store *s, const char *tenant, int64_t id);
+/* Every policy of @tenant (NULL: all), by id; caller owns *out: store_policies_free(). */
+int store_policies_list(struct store *s, const char *tenant, struct store_policy **out, size_t *n);
+
+enum store_action_status {
+	STORE_ACTION_PENDING = 0,
+	STORE_ACTION_RUNNING = 1,
+	STORE_ACTION_SUCCEEDED = 2,
+	STORE_ACTION_FAILED = 3,
+	STORE_ACTION_TIMED_OUT = 4,
+	STORE_ACTION_SKIPPED = 5, /* dry run, cooldown, the hourly brake, auto-remediation off */
+	STORE_ACTION_STATUS_COUNT
+};
+/* "pending", "running", ... (API.md); NULL for an unknown value. */
+const char *store_action_status_name(enum store_action_status s);
+/* The status called @name, or -1. */
+int store_action_status_find(const char *name);
+
+/* One action: a decision of a policy (or a manual execute) and what came of it. */
+struct store_action {
+	int64_t id; /* > 0; assigned on insert */
+	char tenant[FRAME_ID_MAX];
+	char policy_name[STORE_POLICY_NAME_MAX]; /* "" for a manual action */
+	char service[SERVICE_NAME_MAX];
+	char type[32];	  /* circuit_breaker, rate_limit, restart, ... */
+	char *parameters; /* owned JSON object text; NULL reads as "{}" */
+	char *reason;	  /* owned; why (the condition that matched, or the operator's text) */
+	enum store_action_status status;
+	int64_t created_ms, started_ms, completed_ms; /* 0 until reached */
+	char *result; /* owned JSON text or NULL */
+	char *logs;   /* owned text or NULL; bounded by the writer (64 KiB) */
+};
+void store_action_release(struct store_action *a);
+void store_actions_free(struct store_action *v, size_t n);
+/* Inserts (id 0: sets a->id) or updates every field by id (-ENOENT). Writer, autocommit. */
+int store_action_put(struct store *s, struct store_action *a);
+int store_action_get(struct store *s, const char *tenant, int64_t id, struct store_action *out);
+
+struct store_action_filter {
+	const char *tenant;  /* NULL: every tenant */
+	const char *service; /* NULL: any */
+	const char *type;    /* NULL: any */
+	const char *policy_name; /* NULL: any */
+	int status;	     /* -1 any, else enum store_action_status */
+	int64_t since_ms, until_ms; /* created_ms in [since, until); 0: unbounded */
+	int64_t before_id;   /* the cursor: ids below; 0: none */
+	size_t limit;	     /* 0: no bound */
+};
+/* Newest first; *more when more match past the limit (may be NULL). */
+int store_actions_list(struct store *s, const struct store_action_filter *f,
+		       struct store_action **out, size_t *n, bool *more);
+/* Actions of @tenant created in [since_ms, now) that were executed (not skipped): the hourly brake. */
+int store_actions_count_executed(struct store *s, const char *tenant, int64_t since_ms, uint64_t *n);
+
+/* One line of the audit log: who changed what. */
+struct store_audit {
+	int64_t id;
+	char tenant[FRAME_ID_MAX];
+	int64_t at_ms;
+	char actor[64];	  /* a key id, "config", "system" */
+	char action[32];  /* "policy.created", "policy.updated", "policy.deleted", "toggle", ... */
+	char subject[128]; /* what it was done to: "policy:12" */
+	char *detail;	  /* owned JSON text or NULL */
+};
+void store_audit_release(struct store_audit *a);
+void store_audits_free(struct store_audit *v, size_t n);
+/* Appends (sets a->id). Writer, autocommit. */
+int store_audit_append(struct store *s, struct store_audit *a);
+/* Newest first, ids below @before_id (0: none), at most @limit (0: all). */
+int store_audit_list(struct store *s, const char *tenant, int64_t before_id, size_t limit,
+		     struct store_audit **out, size_t *n, bool *more);
+
 /* ---- maintenance ---- */
 /*
  * Rolls raw windows of whole minutes before @now_ms into minute rows (once:

@@ -18,6 +18,14 @@
  *                    with its tenant; store_anomalies.c prepares its own
  *                    statements per call (anomaly writes are rare and the
  *                    list's WHERE clause varies), outside the cache below
+ *   policies         one row per policy (id AUTOINCREMENT), its name unique
+ *                    in its tenant; its source document as given
+ *   actions          one row per action (id AUTOINCREMENT): what a policy or
+ *                    an operator decided and what came of it
+ *   audit            one row per change (id AUTOINCREMENT), append only
+ *                    The last three are written and read like anomalies:
+ *                    statements prepared per call, with the helpers at the
+ *                    end of this file
  *
  * The rollup cursor of a tenant is (end_ms, rowid) of the last raw row rolled
  * into minute rows; rows after it in (end_ms, rowid) order are not rolled yet.
@@ -39,8 +47,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "aggregator/store/store.h"
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "common/hist.h"
 #include "common/window.h"
@@ -249,5 +260,51 @@ enum store_row_parts {
 int store_agg_add_row(struct store_agg *a, sqlite3_stmt *st, int col, unsigned what);
 /* Merges a serialized histogram into @h (@scratch is work space): 0 or -EPROTO. */
 int store_blob_add_hist(struct hist *h, struct hist *scratch, const void *p, size_t len);
+
+/*
+ * ---- helpers of the tables whose statements are prepared per call
+ * (store_policies.c, store_actions.c, store_audit.c) ----
+ */
+/* Prepares @sql into *st (NULL on failure). 0 or -EIO, logged with @what. */
+static inline int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st,
+				const char *what)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return store_db_error(s, what);
+	}
+	return 0;
+}
+
+/* true when @v is NULL or at most @max bytes long. */
+static inline bool store_text_fits(const char *v, size_t max)
+{
+	return !v || strnlen(v, max + 1) <= max;
+}
+
+/* Binds @v, or NULL when @v is; @v must outlive the step. */
+static inline void store_bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, (int)strlen(v), SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Column @i into @dst (cut to @cap - 1 bytes; NULL reads as ""). */
+static inline void store_column_name(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	snprintf(dst, cap, "%s", v ? (const char *)v : "");
+}
+
+/* Column @i as a string the caller owns (free()); NULL for SQL NULL. */
+static inline char *store_column_text_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	return v ? xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
 
 #endif

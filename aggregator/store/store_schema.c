@@ -19,6 +19,17 @@
  * those indexes yield: a tenant has few anomalies next to its windows. Ids
  * are AUTOINCREMENT so that an id, once handed out (it is in URLs and
  * events), never names another anomaly, even after rows are deleted.
+ *
+ * Policies, actions and the audit log (migration 3, store_policies.c,
+ * store_actions.c, store_audit.c) have AUTOINCREMENT ids for the same
+ * reason. A policy's name is unique within its tenant: the UNIQUE (tenant,
+ * name) index is both the rule and what finds a policy by name (a tenant's
+ * list is sorted by id from it: a tenant has few policies). Actions and
+ * audit lines are listed newest first within a tenant through (tenant, id);
+ * the hourly brake counts a tenant's recent actions through (tenant,
+ * created_ms), checking the status on the few rows of that range. Like the
+ * anomalies' filters, the other action filters (service, type, policy,
+ * status) are checked on the rows the index yields.
  */
 #include "aggregator/store/store_internal.h"
 
@@ -87,6 +98,26 @@ static const char *const migrations[] = {
 	" evidence TEXT, details TEXT);"
 	"CREATE INDEX anomalies_tenant ON anomalies (tenant, id);"
 	"CREATE INDEX anomalies_open ON anomalies (tenant, open, id);",
+	/* 3: policies, actions, the audit log; the TEXT columns that may be NULL hold none */
+	"CREATE TABLE policies ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, name TEXT NOT NULL, enabled INTEGER NOT NULL,"
+	" source TEXT NOT NULL, origin TEXT,"
+	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+	" UNIQUE (tenant, name));"
+	"CREATE TABLE actions ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, policy_name TEXT NOT NULL, service TEXT NOT NULL,"
+	" type TEXT NOT NULL, parameters TEXT, reason TEXT, status INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
+	" completed_ms INTEGER NOT NULL, result TEXT, logs TEXT);"
+	"CREATE INDEX actions_tenant ON actions (tenant, id);"
+	"CREATE INDEX actions_created ON actions (tenant, created_ms);"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+	" action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT);"
+	"CREATE INDEX audit_tenant ON audit (tenant, id);",
 };
 
 int store_schema_version(void)
