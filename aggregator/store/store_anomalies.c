@@ -71,11 +71,6 @@ void store_anomalies_free(struct store_anomaly *v, size_t n)
 	free(v);
 }
 
-static bool text_ok(const char *v)
-{
-	return !v || strnlen(v, STORE_ANOMALY_TEXT_MAX + 1) <= STORE_ANOMALY_TEXT_MAX;
-}
-
 static bool unit_ok(double v)
 {
 	return isfinite(v) && v >= 0 && v <= 1;
@@ -94,16 +89,9 @@ static bool anomaly_ok(const struct store_anomaly *a)
 	       unit_ok(a->score) && unit_ok(a->confidence) && isfinite(a->current_value) &&
 	       isfinite(a->peak_value) && isfinite(a->expected_min) && isfinite(a->expected_max) &&
 	       isfinite(a->expected_mean) && a->started_ms >= 0 && a->updated_ms >= 0 &&
-	       a->resolved_ms >= 0 && !(a->open && a->resolved_ms) && text_ok(a->evidence) &&
-	       text_ok(a->details);
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, (int)strlen(v), SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	       a->resolved_ms >= 0 && !(a->open && a->resolved_ms) &&
+	       store_text_fits(a->evidence, STORE_ANOMALY_TEXT_MAX) &&
+	       store_text_fits(a->details, STORE_ANOMALY_TEXT_MAX);
 }
 
 /* ?1 to ?17 in the order of ANOMALY_FIELDS; @a must outlive the step. */
@@ -124,17 +112,8 @@ static void bind_fields(sqlite3_stmt *st, const struct store_anomaly *a)
 	sqlite3_bind_int64(st, 13, a->started_ms);
 	sqlite3_bind_int64(st, 14, a->updated_ms);
 	sqlite3_bind_int64(st, 15, a->resolved_ms);
-	bind_text_or_null(st, 16, a->evidence);
-	bind_text_or_null(st, 17, a->details);
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
-		*st = NULL;
-		return store_db_error(s, "cannot prepare an anomalies statement");
-	}
-	return 0;
+	store_bind_text_or_null(st, 16, a->evidence);
+	store_bind_text_or_null(st, 17, a->details);
 }
 
 int store_anomaly_put(struct store *s, struct store_anomaly *a)
@@ -147,7 +126,8 @@ int store_anomaly_put(struct store *s, struct store_anomaly *a)
 		return -EROFS;
 	if (s->in_txn || !anomaly_ok(a))
 		return -EINVAL;
-	err = prepare(s, insert ? anomaly_insert_sql : anomaly_update_sql, &st);
+	err = store_prepare(s, insert ? anomaly_insert_sql : anomaly_update_sql, &st,
+			    "cannot prepare an anomalies statement");
 	if (err)
 		return err;
 	bind_fields(st, a);
@@ -164,20 +144,6 @@ int store_anomaly_put(struct store *s, struct store_anomaly *a)
 	return err;
 }
 
-static void column_name(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-	const unsigned char *v = sqlite3_column_text(st, i);
-
-	snprintf(dst, cap, "%s", v ? (const char *)v : "");
-}
-
-static char *column_text_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *v = sqlite3_column_text(st, i);
-
-	return v ? xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
-}
-
 /* A row of ANOMALY_COLS into @a (zeroed first). */
 static void read_row(sqlite3_stmt *st, struct store_anomaly *a)
 {
@@ -185,9 +151,9 @@ static void read_row(sqlite3_stmt *st, struct store_anomaly *a)
 
 	memset(a, 0, sizeof(*a));
 	a->id = sqlite3_column_int64(st, 0);
-	column_name(st, 1, a->tenant, sizeof(a->tenant));
-	column_name(st, 2, a->service, sizeof(a->service));
-	column_name(st, 3, a->metric, sizeof(a->metric));
+	store_column_name(st, 1, a->tenant, sizeof(a->tenant));
+	store_column_name(st, 2, a->service, sizeof(a->service));
+	store_column_name(st, 3, a->metric, sizeof(a->metric));
 	/* only ever written in range; clamp so a hand-edited row cannot yield a bad enum */
 	if (severity < STORE_SEVERITY_INFO)
 		severity = STORE_SEVERITY_INFO;
@@ -205,8 +171,8 @@ static void read_row(sqlite3_stmt *st, struct store_anomaly *a)
 	a->started_ms = sqlite3_column_int64(st, 13);
 	a->updated_ms = sqlite3_column_int64(st, 14);
 	a->resolved_ms = sqlite3_column_int64(st, 15);
-	a->evidence = column_text_dup(st, 16);
-	a->details = column_text_dup(st, 17);
+	a->evidence = store_column_text_dup(st, 16);
+	a->details = store_column_text_dup(st, 17);
 }
 
 int store_anomaly_get(struct store *s, const char *tenant, int64_t id, struct store_anomaly *out)
@@ -219,7 +185,7 @@ int store_anomaly_get(struct store *s, const char *tenant, int64_t id, struct st
 		return -EINVAL;
 	if (id <= 0) /* no anomaly has such an id */
 		return -ENOENT;
-	err = prepare(s, anomaly_get_sql, &st);
+	err = store_prepare(s, anomaly_get_sql, &st, "cannot prepare an anomalies statement");
 	if (err)
 		return err;
 	sqlite3_bind_int64(st, 1, id);
@@ -336,7 +302,7 @@ int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
 	if (!f || !filter_ok(f))
 		return -EINVAL;
 	query_build(&q, f);
-	err = prepare(s, q.sql, &st);
+	err = store_prepare(s, q.sql, &st, "cannot prepare an anomalies statement");
 	if (err)
 		return err;
 	for (int i = 0; i < q.nbinds; i++) {

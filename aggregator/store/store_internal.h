@@ -263,7 +263,7 @@ int store_blob_add_hist(struct hist *h, struct hist *scratch, const void *p, siz
 
 /*
  * ---- helpers of the tables whose statements are prepared per call
- * (store_policies.c, store_actions.c, store_audit.c) ----
+ * (store_anomalies.c, store_policies.c, store_actions.c, store_audit.c) ----
  */
 /* Prepares @sql into *st (NULL on failure). 0 or -EIO, logged with @what. */
 static inline int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st,
