@@ -656,11 +656,26 @@ static void put(struct out *o, const char *s)
 	o->need += n;
 }
 
-/* The shortest of %.15g and %.17g that reads back as @v, so parse(format) is exact. */
-static void put_number(struct out *o, double v)
+/*
+ * The shortest of %.15g and %.17g that reads back as @v, so parse(format) is
+ * exact. A duration (@decimals 6 for ms, 9 for s) is a whole number of ns
+ * (number_value()): it is written as that, in fixed point with the trailing
+ * zeros cut, since %.17g of ns / 1e9 can read back as the neighbouring ns.
+ */
+static void put_number(struct out *o, double v, int decimals)
 {
-	char s[40];
+	char s[48];
 
+	if (decimals) {
+		size_t n = (size_t)snprintf(s, sizeof(s), "%.*f", decimals, v);
+
+		while (n > 1 && s[n - 1] == '0')
+			s[--n] = '\0';
+		if (n > 1 && s[n - 1] == '.')
+			s[--n] = '\0';
+		put(o, s);
+		return;
+	}
 	snprintf(s, sizeof(s), "%.15g", v);
 	if (strtod(s, NULL) != v)
 		snprintf(s, sizeof(s), "%.17g", v);
@@ -715,8 +730,10 @@ static void put_node(struct out *o, const struct condition *c, unsigned i)
 	put(o, " ");
 	if (nd->kind == NODE_SEVERITY)
 		put(o, level_text[(int)nd->value]);
+	else if (nd->kind == NODE_BREACH)
+		put_number(o, nd->value, 9);
 	else
-		put_number(o, nd->value);
+		put_number(o, nd->value, metrics[nd->metric].unit == UNIT_MS ? 6 : 0);
 }
 
 static char *node_string(const struct condition *c, unsigned i)
