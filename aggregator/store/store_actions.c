@@ -239,49 +239,7 @@ int store_actions_count_executed(struct store *s, const char *tenant, int64_t si
 	return err;
 }
 
-/* ---- the list: one SELECT built from the filter's conditions ---- */
-
-#define LIST_BINDS_MAX 8 /* seven conditions and the limit */
-
-struct list_query {
-	char sql[512 + sizeof(ACTION_COLS)];
-	size_t len;
-	int nconds;
-	/* the value of each "?" in the order the conditions were added */
-	struct {
-		const char *text; /* NULL: @v is the value */
-		size_t cap;
-		int64_t v;
-	} binds[LIST_BINDS_MAX];
-	int nbinds;
-};
-
-static void query_append(struct list_query *q, const char *sql)
-{
-	size_t n = strlen(sql);
-
-	/* the fragments are constants and fit: sized for all of them at once */
-	assert(n < sizeof(q->sql) - q->len);
-	memcpy(q->sql + q->len, sql, n + 1);
-	q->len += n;
-}
-
-/* Adds "@cond" (one "?") with a text value: ANDed to the conditions before it. */
-static void query_where_text(struct list_query *q, const char *cond, const char *v, size_t cap)
-{
-	assert(q->nbinds < LIST_BINDS_MAX);
-	query_append(q, q->nconds++ ? " AND " : " WHERE ");
-	query_append(q, cond);
-	q->binds[q->nbinds].text = v;
-	q->binds[q->nbinds].cap = cap;
-	q->binds[q->nbinds++].v = 0;
-}
-
-static void query_where_int(struct list_query *q, const char *cond, int64_t v)
-{
-	query_where_text(q, cond, NULL, 0);
-	q->binds[q->nbinds - 1].v = v;
-}
+/* ---- the list (store_listq.c) ---- */
 
 static bool filter_ok(const struct store_action_filter *f)
 {
@@ -294,36 +252,27 @@ static bool filter_ok(const struct store_action_filter *f)
 	       f->before_id >= 0;
 }
 
-/* The SELECT of @f; a limit asks for one row more, to tell whether there are more. */
-static void query_build(struct list_query *q, const struct store_action_filter *f)
+/* The SELECT of @f, newest first. */
+static void query_build(struct store_listq *q, const struct store_action_filter *f)
 {
-	memset(q, 0, sizeof(*q));
-	query_append(q, "SELECT " ACTION_COLS " FROM actions");
+	store_listq_init(q, "SELECT " ACTION_COLS " FROM actions");
 	if (f->tenant)
-		query_where_text(q, "tenant = ?", f->tenant, FRAME_ID_MAX);
+		store_listq_where_text(q, "tenant = ?", f->tenant, FRAME_ID_MAX);
 	if (f->service)
-		query_where_text(q, "service = ?", f->service, SERVICE_NAME_MAX);
+		store_listq_where_text(q, "service = ?", f->service, SERVICE_NAME_MAX);
 	if (f->type)
-		query_where_text(q, "type = ?", f->type, ACTION_TYPE_CAP);
+		store_listq_where_text(q, "type = ?", f->type, ACTION_TYPE_CAP);
 	if (f->policy_name) /* store_bind_name() binds "" as it is */
-		query_where_text(q, "policy_name = ?", f->policy_name, STORE_POLICY_NAME_MAX);
+		store_listq_where_text(q, "policy_name = ?", f->policy_name, STORE_POLICY_NAME_MAX);
 	if (f->status >= 0)
-		query_where_int(q, "status = ?", f->status);
+		store_listq_where_int(q, "status = ?", f->status);
 	if (f->since_ms)
-		query_where_int(q, "created_ms >= ?", f->since_ms);
+		store_listq_where_int(q, "created_ms >= ?", f->since_ms);
 	if (f->until_ms)
-		query_where_int(q, "created_ms < ?", f->until_ms);
+		store_listq_where_int(q, "created_ms < ?", f->until_ms);
 	if (f->before_id)
-		query_where_int(q, "id < ?", f->before_id);
-	query_append(q, " ORDER BY id DESC");
-	if (f->limit) {
-		/* a LIMIT is not a condition: appended as is, its value bound last */
-		assert(q->nbinds < LIST_BINDS_MAX);
-		query_append(q, " LIMIT ?");
-		q->binds[q->nbinds].text = NULL;
-		q->binds[q->nbinds++].v =
-			f->limit >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit + 1;
-	}
+		store_listq_where_int(q, "id < ?", f->before_id);
+	store_listq_finish(q, " ORDER BY id DESC", f->limit);
 }
 
 int store_actions_list(struct store *s, const struct store_action_filter *f,
@@ -331,7 +280,7 @@ int store_actions_list(struct store *s, const struct store_action_filter *f,
 {
 	struct store_action *v = NULL;
 	size_t len = 0, alloc = 0;
-	struct list_query q;
+	struct store_listq q;
 	sqlite3_stmt *st;
 	int rc, err;
 
@@ -342,35 +291,21 @@ int store_actions_list(struct store *s, const struct store_action_filter *f,
 	if (!f || !filter_ok(f))
 		return -EINVAL;
 	query_build(&q, f);
-	err = store_prepare(s, q.sql, &st, "cannot prepare an actions statement");
+	err = store_listq_prepare(s, &q, &st, "cannot prepare an actions statement");
 	if (err)
 		return err;
-	for (int i = 0; i < q.nbinds; i++) {
-		if (q.binds[i].text)
-			store_bind_name(st, i + 1, q.binds[i].text, q.binds[i].cap);
-		else
-			sqlite3_bind_int64(st, i + 1, q.binds[i].v);
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (f->limit && len == f->limit) { /* the one row past the limit */
-			if (more)
-				*more = true;
-			rc = SQLITE_DONE;
-			break;
-		}
+	while ((rc = store_listq_step(s, st, &q, len, more, "cannot list the actions")) == 1) {
 		if (len == alloc) {
 			alloc = alloc ? alloc * 2 : 16;
 			v = xreallocarray(v, alloc, sizeof(*v));
 		}
 		read_row(st, &v[len++]);
 	}
-	if (rc != SQLITE_DONE) {
-		err = store_db_error(s, "cannot list the actions");
-		sqlite3_finalize(st);
-		store_actions_free(v, len);
-		return err;
-	}
 	sqlite3_finalize(st);
+	if (rc < 0) {
+		store_actions_free(v, len);
+		return rc;
+	}
 	*out = v;
 	*n = len;
 	return 0;

@@ -201,48 +201,7 @@ int store_anomaly_get(struct store *s, const char *tenant, int64_t id, struct st
 	return err;
 }
 
-/* ---- the list: one SELECT built from the filter's conditions ---- */
-
-#define LIST_CONDS_MAX 8
-
-struct list_query {
-	char sql[512 + sizeof(ANOMALY_COLS)];
-	size_t len;
-	int nconds;
-	/* the value of each "?" in the order the conditions were added */
-	struct {
-		const char *text; /* NULL: @v is the value */
-		size_t cap;
-		int64_t v;
-	} binds[LIST_CONDS_MAX];
-	int nbinds;
-};
-
-static void query_append(struct list_query *q, const char *sql)
-{
-	int n = snprintf(q->sql + q->len, sizeof(q->sql) - q->len, "%s", sql);
-
-	/* the fragments are constants and fit: sized for all of them at once */
-	assert(n >= 0 && (size_t)n < sizeof(q->sql) - q->len);
-	q->len += (size_t)n;
-}
-
-/* Adds "@cond" (one "?") with a text value: ANDed to the conditions before it. */
-static void query_where_text(struct list_query *q, const char *cond, const char *v, size_t cap)
-{
-	assert(q->nbinds < LIST_CONDS_MAX);
-	query_append(q, q->nconds++ ? " AND " : " WHERE ");
-	query_append(q, cond);
-	q->binds[q->nbinds].text = v;
-	q->binds[q->nbinds].cap = cap;
-	q->binds[q->nbinds++].v = 0;
-}
-
-static void query_where_int(struct list_query *q, const char *cond, int64_t v)
-{
-	query_where_text(q, cond, NULL, 0);
-	q->binds[q->nbinds - 1].v = v;
-}
+/* ---- the list (store_listq.c) ---- */
 
 static bool filter_ok(const struct store_anomaly_filter *f)
 {
@@ -253,37 +212,28 @@ static bool filter_ok(const struct store_anomaly_filter *f)
 	       f->before_id >= 0;
 }
 
-/* The SELECT of @f; a limit asks for one row more, to tell whether there are more. */
-static void query_build(struct list_query *q, const struct store_anomaly_filter *f)
+/* The SELECT of @f, newest first. */
+static void query_build(struct store_listq *q, const struct store_anomaly_filter *f)
 {
-	memset(q, 0, sizeof(*q));
-	query_append(q, "SELECT " ANOMALY_COLS " FROM anomalies");
+	store_listq_init(q, "SELECT " ANOMALY_COLS " FROM anomalies");
 	if (f->tenant)
-		query_where_text(q, "tenant = ?", f->tenant, FRAME_ID_MAX);
+		store_listq_where_text(q, "tenant = ?", f->tenant, FRAME_ID_MAX);
 	if (f->service)
-		query_where_text(q, "service = ?", f->service, SERVICE_NAME_MAX);
+		store_listq_where_text(q, "service = ?", f->service, SERVICE_NAME_MAX);
 	if (f->metric)
-		query_where_text(q, "metric = ?", f->metric, STORE_METRIC_MAX);
+		store_listq_where_text(q, "metric = ?", f->metric, STORE_METRIC_MAX);
 	if (f->min_severity > STORE_SEVERITY_INFO)
-		query_where_int(q, "severity >= ?", f->min_severity);
+		store_listq_where_int(q, "severity >= ?", f->min_severity);
 	if (f->status >= 0)
-		query_where_int(q, "open = ?", f->status);
+		store_listq_where_int(q, "open = ?", f->status);
 	/* 0 leaves that end open: since 0 is every start, until 0 is no bound */
 	if (f->since_ms)
-		query_where_int(q, "started_ms >= ?", f->since_ms);
+		store_listq_where_int(q, "started_ms >= ?", f->since_ms);
 	if (f->until_ms)
-		query_where_int(q, "started_ms < ?", f->until_ms);
+		store_listq_where_int(q, "started_ms < ?", f->until_ms);
 	if (f->before_id)
-		query_where_int(q, "id < ?", f->before_id);
-	query_append(q, " ORDER BY id DESC");
-	if (f->limit) {
-		/* a LIMIT is not a condition: appended as is, its value bound last */
-		assert(q->nbinds < LIST_CONDS_MAX);
-		query_append(q, " LIMIT ?");
-		q->binds[q->nbinds].text = NULL;
-		q->binds[q->nbinds++].v =
-			f->limit >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit + 1;
-	}
+		store_listq_where_int(q, "id < ?", f->before_id);
+	store_listq_finish(q, " ORDER BY id DESC", f->limit);
 }
 
 int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
@@ -291,7 +241,7 @@ int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
 {
 	struct store_anomaly *v = NULL;
 	size_t len = 0, alloc = 0;
-	struct list_query q;
+	struct store_listq q;
 	sqlite3_stmt *st;
 	int rc, err;
 
@@ -302,35 +252,21 @@ int store_anomalies_list(struct store *s, const struct store_anomaly_filter *f,
 	if (!f || !filter_ok(f))
 		return -EINVAL;
 	query_build(&q, f);
-	err = store_prepare(s, q.sql, &st, "cannot prepare an anomalies statement");
+	err = store_listq_prepare(s, &q, &st, "cannot prepare an anomalies statement");
 	if (err)
 		return err;
-	for (int i = 0; i < q.nbinds; i++) {
-		if (q.binds[i].text)
-			store_bind_name(st, i + 1, q.binds[i].text, q.binds[i].cap);
-		else
-			sqlite3_bind_int64(st, i + 1, q.binds[i].v);
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (f->limit && len == f->limit) { /* the one row past the limit */
-			if (more)
-				*more = true;
-			rc = SQLITE_DONE;
-			break;
-		}
+	while ((rc = store_listq_step(s, st, &q, len, more, "cannot list the anomalies")) == 1) {
 		if (len == alloc) {
 			alloc = alloc ? alloc * 2 : 16;
 			v = xreallocarray(v, alloc, sizeof(*v));
 		}
 		read_row(st, &v[len++]);
 	}
-	if (rc != SQLITE_DONE) {
-		err = store_db_error(s, "cannot list the anomalies");
-		sqlite3_finalize(st);
-		store_anomalies_free(v, len);
-		return err;
-	}
 	sqlite3_finalize(st);
+	if (rc < 0) {
+		store_anomalies_free(v, len);
+		return rc;
+	}
 	*out = v;
 	*n = len;
 	return 0;

@@ -307,4 +307,40 @@ static inline char *store_column_text_dup(sqlite3_stmt *st, int i)
 	return v ? xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
 }
 
+/* ---- store_listq.c: the filtered, paged lists of those tables ---- */
+#define STORE_LISTQ_BINDS 10 /* conditions and the limit */
+
+struct store_listq {
+	char sql[1024];
+	size_t len;
+	int nconds;
+	/* the value of each "?" in the order the conditions were added */
+	struct {
+		const char *text; /* NULL: @v is the value */
+		size_t cap;
+		int64_t v;
+	} binds[STORE_LISTQ_BINDS];
+	int nbinds;
+	size_t limit; /* the page; 0: no bound */
+};
+
+/* Starts the query with @select ("SELECT cols FROM table"). */
+void store_listq_init(struct store_listq *q, const char *select);
+void store_listq_append(struct store_listq *q, const char *sql);
+/* Adds "@cond" (one "?") with a text value (cut to @cap - 1 bytes), ANDed to the others. */
+void store_listq_where_text(struct store_listq *q, const char *cond, const char *v, size_t cap);
+void store_listq_where_int(struct store_listq *q, const char *cond, int64_t v);
+/* Appends @order_by and, with a @limit, asks for one row more to tell whether more remain. */
+void store_listq_finish(struct store_listq *q, const char *order_by, size_t limit);
+/* Prepares the query and binds its values: 0 or -EIO (logged with @what). */
+int store_listq_prepare(struct store *s, const struct store_listq *q, sqlite3_stmt **st,
+			const char *what);
+/*
+ * Steps to the next row: 1 when a row of the page is ready (@have rows read
+ * so far), 0 at the end (*@more set when the row past the page exists; @more
+ * may be NULL), or -EIO (logged with @what).
+ */
+int store_listq_step(struct store *s, sqlite3_stmt *st, const struct store_listq *q, size_t have,
+		     bool *more, const char *what);
+
 #endif
