@@ -15,6 +15,7 @@
 #include "common/window.h"
 #include "common/window_wire.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/tmpdir.h"
 
 /* ---- a temporary data directory per test ---- */
 
@@ -22,23 +23,12 @@ static char dir[64];
 
 static void dir_make(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/prp-test-store-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
+	tmpdir_make(dir, sizeof(dir), "store");
 }
 
 static void dir_remove(void)
 {
-	if (dir[0])
-		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-	dir[0] = '\0';
+	tmpdir_remove(dir);
 }
 
 static void fini(void)

@@ -10,6 +10,7 @@
 
 #include "aggregator/store/store.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/tmpdir.h"
 
 /* ---- a temporary data directory per test ---- */
 
@@ -17,23 +18,12 @@ static char dir[64];
 
 static void dir_make(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/prp-test-anomalies-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
+	tmpdir_make(dir, sizeof(dir), "anomalies");
 }
 
 static void fini(void)
 {
-	if (dir[0])
-		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-	dir[0] = '\0';
+	tmpdir_remove(dir);
 	test_no_leaks();
 }
 
