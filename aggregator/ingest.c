@@ -8,6 +8,7 @@
  */
 #include "aggregator/ingest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <malloc.h>
@@ -34,6 +35,11 @@
 #define INGEST_RESULTS_KEPT 4096       /* finished commands remembered */
 #define INGEST_COMMAND_RESEND_S 2      /* a command is repeated this often until answered */
 #define INGEST_FUTURE_S 60	       /* windows ending later than now + this skip the series */
+/* command ids start at the wall clock in ms times this: see ingest_start() */
+#define INGEST_COMMAND_IDS_PER_MS 1000
+
+#define INGEST_STR(x)  #x
+#define INGEST_XSTR(x) INGEST_STR(x) /* a bound's digits, for messages */
 
 /* What the thread knows of one agent. */
 struct agent_state {
@@ -42,6 +48,12 @@ struct agent_state {
 	uint64_t last_seq;
 	bool last_seq_known; /* read from the store since the last failed commit */
 	uint64_t heard_s;
+	/*
+	 * What ingest_agents_info() shows, made at the first request that
+	 * passed every check (an agent id only claimed by a forged frame never
+	 * gets one); its contents are guarded by ingest.info_lock.
+	 */
+	struct ingest_agent_info *info;
 };
 
 struct command {
@@ -80,6 +92,10 @@ struct ingest {
 	struct keyring *keys;
 	struct agent_state **agents;
 	size_t nagents;
+
+	pthread_mutex_t info_lock; /* guards heard, nheard and every agent's info */
+	struct agent_state **heard; /* the agents with an info, in the order first heard */
+	size_t nheard, heard_alloc;
 
 	pthread_mutex_t cmd_lock; /* guards commands, next_command_id */
 	struct command *commands; /* newest first */
@@ -177,14 +193,45 @@ static void agents_forget_seqs(struct ingest *in)
 			in->agents[i]->last_seq_known = false;
 }
 
+/* The one definition of "connected": GET /health's count and ingest_agents_info() agree. */
+static bool heard_recently(uint64_t heard_s, uint64_t now_s)
+{
+	return heard_s + INGEST_CONNECTED_S > now_s;
+}
+
 static void count_connected(struct ingest *in, uint64_t now_s)
 {
 	unsigned n = 0;
 
 	for (size_t i = 0; i < INGEST_AGENT_SLOTS; i++)
-		if (in->agents[i] && in->agents[i]->heard_s + INGEST_CONNECTED_S > now_s)
+		if (in->agents[i] && heard_recently(in->agents[i]->heard_s, now_s))
 			n++;
 	atomic_store(&in->agents_connected, n);
+}
+
+/* @a's info, made on first use; the caller holds info_lock. */
+static struct ingest_agent_info *agent_info(struct ingest *in, struct agent_state *a)
+{
+	if (a->info)
+		return a->info;
+	a->info = xcalloc(1, sizeof(*a->info));
+	snprintf(a->info->tenant, sizeof(a->info->tenant), "%s", a->tenant);
+	snprintf(a->info->agent_id, sizeof(a->info->agent_id), "%s", a->agent_id);
+	if (in->nheard == in->heard_alloc) {
+		in->heard_alloc = in->heard_alloc ? in->heard_alloc * 2 : 64;
+		in->heard = xreallocarray(in->heard, in->heard_alloc, sizeof(*in->heard));
+	}
+	in->heard[in->nheard++] = a;
+	return a->info;
+}
+
+/* A request of @a passed every check at @now_s. */
+static void agent_heard(struct ingest *in, struct agent_state *a, uint64_t now_s)
+{
+	a->heard_s = now_s;
+	pthread_mutex_lock(&in->info_lock);
+	agent_info(in, a)->last_seen_ms = (int64_t)(time_real_ns() / 1000000);
+	pthread_mutex_unlock(&in->info_lock);
 }
 
 /* ---- frames ---- */
@@ -203,7 +250,175 @@ static uint64_t json_u64(json_t *o, const char *k)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-static void on_hello(struct ingest *in, const struct frame_header *h, const struct buf *payload)
+/* true when @s is 1..SERVICE_NAME_MAX-1 printable ASCII characters (a window's service name). */
+static bool service_name_ok(const char *s)
+{
+	size_t n = strnlen(s, SERVICE_NAME_MAX);
+
+	if (!n || n >= SERVICE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Adds @port to @svc unless it is there; -E2BIG past INGEST_AGENT_PORTS_MAX. */
+static int service_add_port(struct ingest_agent_service *svc, uint16_t port)
+{
+	for (size_t i = 0; i < svc->nports; i++)
+		if (svc->ports[i] == port)
+			return 0;
+	if (svc->nports == INGEST_AGENT_PORTS_MAX)
+		return -E2BIG;
+	svc->ports[svc->nports++] = port;
+	return 0;
+}
+
+/* One element of "services" into @info (merged with an entry of the same name). */
+static const char *hello_service(json_t *e, struct ingest_agent_info *info)
+{
+	const char *name = json_string_value(json_object_get(e, "name"));
+	json_t *ports = json_object_get(e, "ports"), *p;
+	struct ingest_agent_service *svc = NULL;
+	size_t i;
+
+	if (!json_is_object(e) || !name || !service_name_ok(name))
+		return "a service without a valid name (1 to 63 printable characters)";
+	if (ports && !json_is_array(ports))
+		return "ports is not an array";
+	for (i = 0; i < info->nservices && !svc; i++)
+		if (!strcmp(info->services[i].name, name))
+			svc = &info->services[i];
+	if (!svc) {
+		if (info->nservices == INGEST_AGENT_SERVICES_MAX)
+			return "more than " INGEST_XSTR(INGEST_AGENT_SERVICES_MAX) " services";
+		svc = &info->services[info->nservices++];
+		snprintf(svc->name, sizeof(svc->name), "%s", name);
+	}
+	json_array_foreach(ports, i, p) {
+		json_int_t v = json_integer_value(p);
+
+		if (!json_is_integer(p) || v < 1 || v > 65535)
+			return "a port outside 1..65535";
+		if (service_add_port(svc, (uint16_t)v))
+			return "a service with more than " INGEST_XSTR(
+				INGEST_AGENT_PORTS_MAX) " ports";
+	}
+	return NULL;
+}
+
+/*
+ * The optional "services" of a HELLO into @info. NULL, or why the whole
+ * list is refused: a list that is only partly right would make the
+ * executor aim breakers and rate limits at the wrong ports.
+ */
+static const char *hello_services(json_t *v, struct ingest_agent_info *info)
+{
+	const char *why = NULL;
+	json_t *e;
+	size_t i;
+
+	info->nservices = 0;
+	if (!v)
+		return NULL;
+	if (!json_is_array(v))
+		return "services is not an array";
+	json_array_foreach(v, i, e) {
+		why = hello_service(e, info);
+		if (why)
+			break;
+	}
+	if (why)
+		info->nservices = 0;
+	return why;
+}
+
+/* true for 127.0.0.0/8, ::1, 0.0.0.0 and ::, which name no host from another one. */
+static bool address_local(int af, const unsigned char *a)
+{
+	static const unsigned char any6[16], loop6[16] = { [15] = 1 };
+
+	if (af == AF_INET)
+		return a[0] == 127 || !memcmp(a, any6, 4);
+	return !memcmp(a, any6, 16) || !memcmp(a, loop6, 16);
+}
+
+/*
+ * The optional "addresses" of a HELLO into @info, in inet_ntop()'s form
+ * (one spelling per address, so duplicates are found); loopback and
+ * unspecified addresses are left out. NULL, or why the list is refused.
+ */
+static const char *hello_addresses(json_t *v, struct ingest_agent_info *info)
+{
+	unsigned char bin[16];
+	char text[INET6_ADDRSTRLEN];
+	json_t *e;
+	size_t i, j;
+
+	info->naddresses = 0;
+	if (!v)
+		return NULL;
+	if (!json_is_array(v))
+		return "addresses is not an array";
+	if (json_array_size(v) > INGEST_AGENT_ADDRESSES_MAX)
+		return "more than " INGEST_XSTR(INGEST_AGENT_ADDRESSES_MAX) " addresses";
+	json_array_foreach(v, i, e) {
+		const char *s = json_string_value(e);
+		int af = AF_INET;
+
+		if (!s || strlen(s) >= sizeof(text)) {
+			info->naddresses = 0;
+			return "an address that is not an IPv4 or IPv6 address";
+		}
+		if (inet_pton(AF_INET, s, bin) != 1) {
+			af = AF_INET6;
+			if (inet_pton(AF_INET6, s, bin) != 1) {
+				info->naddresses = 0;
+				return "an address that is not an IPv4 or IPv6 address";
+			}
+		}
+		if (address_local(af, bin) || !inet_ntop(af, bin, text, sizeof(text)))
+			continue;
+		for (j = 0; j < info->naddresses && strcmp(info->addresses[j], text); j++)
+			;
+		if (j == info->naddresses)
+			snprintf(info->addresses[info->naddresses++], sizeof(info->addresses[0]),
+				 "%s", text);
+	}
+	return NULL;
+}
+
+/* What a HELLO says of the host, into @a's info: a list that does not validate is left empty. */
+static void hello_host(struct ingest *in, struct agent_state *a, json_t *o)
+{
+	struct ingest_agent_info *tmp = xcalloc(1, sizeof(*tmp)), *info;
+	const char *why_s = hello_services(json_object_get(o, "services"), tmp);
+	const char *why_a = hello_addresses(json_object_get(o, "addresses"), tmp);
+
+	if (why_s)
+		log_ratelimited(LOG_LEVEL_WARN,
+				"ingest: agent '%s' sent a hello with %s; its services are "
+				"ignored until a valid hello",
+				a->agent_id, why_s);
+	if (why_a)
+		log_ratelimited(LOG_LEVEL_WARN,
+				"ingest: agent '%s' sent a hello with %s; its addresses are "
+				"ignored until a valid hello",
+				a->agent_id, why_a);
+	pthread_mutex_lock(&in->info_lock);
+	info = agent_info(in, a);
+	snprintf(info->host, sizeof(info->host), "%s", json_str(o, "host"));
+	memcpy(info->services, tmp->services, sizeof(info->services));
+	info->nservices = tmp->nservices;
+	memcpy(info->addresses, tmp->addresses, sizeof(info->addresses));
+	info->naddresses = tmp->naddresses;
+	pthread_mutex_unlock(&in->info_lock);
+	free(tmp);
+}
+
+static void on_hello(struct ingest *in, struct agent_state *as, const struct frame_header *h,
+		     const struct buf *payload)
 {
 	struct store_agent a = { .connected = true };
 	json_t *o = json_loadb((const char *)payload->data, payload->len, 0, NULL);
@@ -224,6 +439,7 @@ static void on_hello(struct ingest *in, const struct frame_header *h, const stru
 	if (store_agent_update(in->store, &a))
 		log_ratelimited(LOG_LEVEL_WARN, "ingest: could not record agent '%s'",
 				h->agent_id);
+	hello_host(in, as, o);
 	json_decref(o);
 }
 
@@ -337,7 +553,7 @@ static int process(struct ingest *in, struct request *r, struct buf *payload, ui
 		off += used;
 		switch (h.type) {
 		case FRAME_HELLO:
-			on_hello(in, &h, payload);
+			on_hello(in, r->agent, &h, payload);
 			break;
 		case FRAME_COMMAND_RESULT:
 			on_command_result(in, &h, payload);
@@ -352,7 +568,7 @@ static int process(struct ingest *in, struct request *r, struct buf *payload, ui
 			return -EPROTO;
 		}
 	}
-	r->agent->heard_s = now_s;
+	agent_heard(in, r->agent, now_s);
 	r->ok = true;
 	return 0;
 }
@@ -561,8 +777,16 @@ int ingest_start(struct ingest **out, const struct ingest_config *c)
 	in->cfg.keys_dir = in->keys_dir;
 	if (!in->cfg.batch_ms)
 		in->cfg.batch_ms = 10;
-	in->next_command_id = 1;
+	/*
+	 * An agent runs a command id once (it remembers the recent ones), so
+	 * ids must not repeat across aggregator restarts: they start at the
+	 * wall clock in ms times 1000. A new run can only reuse an id if the
+	 * previous one issued more than 1000 commands per ms of its life, or
+	 * if the clock went back. 2^53 (JSON's exact integers) is past 2255.
+	 */
+	in->next_command_id = time_real_ns() / 1000000 * INGEST_COMMAND_IDS_PER_MS + 1;
 	pthread_mutex_init(&in->cmd_lock, NULL);
+	pthread_mutex_init(&in->info_lock, NULL);
 	in->agents = xcalloc(INGEST_AGENT_SLOTS, sizeof(*in->agents));
 	in->keys = keyring_new(c->keys_dir);
 	in->sock = -1;
@@ -603,9 +827,14 @@ void ingest_stop(struct ingest *in)
 		nn_close(in->sock);
 	store_close(in->store);
 	keyring_free(in->keys);
-	for (size_t i = 0; i < INGEST_AGENT_SLOTS; i++)
+	for (size_t i = 0; i < INGEST_AGENT_SLOTS; i++) {
+		if (in->agents[i])
+			free(in->agents[i]->info);
 		free(in->agents[i]);
+	}
 	free(in->agents);
+	free(in->heard);
+	pthread_mutex_destroy(&in->info_lock);
 	while (in->commands) {
 		struct command *c = in->commands;
 
@@ -698,4 +927,60 @@ int ingest_command_result(struct ingest *in, uint64_t id, char **json)
 	}
 	pthread_mutex_unlock(&in->cmd_lock);
 	return ret;
+}
+
+int ingest_command_cancel(struct ingest *in, uint64_t id)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&in->cmd_lock);
+	for (struct command **pp = &in->commands; *pp; pp = &(*pp)->next) {
+		struct command *c = *pp;
+
+		if (c->id != id)
+			continue;
+		if (!c->result) {
+			*pp = c->next;
+			free(c->json);
+			free(c);
+			ret = 0;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&in->cmd_lock);
+	return ret;
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+	const struct ingest_agent_info *x = a, *y = b;
+	int c = strcmp(x->agent_id, y->agent_id);
+
+	return c ? c : strcmp(x->tenant, y->tenant);
+}
+
+int ingest_agents_info(struct ingest *in, const char *tenant, struct ingest_agent_info **out,
+		       size_t *n)
+{
+	uint64_t now_s = time_real_ns() / 1000000000ull;
+	struct ingest_agent_info *v;
+	size_t len = 0;
+
+	pthread_mutex_lock(&in->info_lock);
+	v = xcalloc(in->nheard ? in->nheard : 1, sizeof(*v));
+	for (size_t i = 0; i < in->nheard; i++) {
+		const struct agent_state *a = in->heard[i];
+
+		if (tenant && strcmp(a->tenant, tenant))
+			continue;
+		v[len] = *a->info;
+		/* heard_s is the ingest thread's; its last_seen_ms copy is read under the lock */
+		v[len].connected = heard_recently((uint64_t)a->info->last_seen_ms / 1000, now_s);
+		len++;
+	}
+	pthread_mutex_unlock(&in->info_lock);
+	qsort(v, len, sizeof(*v), info_cmp);
+	*out = v;
+	*n = len;
+	return 0;
 }

@@ -60,7 +60,11 @@ void ingest_stop(struct ingest *in);
 void ingest_get_stats(struct ingest *in, struct ingest_stats *st);
 const char *ingest_reject_name(enum ingest_reject r);
 
-/* Queues @command (JSON @args, may be NULL) for the agent; *id is its id. */
+/*
+ * Queues @command (JSON @args, may be NULL) for the agent; *id is its id,
+ * unique across aggregator restarts too (docs/aggregator.md "Commands to
+ * agents"). Any thread.
+ */
 int ingest_command(struct ingest *in, const char *tenant, const char *agent_id,
 		   const char *command, const char *args_json, uint64_t *id);
 /*
@@ -68,5 +72,44 @@ int ingest_command(struct ingest *in, const char *tenant, const char *agent_id,
  * once the agent answered, -EAGAIN while pending, -ENOENT for an unknown id.
  */
 int ingest_command_result(struct ingest *in, uint64_t id, char **json);
+/*
+ * Withdraws command @id while it is unanswered: it is no longer sent, so an
+ * agent that comes back later never runs what its sender gave up on (a
+ * late answer is ignored). 0, or -ENOENT when unknown or already answered.
+ * Any thread.
+ */
+int ingest_command_cancel(struct ingest *in, uint64_t id);
+
+/*
+ * What an agent's latest HELLO said about its host (docs/protocol.md): the
+ * services it watches with their listening ports, and the host's
+ * addresses. Kept in memory for the agents heard since the start.
+ */
+#define INGEST_AGENT_ADDRESSES_MAX 16
+#define INGEST_AGENT_SERVICES_MAX  64
+#define INGEST_AGENT_PORTS_MAX	   16
+struct ingest_agent_service {
+	char name[SERVICE_NAME_MAX];
+	uint16_t ports[INGEST_AGENT_PORTS_MAX]; /* host order */
+	size_t nports;
+};
+struct ingest_agent_info {
+	char tenant[FRAME_ID_MAX];
+	char agent_id[FRAME_ID_MAX];
+	char host[WINDOW_HOST_MAX];
+	bool connected;	      /* a request in the last 5 s */
+	int64_t last_seen_ms;
+	struct ingest_agent_service services[INGEST_AGENT_SERVICES_MAX];
+	size_t nservices;
+	char addresses[INGEST_AGENT_ADDRESSES_MAX][46]; /* non-loopback, "10.0.0.5", "fe80::1" */
+	size_t naddresses;
+};
+/*
+ * The agents of @tenant (NULL: all) heard since the start (a request that
+ * passed every check), by agent id; caller owns *out: free(). Returns 0.
+ * Lists that did not validate in the latest HELLO are empty. Any thread.
+ */
+int ingest_agents_info(struct ingest *in, const char *tenant, struct ingest_agent_info **out,
+		       size_t *n);
 
 #endif
