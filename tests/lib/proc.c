@@ -4,6 +4,7 @@
  */
 #include "tests/lib/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -181,4 +182,34 @@ long proc_rss_kb(pid_t pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+int proc_group_alive(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], line[512], *p, state;
+		int pgrp;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		/* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses */
+		p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		fclose(f);
+		if (p && sscanf(p + 2, "%c %*d %d", &state, &pgrp) == 2 && pgrp == pgid &&
+		    state != 'Z')
+			n++;
+	}
+	closedir(d);
+	return n;
 }

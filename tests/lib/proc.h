@@ -32,6 +32,12 @@ int proc_wait_exit(struct proc *p, int timeout_ms);
 int proc_stop(struct proc *p, int timeout_ms);
 /* VmRSS of process @pid in KiB, or -1 when it cannot be read. */
 long proc_rss_kb(pid_t pid);
+/*
+ * Live (not zombie) processes in process group @pgid. Zombies are left
+ * out: a grandchild orphaned to a PID 1 that does not reap (a container's)
+ * stays one, dead, for good.
+ */
+int proc_group_alive(pid_t pgid);
 /* Kills the child if still running and frees the buffers. */
 void proc_release(struct proc *p);
 
