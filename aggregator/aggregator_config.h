@@ -34,6 +34,15 @@ struct aggregator_config {
 	double slo_latency_p99_ms;
 	double slo_error_rate;
 	struct cfg_list slo_service; /* aggregator/detect/slo.h */
+	char *policy_dir;
+	bool policy_auto_remediation;
+	uint64_t policy_max_actions_per_hour;
+	struct cfg_list action_exec_allow;
+	uint64_t action_exec_timeout_ms, action_agent_timeout_ms, action_restart_timeout_ms;
+	uint64_t action_probe_window_ms;
+	char *action_scale_command, *action_kube_api, *action_kube_namespace,
+		*action_kube_token_file, *action_kube_ca_file;
+	char *action_alert_url, *action_webhook_secret;
 	int log_level; /* enum log_level */
 };
 

@@ -2,12 +2,14 @@
  * prp-aggregator: receives the agents' windows (aggregator/ingest.c), keeps
  * them in the store (aggregator/store/) and in memory (aggregator/series.c),
  * watches them for anomalies and coming SLO breaches (aggregator/detect/),
- * and serves the HTTP API (aggregator/http/).
+ * acts on them by policy (aggregator/policy/), and serves the HTTP API
+ * (aggregator/http/).
  *
  * The main thread starts the parts, then waits for a signal: SIGTERM or
- * SIGINT stops the API first (no new requests), then detection, then ingest (its last batch
- * is committed and answered, so everything acknowledged is on disk), and
- * exits 0.
+ * SIGINT stops the API first (no new requests), then the policy engine,
+ * the executor (running actions finish, open breakers are closed), then
+ * detection, then ingest (its last batch is committed and answered, so
+ * everything acknowledged is on disk), and exits 0.
  */
 #include <errno.h>
 #include <sched.h>
@@ -21,6 +23,9 @@
 #include "aggregator/detect/detection.h"
 #include "aggregator/http/api.h"
 #include "aggregator/ingest.h"
+#include "aggregator/policy/breaker_health.h"
+#include "aggregator/policy/engine.h"
+#include "aggregator/policy/executor.h"
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
 #include "common/alloc.h"
@@ -54,6 +59,55 @@ static unsigned http_threads(const struct aggregator_config *c)
 		return 2;
 	n = CPU_COUNT(&set);
 	return n > 0 ? (unsigned)n : 1;
+}
+
+static const char *or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static int start_executor(struct executor **out, const struct aggregator_config *cfg,
+			  const struct store_options *so, struct ingest *ingest,
+			  struct breaker_health *bh)
+{
+	struct executor_config xc;
+
+	executor_config_default(&xc);
+	xc.store = *so;
+	xc.ingest = ingest;
+	xc.exec_allow = (const char *const *)cfg->action_exec_allow.items;
+	xc.nexec_allow = cfg->action_exec_allow.count;
+	xc.exec_timeout_ms = (unsigned)cfg->action_exec_timeout_ms;
+	xc.agent_timeout_ms = (unsigned)cfg->action_agent_timeout_ms;
+	xc.restart_timeout_ms = (unsigned)cfg->action_restart_timeout_ms;
+	xc.probe_window_ms = (unsigned)cfg->action_probe_window_ms;
+	xc.scale_command = or_null(cfg->action_scale_command);
+	xc.kube_api = or_null(cfg->action_kube_api);
+	xc.kube_namespace = or_null(cfg->action_kube_namespace);
+	xc.kube_token_file = or_null(cfg->action_kube_token_file);
+	xc.kube_ca_file = or_null(cfg->action_kube_ca_file);
+	xc.alert_url = or_null(cfg->action_alert_url);
+	xc.webhook_secret = or_null(cfg->action_webhook_secret);
+	xc.health = breaker_health_judge;
+	xc.health_arg = bh;
+	return executor_start(out, &xc);
+}
+
+static int start_engine(struct engine **out, const struct aggregator_config *cfg,
+			const struct store_options *so, struct series *series,
+			struct detection *detection, struct executor *executor)
+{
+	struct engine_config ec;
+
+	engine_config_default(&ec);
+	ec.store = *so;
+	ec.policies_dir = or_null(cfg->policy_dir);
+	ec.series = series;
+	ec.detection = detection;
+	ec.executor = executor;
+	ec.auto_remediation = cfg->policy_auto_remediation;
+	ec.max_actions_per_hour = (unsigned)cfg->policy_max_actions_per_hour;
+	return engine_start(out, &ec);
 }
 
 /* --help, --check-config: handled before the config. */
@@ -114,6 +168,9 @@ int main(int argc, char **argv)
 	struct api *api = NULL;
 	struct detection *detection = NULL;
 	struct detection_config dc;
+	struct executor *executor = NULL;
+	struct engine *engine = NULL;
+	struct breaker_health bh = { 0 };
 	bool check_only = false;
 	char host[256];
 	uint16_t port = 0;
@@ -175,6 +232,17 @@ int main(int argc, char **argv)
 		log_error_err(ret, "aggregator: detection could not start");
 		goto out;
 	}
+	bh = (struct breaker_health){ .series = series, .detection = detection };
+	ret = start_executor(&executor, &cfg, &so, ingest, &bh);
+	if (ret) {
+		log_error_err(ret, "aggregator: the action executor could not start");
+		goto out;
+	}
+	ret = start_engine(&engine, &cfg, &so, series, detection, executor);
+	if (ret) {
+		log_error_err(ret, "aggregator: the policy engine could not start");
+		goto out;
+	}
 	so.read_only = true;
 	ret = api_start(&api, &(struct api_config){ .bind_address = host,
 						     .port = port,
@@ -184,7 +252,9 @@ int main(int argc, char **argv)
 						     .store = &so,
 						     .ingest_status = ingest_status,
 						     .ingest_arg = ingest,
-						     .detection = detection });
+						     .detection = detection,
+						     .engine = engine,
+						     .executor = executor });
 	if (ret) {
 		log_error_err(ret, "aggregator: the HTTP API could not listen on %s", cfg.listen);
 		goto out;
@@ -195,6 +265,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
+	engine_stop(engine);
+	executor_stop(executor);
 	detection_stop(detection);
 	if (ingest) {
 		struct ingest_stats st;

@@ -214,7 +214,7 @@ struct store_policy {
 	char name[STORE_POLICY_NAME_MAX];
 	bool enabled;
 	char *source; /* owned; the policy's document text */
-	char *origin; /* owned; "api", or the file it was loaded from ("policies/x.yaml") */
+	char *origin; /* owned; "api", or the file it was loaded from ("file:/etc/prp/policies/x.yaml") */
 	int64_t created_ms, updated_ms;
 };
 void store_policy_release(struct store_policy *p);
