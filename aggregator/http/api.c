@@ -46,6 +46,8 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.ingest_status = c->ingest_status;
 	a->env.ingest_arg = c->ingest_arg;
 	a->env.detection = c->detection;
+	a->env.engine = c->engine;
+	a->env.executor = c->executor;
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
 		goto out_free;

@@ -8,6 +8,8 @@
  * HTTP workers call back into the aggregator only through @ingest_status,
  * and read the in-memory series (which has its own lock) and the store,
  * through a read-only struct store each worker opens on its first request.
+ * Changes (policies, toggles, manual actions) go through the policy engine,
+ * which has the writer; reads of actions come from the workers' stores.
  */
 #ifndef PRP_AGGREGATOR_HTTP_API_H
 #define PRP_AGGREGATOR_HTTP_API_H
@@ -19,6 +21,8 @@
 #include "common/compiler.h"
 
 struct detection;
+struct engine;
+struct executor;
 struct series;
 struct store_options;
 
@@ -58,6 +62,8 @@ struct api_config {
 	api_ingest_status_fn *ingest_status; /* NULL: ingest "not running" */
 	void *ingest_arg;
 	struct detection *detection; /* borrowed; must outlive the api; NULL: 503 on its routes */
+	struct engine *engine;	     /* borrowed; must outlive the api; NULL: 503 on its routes */
+	struct executor *executor;   /* borrowed; must outlive the api; NULL: /status without it */
 };
 
 #define API_CONNECTION_LIMIT	 1024

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "aggregator/store/store.h"
+#include "common/strparse.h"
 
 int api_common_query(struct req *rq, struct resp *rp, struct query *q, unsigned keys,
 		     int64_t default_range_ms)
@@ -55,14 +56,38 @@ int api_common_param(struct req *rq, struct resp *rp, const char *name, const ch
 	return 0;
 }
 
-/* True for application/json, with parameters (charset) or not. */
-static bool api_common_is_json(const char *ct)
+int api_common_id(struct req *rq, struct resp *rp, const char *what, int64_t *id)
+{
+	const char *text = req_param(rq, "id");
+	int err = text ? strparse_i64(text, 1, INT64_MAX, id) : -EINVAL;
+
+	/* a number out of range names no record: the same 404 as an unknown one */
+	if (err == -ERANGE)
+		return resp_error(rp, 404, "not_found", "no %s with id '%.32s'", what, text);
+	if (err)
+		return resp_error(rp, 400, "bad_request", "id: '%.32s' is not a number",
+				  text ? text : "");
+	return 0;
+}
+
+const char *api_common_actor(const struct req *rq)
+{
+	(void)rq;
+	return "api";
+}
+
+bool api_common_media_is(const char *ct, const char *type)
 {
 	size_t n = strcspn(ct, ";");
 
 	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
 		n--;
-	return n == strlen("application/json") && !strncasecmp(ct, "application/json", n);
+	return n == strlen(type) && !strncasecmp(ct, type, n);
+}
+
+static bool api_common_is_json(const char *ct)
+{
+	return api_common_media_is(ct, "application/json");
 }
 
 int api_common_body(struct req *rq, struct resp *rp, bool empty_ok, json_t **out)

@@ -36,6 +36,22 @@ int api_common_cursor(const struct query *q, struct resp *rp, char *key, size_t 
 int api_common_param(struct req *rq, struct resp *rp, const char *name, const char **value);
 
 /*
+ * The path parameter "id" as a positive integer: 0, or the error answered:
+ * 400 when it is not a number, 404 naming @what ("policy") when it is one
+ * no record can have (0, negative, past int64).
+ */
+int api_common_id(struct req *rq, struct resp *rp, const char *what, int64_t *id);
+
+/*
+ * Who a change is audited as. "api" for every request until auth maps keys
+ * to actors; the one place that will change then. Borrowed: valid while @rq.
+ */
+const char *api_common_actor(const struct req *rq);
+
+/* True when Content-Type @ct is @type (case aside), with parameters (charset) or not. */
+bool api_common_media_is(const char *ct, const char *type);
+
+/*
  * The request body as a JSON object (caller owns *out: json_decref()). An
  * empty body gives an empty object when @empty_ok. Answers 415 for a
  * Content-Type other than JSON, 400 for malformed JSON (with jansson's

@@ -23,6 +23,8 @@ struct api_env {
 	api_ingest_status_fn *ingest_status; /* may be NULL */
 	void *ingest_arg;
 	struct detection *detection; /* borrowed; thread-safe (detection.h); may be NULL */
+	struct engine *engine;	     /* borrowed; thread-safe (engine.h); may be NULL */
+	struct executor *executor;   /* borrowed; thread-safe (executor.h); may be NULL */
 };
 
 #endif

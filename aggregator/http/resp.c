@@ -41,15 +41,23 @@ static void resp_set_body(struct resp *rp, unsigned status, char *text)
 	rp->body_len = text ? strlen(text) : 0;
 }
 
+/* The envelope's four members win over @extra's of the same name: they are the contract. */
 static char *resp_envelope(unsigned status, const char *code, const char *message,
-			   const char *request_id)
+			   const char *request_id, json_t *extra)
 {
 	json_t *v = json_pack("{s:{s:i, s:s, s:s, s:s}}", "error", "status", (int)status, "code",
 			      code, "message", message, "request_id", request_id);
+	const char *key;
+	json_t *err, *member;
 	char *text;
 
 	if (!v)
 		return NULL;
+	err = json_object_get(v, "error");
+	json_object_foreach (extra, key, member) {
+		if (!json_object_get(err, key))
+			json_object_set(err, key, member);
+	}
 	text = json_dumps(v, RESP_JSON_FLAGS);
 	json_decref(v);
 	return text;
@@ -83,21 +91,42 @@ int resp_empty(struct resp *rp, unsigned status)
 	return 0;
 }
 
-int resp_error(struct resp *rp, unsigned status, const char *code, const char *fmt, ...)
+static int resp_error_v(struct resp *rp, unsigned status, const char *code, json_t *extra,
+			const char *fmt, va_list ap)
 {
 	char message[RESP_MESSAGE_MAX];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
 	for (char *p = message; *p; p++) {
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			*p = '?';
 	}
 	rp->allow[0] = '\0'; /* a 405 sets it after this call */
-	resp_set_body(rp, status, resp_envelope(status, code, message, rp->request_id));
+	resp_set_body(rp, status, resp_envelope(status, code, message, rp->request_id, extra));
 	return status < 500 ? -EINVAL : -EIO;
+}
+
+int resp_error(struct resp *rp, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = resp_error_v(rp, status, code, NULL, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int resp_error_extra(struct resp *rp, unsigned status, const char *code, json_t *extra,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = resp_error_v(rp, status, code, extra, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 json_t *resp_time(int64_t ms)

@@ -64,6 +64,15 @@ int resp_empty(struct resp *rp, unsigned status);
 int resp_error(struct resp *rp, unsigned status, const char *code, const char *fmt, ...)
 	PRP_PRINTF(4, 5);
 
+/*
+ * As resp_error(), with the members of @extra (a JSON object, borrowed; NULL:
+ * none) added to the envelope's error object beside status, code, message
+ * and request_id, which they cannot replace: where a policy document broke
+ * a rule, {"line", "column", "field"}.
+ */
+int resp_error_extra(struct resp *rp, unsigned status, const char *code, json_t *extra,
+		     const char *fmt, ...) PRP_PRINTF(5, 6);
+
 /* A new JSON string "YYYY-MM-DDTHH:MM:SS.mmmZ" for @ms since the epoch (negative: the epoch). */
 json_t *resp_time(int64_t ms);
 

@@ -12,13 +12,16 @@
 #include <string.h>
 
 #include "aggregator/http/api.h"
+#include "aggregator/http/api_actions.h"
 #include "aggregator/http/api_agents.h"
 #include "aggregator/http/api_anomalies.h"
 #include "aggregator/http/api_health.h"
 #include "aggregator/http/api_ml.h"
+#include "aggregator/http/api_policies.h"
 #include "aggregator/http/api_predictions.h"
 #include "aggregator/http/api_services.h"
 #include "aggregator/http/api_topology.h"
+#include "aggregator/policy/policy_doc.h"
 #include "common/compiler.h"
 
 /* clang-format off */
@@ -40,6 +43,20 @@ static const struct route routes[] = {
 	{ "POST", "/detect/manual",         api_anomalies_detect_now, ROLE_OPERATOR, 4096 },
 	{ "GET", "/ml/status",              api_ml_status,           ROLE_VIEWER, 0 },
 	{ "POST", "/ml/toggle",             api_ml_toggle,           ROLE_OPERATOR, 4096 },
+	{ "GET", "/policies",               api_policies_list,       ROLE_VIEWER, 0 },
+	{ "POST", "/policies",              api_policies_create,     ROLE_OPERATOR, POLICY_DOC_MAX_BYTES },
+	{ "GET", "/policies/{id}",          api_policies_get,        ROLE_VIEWER, 0 },
+	{ "PUT", "/policies/{id}",          api_policies_update,     ROLE_OPERATOR, POLICY_DOC_MAX_BYTES },
+	{ "DELETE", "/policies/{id}",       api_policies_delete,     ROLE_OPERATOR, 4096 },
+	{ "POST", "/policies/{id}/test",    api_policies_test,       ROLE_OPERATOR, 16384 },
+	{ "POST", "/evaluate",              api_policies_evaluate,   ROLE_OPERATOR, 4096 },
+	{ "POST", "/toggle",                api_policies_toggle,     ROLE_OPERATOR, 4096 },
+	{ "GET", "/status",                 api_policies_status,     ROLE_VIEWER, 0 },
+	{ "GET", "/actions",                api_actions_list,        ROLE_VIEWER, 0 },
+	{ "GET", "/actions/recent",         api_actions_recent,      ROLE_VIEWER, 0 },
+	{ "GET", "/actions/history",        api_actions_history,     ROLE_VIEWER, 0 },
+	{ "POST", "/actions/execute",       api_actions_execute,     ROLE_OPERATOR, 16384 },
+	{ "GET", "/actions/{id}/status",    api_actions_status,      ROLE_VIEWER, 0 },
 };
 /* clang-format on */
 
