@@ -21,17 +21,9 @@
 #include <unistd.h>
 
 #include "common/timeutil.h"
-#include "tests/lib/demo_services.h"
-#include "tests/lib/http.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/platform.h"
 
-#define AGENT	   PRP_BUILD_DIR "/prp-agent"
-#define AGGREGATOR PRP_BUILD_DIR "/prp-aggregator"
-#define LOADGEN	   PRP_BUILD_DIR "/prp-loadgen"
-#define INGEST_URL  "tcp://127.0.0.1:18570"
-#define HTTP_LISTEN "127.0.0.1:18581"
-#define API	    "http://" HTTP_LISTEN
-#define KEY	    "test-key-0123456789abcdef"
 #define WARMUP_S    "30"
 #define LOAD_RPS    "40"
 /* Below the default 500 ms so that a climb of 2 ms/s breaches it in minutes. */
@@ -43,18 +35,7 @@
 #define ASSERT_WORST_S	  20.0
 #define TARGET_LEAD_S	  30.0
 
-static char dir[64];
-static struct demo_trio trio;
-static struct proc agent, aggregator, loadgen;
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f, "%s", path);
-	fputs(text, f);
-	cr_assert_eq(fclose(f), 0);
-}
+static struct platform pf;
 
 static int env_int(const char *name, int def)
 {
@@ -63,112 +44,35 @@ static int env_int(const char *name, int def)
 	return v && atoi(v) > 0 ? atoi(v) : def;
 }
 
-static void start_platform(void)
-{
-	char data[128], keys[128], path[192], key_file[128], spool[128], lock[128];
-	char svc[3][64], target[96];
-
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	snprintf(spool, sizeof(spool), "%s/spool", dir);
-	snprintf(key_file, sizeof(key_file), "%s/agent.key", dir);
-	snprintf(lock, sizeof(lock), "%s/agent.lock", dir);
-	snprintf(path, sizeof(path), "%s/default", keys);
-	cr_assert_eq(mkdir(keys, 0700), 0);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/default/tenant.key", keys);
-	write_file(path, KEY "\n");
-	write_file(key_file, KEY "\n");
-
-	cr_assert_eq(proc_start(&aggregator,
-				(const char *const[]){ AGGREGATOR, "--data", data, "--keys-dir", keys,
-						       "--listen", HTTP_LISTEN, "--ingest",
-						       INGEST_URL, "--detect-warmup", WARMUP_S,
-						       "--slo-latency-p99-ms", SLO_P99_MS, NULL }),
-		     0);
-	cr_assert_eq(proc_wait_for(&aggregator, "HTTP on", 15000), 0, "aggregator: %s",
-		     buf_str(&aggregator.err));
-	snprintf(svc[0], sizeof(svc[0]), "orders=port:%d", trio.orders.port);
-	snprintf(svc[1], sizeof(svc[1]), "users=port:%d", trio.users.port);
-	snprintf(svc[2], sizeof(svc[2]), "payments=port:%d", trio.payments.port);
-	cr_assert_eq(proc_start(&agent, (const char *const[]){ AGENT, "--aggregator", INGEST_URL,
-							       "--key-file", key_file,
-							       "--spool-dir", spool, "--agent-id",
-							       "agent-1", "--lock-file", lock,
-							       "--service", svc[0], "--service",
-							       svc[1], "--service", svc[2], NULL }),
-		     0);
-	cr_assert_eq(proc_wait_for(&agent, "agent: watching 3 services", 15000), 0, "agent: %s",
-		     buf_str(&agent.err));
-	snprintf(target, sizeof(target), "%s", trio.orders.url);
-	cr_assert_eq(proc_start(&loadgen, (const char *const[]){ LOADGEN, "--target", target,
-								 "--rps", LOAD_RPS, "--duration",
-								 "3600", "--mix", "orders", NULL }),
-		     0);
-}
-
 static void setup(void)
 {
-	cr_assert_eq(geteuid(), 0, "the detection tests need root (the agent loads eBPF)");
-	snprintf(dir, sizeof(dir), "/tmp/prp-detect-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	agent = (struct proc){ .out_fd = -1, .err_fd = -1 };
-	aggregator = (struct proc){ .out_fd = -1, .err_fd = -1 };
-	loadgen = (struct proc){ .out_fd = -1, .err_fd = -1 };
-	demo_trio_start(&trio);
-	start_platform();
+	platform_start(&pf, 18570, 18581,
+		       (const char *const[]){ "--detect-warmup", WARMUP_S, "--slo-latency-p99-ms",
+					      SLO_P99_MS, NULL },
+		       NULL, LOAD_RPS);
 }
 
 static void teardown(void)
 {
-	char cmd[160];
-	struct proc *all[] = { &loadgen, &agent, &aggregator };
-
-	for (size_t i = 0; i < 3; i++) {
-		if (all[i]->pid)
-			proc_stop(all[i], 10000);
-		proc_release(all[i]);
-	}
-	demo_trio_stop(&trio);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	platform_stop(&pf);
 	test_no_leaks();
 }
 
 TestSuite(detection, .init = setup, .fini = teardown, .timeout = 3600);
 
-/* @method @url with @body: the parsed answer (caller owns), asserting a 2xx status. */
-static json_t *call(const char *method, const char *url, const char *body)
-{
-	struct buf resp;
-	long status = 0;
-	json_t *o;
-
-	buf_init(&resp, 1 << 22);
-	cr_assert_eq(http_call(method, url, body, &status, &resp, NULL), 0, "%s %s: no answer",
-		     method, url);
-	cr_assert(status >= 200 && status < 300, "%s %s: %ld %s", method, url, status,
-		  buf_str(&resp));
-	o = json_loads(buf_str(&resp), 0, NULL);
-	cr_assert_not_null(o, "%s %s: not JSON: %s", method, url, buf_str(&resp));
-	buf_release(&resp);
-	return o;
-}
-
 static json_t *api(const char *method, const char *path, const char *body)
 {
-	char url[256];
-
-	snprintf(url, sizeof(url), API "%s", path);
-	return call(method, url, body);
+	return platform_api(&pf, method, path, body);
 }
 
 static void chaos(const char *body)
 {
 	char url[128];
+	long status;
 
-	snprintf(url, sizeof(url), "%s/chaos", trio.payments.url);
-	json_decref(call(body ? "POST" : "DELETE", url, body));
+	snprintf(url, sizeof(url), "%s/chaos", pf.trio.payments.url);
+	json_decref(platform_call(body ? "POST" : "DELETE", url, body, &status));
+	cr_assert(status >= 200 && status < 300, "chaos: %ld", status);
 }
 
 static double now_s(void)
@@ -193,7 +97,7 @@ static void wait_warm(void)
 		time_sleep_ns(NSEC_PER_SEC);
 	}
 	cr_assert_fail("detection did not warm up: %lld of %lld signals warm\naggregator: %s",
-		       (long long)warm, (long long)series, buf_str(&aggregator.err));
+		       (long long)warm, (long long)series, buf_str(&pf.aggregator.err));
 }
 
 /* The newest anomaly id there is (0: none yet). */
@@ -241,7 +145,7 @@ static void wait_payments_resolved(void)
 		time_sleep_ns(NSEC_PER_SEC);
 	}
 	cr_assert_fail("payments' anomalies did not resolve within 120 s\naggregator: %s",
-		       buf_str(&aggregator.err));
+		       buf_str(&pf.aggregator.err));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -296,7 +200,7 @@ Test(detection, steady_load_is_quiet_and_chaos_on_payments_is_listed_within_seco
 		chaos(NULL);
 		printf("trial %d: %s on payments listed after %.2f s\n", i + 1, metric, delays[i]);
 		cr_assert(delays[i] >= 0, "trial %d: no %s anomaly within 60 s\naggregator: %s",
-			  i + 1, metric, buf_str(&aggregator.err));
+			  i + 1, metric, buf_str(&pf.aggregator.err));
 		wait_payments_resolved();
 		time_sleep_ns(20 * NSEC_PER_SEC); /* the detectors settle back */
 	}
@@ -350,9 +254,9 @@ Test(detection, a_climbing_latency_is_predicted_to_breach_its_slo_before_it_does
 	}
 	chaos(NULL);
 	cr_assert(breached_at > 0, "the p99 of payments never reached the SLO\naggregator: %s",
-		  buf_str(&aggregator.err));
+		  buf_str(&pf.aggregator.err));
 	cr_assert(predicted_at >= 0, "no breach was predicted before it happened at %.0f s\n"
-		  "aggregator: %s", breached_at, buf_str(&aggregator.err));
+		  "aggregator: %s", breached_at, buf_str(&pf.aggregator.err));
 	lead = breached_at - predicted_at;
 	printf("BENCH breach_lead_time_s %.1f s (predicted at %.1f s, breached at %.1f s; "
 	       "target >= %.0f)\n", lead, predicted_at, breached_at, TARGET_LEAD_S);
