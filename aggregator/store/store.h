@@ -276,7 +276,7 @@ struct store_action_filter {
 /* Newest first; *more when more match past the limit (may be NULL). */
 int store_actions_list(struct store *s, const struct store_action_filter *f,
 		       struct store_action **out, size_t *n, bool *more);
-/* Actions of @tenant created in [since_ms, now) that were executed (not skipped): the hourly brake. */
+/* Actions of @tenant (NULL: all) created in [since_ms, now) that were executed (not skipped): the hourly brake. */
 int store_actions_count_executed(struct store *s, const char *tenant, int64_t since_ms, uint64_t *n);
 
 /* One line of the audit log: who changed what. */

@@ -48,7 +48,8 @@ static const char action_get_sql[] =
 	"SELECT " ACTION_COLS " FROM actions WHERE id = ?1 AND tenant = ?2";
 /* (tenant, created_ms) yields the range; the status is checked on its rows */
 static const char actions_count_executed_sql[] =
-	"SELECT count(*) FROM actions WHERE tenant = ?1 AND created_ms >= ?2 AND status <> ?3";
+	"SELECT count(*) FROM actions WHERE (?1 IS NULL OR tenant = ?1) AND created_ms >= ?2 "
+	"AND status <> ?3";
 
 static const char *const status_names[STORE_ACTION_STATUS_COUNT] = {
 	[STORE_ACTION_PENDING] = "pending",	[STORE_ACTION_RUNNING] = "running",
@@ -221,13 +222,14 @@ int store_actions_count_executed(struct store *s, const char *tenant, int64_t si
 	int rc, err;
 
 	*n = 0;
-	if (!store_name_ok(tenant, FRAME_ID_MAX) || since_ms < 0)
+	if ((tenant && !store_name_ok(tenant, FRAME_ID_MAX)) || since_ms < 0)
 		return -EINVAL;
 	err = store_prepare(s, actions_count_executed_sql, &st,
 			    "cannot prepare an actions statement");
 	if (err)
 		return err;
-	store_bind_name(st, 1, tenant, FRAME_ID_MAX);
+	if (tenant)
+		store_bind_name(st, 1, tenant, FRAME_ID_MAX);
 	sqlite3_bind_int64(st, 2, since_ms);
 	sqlite3_bind_int(st, 3, STORE_ACTION_SKIPPED);
 	rc = sqlite3_step(st);

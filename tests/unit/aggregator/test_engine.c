@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "aggregator/policy/engine.h"
+#include "aggregator/policy/executor.h"
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
 #include "common/timeutil.h"
@@ -486,4 +487,64 @@ Test(engine, the_shipped_policies_load)
 								     "origin")),
 				   "file:", 5));
 	engine_result_release(&r);
+}
+
+Test(engine, the_hourly_brake_holds_back_actions_past_the_limit)
+{
+	const char *allow[] = { "true" };
+	struct executor_config xc;
+	struct executor *x = NULL;
+	struct engine_config c;
+	struct store_action *a = NULL;
+	struct engine_status st;
+	size_t n, skipped = 0;
+
+	executor_config_default(&xc);
+	xc.store.dir = dir;
+	xc.exec_allow = allow;
+	xc.nexec_allow = 1;
+	cr_assert_eq(executor_start(&x, &xc), 0);
+	engine_config_default(&c);
+	c.store.dir = dir;
+	c.series = series;
+	c.executor = x;
+	c.max_actions_per_hour = 2;
+	c.interval_ms = 3600 * 1000;
+	cr_assert_eq(engine_start(&engine, &c), 0);
+	feed("payments", 6, 100, 50, 20);
+	for (int i = 0; i < 3; i++) {
+		char body[256];
+
+		snprintf(body, sizeof(body),
+			 "{\"name\": \"p%d\", \"service\": \"payments\", \"condition\": "
+			 "\"error_rate > 0.2\", \"actions\": [{\"type\": \"exec\", \"parameters\": "
+			 "{\"command\": \"true\"}}]}",
+			 i);
+		create(body, 201);
+	}
+	json_decref(evaluate());
+	engine_get_status(engine, &st);
+	cr_assert_eq(st.actions_executed, 2);
+	cr_assert_eq(st.actions_last_hour, 2);
+	engine_stop(engine);
+	engine = NULL;
+	executor_stop(x);
+	n = stored_actions(&a);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		if (a[i].status == STORE_ACTION_SKIPPED) {
+			skipped++;
+			cr_assert(!strncmp(skipped_why(&a[i]), "hourly brake: 2 of 2", 20), "%s",
+				  skipped_why(&a[i]));
+		} else {
+			cr_assert_eq(a[i].status, STORE_ACTION_SUCCEEDED, "%s: %s", a[i].policy_name,
+				     store_action_status_name(a[i].status));
+		}
+	cr_assert_eq(skipped, 1);
+	store_actions_free(a, n);
+
+	/* the brake remembers the last hour across a restart */
+	start(NULL, true);
+	engine_get_status(engine, &st);
+	cr_assert_eq(st.actions_last_hour, 2);
 }
