@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/discovery.h"
+#include "agent/restart.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
@@ -61,6 +62,13 @@ static const struct cfg_key agent_keys[] = {
 	       "(exact counts, see docs/agent.md for the cost)"),
 	CFG_BOOL("samplers.tcp", struct agent_config, samplers_tcp, true,
 		 "count TCP retransmits, resets and failed connects"),
+	CFG_STR("breaker.cgroup", struct agent_config, breaker_cgroup, NULL,
+		"the cgroup v2 directory the circuit breakers cover (every process in it and "
+		"below); none: /sys/fs/cgroup/unified, else /sys/fs/cgroup, that is every process "
+		"of the host"),
+	CFG_LIST("restart.command", struct agent_config, restart_command, NULL,
+		 "how the restart command restarts a service, SERVICE=PROGRAM [ARG]... (split at "
+		 "spaces, no shell); a service with none: systemctl restart SERVICE.service"),
 	CFG_END,
 };
 
@@ -92,6 +100,9 @@ int agent_config_load(struct agent_config *c, int argc, char **argv, int *next_a
 					err, errlen);
 	if (!ret)
 		ret = check_exclude_ports(c, err, errlen);
+	if (!ret)
+		ret = restart_check_commands((const char *const *)c->restart_command.items,
+					     c->restart_command.count, err, errlen);
 	if (ret) {
 		/* as cfg_load() leaves it on error: the defaults */
 		cfg_release(agent_keys, c);
@@ -175,6 +186,25 @@ void agent_config_write_markdown(FILE *f)
 	      "TCP sockets is a service, named after its program's file name; two different\n"
 	      "services of the same name get their lowest port as a suffix\n"
 	      "(`prp-demo-service-8001`). Listening sockets are read from `/proc/net/tcp`,\n"
-	      "that is in the agent's network namespace only.\n",
+	      "that is in the agent's network namespace only.\n"
+	      "\n"
+	      "## Remediation\n"
+	      "\n"
+	      "The aggregator's commands (docs/remediation.md) use two keys. `breaker.cgroup`\n"
+	      "narrows the circuit breakers to the processes of one cgroup v2 directory; by\n"
+	      "default they cover the whole host. Each `restart.command` says how the\n"
+	      "`restart` command restarts one service:\n"
+	      "\n"
+	      "```yaml\n"
+	      "restart:\n"
+	      "  command:\n"
+	      "    - payments=/usr/local/bin/restart-payments --graceful\n"
+	      "    - orders=systemctl restart orders-v2.service\n"
+	      "```\n"
+	      "\n"
+	      "The text after `=` is split at spaces and tabs into the program (looked up\n"
+	      "in `PATH`) and its arguments, and run without a shell: no quoting, no\n"
+	      "variables, no pipes; put those in a script and name the script. A service\n"
+	      "with no entry is restarted with `systemctl restart SERVICE.service`.\n",
 	      f);
 }

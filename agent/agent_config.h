@@ -41,6 +41,8 @@ struct agent_config {
 	bool samplers_syscalls;
 	uint64_t samplers_syscalls_sample_ms; /* agent/sampler_syscalls.h: sampling */
 	bool samplers_tcp;
+	char *breaker_cgroup;		 /* NULL: agent/remediation.h's default */
+	struct cfg_list restart_command; /* "SERVICE=PROGRAM [ARG]..." (agent/restart.h) */
 };
 
 /*
@@ -48,7 +50,8 @@ struct agent_config {
  * AGENT_CONFIG_PATH if it exists or the file of --config FILE (which must),
  * then the flags in @argv[1..@argc-1], which win (common/config.h,
  * cfg_load()). Also checks what the table cannot: each `service` selector
- * (discovery_check_selectors()) and each `discovery.exclude_ports` item.
+ * (discovery_check_selectors()), each `discovery.exclude_ports` item and
+ * each `restart.command` entry (restart_check_commands()).
  * Sets *@next_arg (may be NULL) to the index of the first argument that is
  * not an option. Returns 0, or a negative errno with a message in @err
  * naming the file, line and key, or the flag; @c then holds the defaults.

@@ -2,12 +2,14 @@
  * prp-agent: watches the services of this host from the kernel and folds
  * what it sees into one window per service every --interval-ms.
  *
- * One thread. The main loop sleeps until the next event: a discovery refresh
- * (which services exist, their pids and ports; changes go to the samplers'
- * BPF maps) or the end of a window (each sampler moves the kernel's counters
- * into the windows, which are printed with --print and then reset). Signal
- * handlers only set a flag; the loop then closes the last window, detaches
- * every program and exits 0.
+ * The main loop sleeps until the next event: a discovery refresh (which
+ * services exist, their pids and ports; changes go to the samplers' BPF maps
+ * and to the service view the other threads read) or the end of a window
+ * (each sampler moves the kernel's counters into the windows, which are
+ * printed with --print and then reset). The sender (agent/uplink.c) and
+ * remediation (agent/remediation.c) have threads of their own. Signal
+ * handlers only set a flag; the loop then closes the last window, stops
+ * sending, detaches every program, breaker and limit and exits 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,9 +23,11 @@
 #include "agent/instance.h"
 #include "agent/loader.h"
 #include "agent/print.h"
+#include "agent/remediation.h"
 #include "agent/sampler_http.h"
 #include "agent/sampler_syscalls.h"
 #include "agent/sampler_tcp.h"
+#include "agent/service_view.h"
 #include "agent/services.h"
 #include "agent/uplink.h"
 #include "common/window.h"
@@ -39,6 +43,8 @@ struct agent {
 	int lock_fd;
 	struct discovery *discovery;
 	struct service_set *services;
+	struct service_view *view; /* services, for the sender's and remediation's threads */
+	struct remediation *remediation; /* NULL: commands but ping are unknown */
 	struct window_set windows;
 	struct sampler_http http;
 	struct sampler_syscalls syscalls;
@@ -76,6 +82,7 @@ static void agent_refresh(struct agent *a)
 		log_ratelimited(LOG_LEVEL_WARN, "agent: discovery failed: %s", strerror(-err));
 		return;
 	}
+	service_view_publish(a->view, a->services, changed);
 	if (changed)
 		agent_set_targets(a);
 }
@@ -291,10 +298,31 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out_unlock;
 	}
-	if (uplink_start(&a.uplink, &a.cfg, a.host) < 0) {
+	a.view = service_view_new();
+	/*
+	 * After the samplers, and before anything that could fork (breaker.h).
+	 * Commands come only from an aggregator: with none, nothing attaches.
+	 */
+	if (a.cfg.aggregator && *a.cfg.aggregator &&
+	    remediation_start(&a.remediation,
+			      &(struct remediation_config){
+				      .cgroup_path = a.cfg.breaker_cgroup,
+				      .restart_commands =
+					      (const char *const *)a.cfg.restart_command.items,
+				      .nrestart_commands = a.cfg.restart_command.count,
+				      .services = a.view }))
+		log_warn("agent: remediation is off; the aggregator's commands will fail");
+	if (uplink_start(&a.uplink, &a.cfg, a.host, a.remediation, a.view) < 0) {
+		remediation_stop(a.remediation);
+		service_view_free(a.view);
 		agent_stop_samplers(&a);
 		rc = 1;
 		goto out_unlock;
+	}
+	if (!a.uplink && a.remediation) {
+		/* no sender (no key file, said above): no command can come */
+		remediation_stop(a.remediation);
+		a.remediation = NULL;
 	}
 	a.services = xcalloc(1, sizeof(*a.services));
 	window_set_init(&a.windows);
@@ -305,7 +333,10 @@ int main(int argc, char **argv)
 	log_info("agent: watching %zu services on %s, windows of %llu ms%s", a.services->n, a.host,
 		 (unsigned long long)a.cfg.interval_ms, a.cfg.print ? ", printing them" : "");
 	agent_run(&a);
+	/* the sender first: no command may arrive once remediation is gone */
 	uplink_stop(a.uplink);
+	remediation_stop(a.remediation);
+	service_view_free(a.view);
 	agent_stop_samplers(&a);
 	window_set_release(&a.windows);
 	free(a.services);

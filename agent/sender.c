@@ -6,6 +6,15 @@
  * in SENDER_REPLY_TIMEOUT_MS is given up and the next one is built afresh
  * from the spool (the aggregator drops what it already has), after a backoff
  * that doubles up to SENDER_BACKOFF_MAX_MS while the aggregator is away.
+ *
+ * Commands. The aggregator repeats a command on its replies until its
+ * result comes back, so each is run once and remembered by id: a repeat
+ * of a finished one sends its result again, a repeat of one still running
+ * (a restart, on remediation's worker thread) is ignored. The worker hands
+ * finished results over through a list under the lock, and wakes the loop
+ * so they go out at once. An id is remembered with a hash of the command's
+ * payload: an aggregator that restarted numbers its commands from 1 again,
+ * and its new command 1 must not be answered with the old one's result.
  */
 #include "agent/sender.h"
 
@@ -18,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/netif.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -29,11 +39,24 @@
 #define SENDER_BACKOFF_MIN_MS 100
 #define SENDER_BACKOFF_MAX_MS 5000
 #define SENDER_DONE_KEPT 64 /* command ids remembered, so a repeated command runs once */
+_Static_assert(SENDER_DONE_KEPT > REMEDIATION_QUEUE_MAX, "room for more than the queued commands");
+/* What the HELLO lists (docs/protocol.md): services, ports of each, addresses. */
+#define SENDER_HELLO_SERVICES_MAX  64
+#define SENDER_HELLO_PORTS_MAX	   16
+#define SENDER_HELLO_ADDRESSES_MAX 16
 
 struct done_command {
 	uint64_t id;
-	char *result; /* the COMMAND_RESULT payload */
+	uint64_t hash; /* of the command's payload */
+	char *result;  /* the COMMAND_RESULT payload; NULL while it runs */
 	bool reported; /* sent at least once since it ran */
+};
+
+/* A result the worker finished, on its way to the done list. */
+struct finished {
+	uint64_t id;
+	char *result;
+	struct finished *next;
 };
 
 struct sender {
@@ -44,13 +67,16 @@ struct sender {
 	pthread_t thread;
 	bool started;
 
-	pthread_mutex_t lock; /* guards wake, stop, status */
+	pthread_mutex_t lock; /* guards wake, stop, status, finished */
 	pthread_cond_t cond;
 	bool wake, stop;
 	struct sender_status status;
+	struct finished *finished; /* from remediation's worker, newest first */
 
-	struct done_command done[SENDER_DONE_KEPT]; /* thread only */
+	struct done_command done[SENDER_DONE_KEPT]; /* thread only, like the two below */
 	size_t ndone;
+	struct service_set *services; /* the HELLO's copy of cfg.services */
+	uint64_t services_version;
 };
 
 static int64_t now_ms(void)
@@ -101,6 +127,41 @@ static void header(struct sender *s, struct frame_header *h, enum frame_type typ
 	h->time_ms = now_ms();
 }
 
+/* The HELLO's "services": name and listening ports of each watched service. */
+static json_t *hello_services(struct sender *s)
+{
+	json_t *list = json_array();
+
+	if (!s->cfg.services)
+		return list;
+	service_view_copy(s->cfg.services, s->services, &s->services_version);
+	for (size_t i = 0; i < s->services->n && i < SENDER_HELLO_SERVICES_MAX; i++) {
+		const struct service *svc = &s->services->items[i];
+		json_t *ports = json_array();
+
+		for (size_t k = 0; k < svc->nports && k < SENDER_HELLO_PORTS_MAX; k++)
+			json_array_append_new(ports, json_integer(svc->ports[k]));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:o}", "name", svc->name, "ports", ports));
+	}
+	return list;
+}
+
+/* The HELLO's "addresses": where the aggregator may reach this host's services. */
+static json_t *hello_addresses(void)
+{
+	char addrs[SENDER_HELLO_ADDRESSES_MAX][NETIF_ADDR_TEXT_MAX];
+	int n = netif_addresses(addrs, SENDER_HELLO_ADDRESSES_MAX);
+	json_t *list = json_array();
+
+	if (n < 0)
+		log_ratelimited(LOG_LEVEL_WARN, "sender: cannot list this host's addresses: %s",
+				strerror(-n));
+	for (int i = 0; i < n; i++)
+		json_array_append_new(list, json_string(addrs[i]));
+	return list;
+}
+
 static int add_hello(struct sender *s, struct buf *req)
 {
 	struct spool_stats st;
@@ -110,31 +171,17 @@ static int add_hello(struct sender *s, struct buf *req)
 	int ret;
 
 	spool_stats(s->cfg.spool, &st);
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "version", s->version, "host",
-		      s->host, "spool_bytes", (json_int_t)st.bytes, "spool_frames",
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "version", s->version,
+		      "host", s->host, "spool_bytes", (json_int_t)st.bytes, "spool_frames",
 		      (json_int_t)st.frames, "spool_lost", (json_int_t)st.lost_frames, "acked_seq",
-		      (json_int_t)st.acked_seq, "next_seq", (json_int_t)st.next_seq);
+		      (json_int_t)st.acked_seq, "next_seq", (json_int_t)st.next_seq, "services",
+		      hello_services(s), "addresses", hello_addresses());
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	header(s, &h, FRAME_HELLO, 0);
 	ret = frame_encode(req, &h, text, strlen(text), s->key, s->cfg.keylen);
 	free(text);
 	return ret;
-}
-
-static void add_results(struct sender *s, struct buf *req)
-{
-	struct frame_header h;
-
-	for (size_t i = 0; i < s->ndone; i++) {
-		struct done_command *d = &s->done[i];
-
-		if (d->reported)
-			continue;
-		header(s, &h, FRAME_COMMAND_RESULT, d->id);
-		if (!frame_encode(req, &h, d->result, strlen(d->result), s->key, s->cfg.keylen))
-			d->reported = true;
-	}
 }
 
 /* ---- commands ---- */
@@ -147,22 +194,109 @@ static struct done_command *done_find(struct sender *s, uint64_t id)
 	return NULL;
 }
 
-/* Runs one command; the result JSON is the COMMAND_RESULT payload. */
-static char *run_command(uint64_t id, const char *name, json_t *args)
+/* remediation_done_fn: a queued command finished, on remediation's worker thread. */
+static void on_finished(void *arg, uint64_t id, char *result)
+{
+	struct sender *s = arg;
+	struct finished *f = xmalloc(sizeof(*f));
+
+	f->id = id;
+	f->result = result;
+	pthread_mutex_lock(&s->lock);
+	f->next = s->finished;
+	s->finished = f;
+	s->wake = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Moves the results the worker finished into the done list. */
+static void collect_finished(struct sender *s)
+{
+	struct finished *f, *next;
+	struct done_command *d;
+
+	pthread_mutex_lock(&s->lock);
+	f = s->finished;
+	s->finished = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; f; f = next) {
+		next = f->next;
+		d = done_find(s, f->id);
+		if (d && !d->result) {
+			d->result = f->result;
+			d->reported = false;
+		} else {
+			free(f->result); /* cannot happen: a running command is never evicted */
+		}
+		free(f);
+	}
+}
+
+static void add_results(struct sender *s, struct buf *req)
+{
+	struct frame_header h;
+
+	collect_finished(s);
+	for (size_t i = 0; i < s->ndone; i++) {
+		struct done_command *d = &s->done[i];
+
+		if (d->reported || !d->result)
+			continue;
+		header(s, &h, FRAME_COMMAND_RESULT, d->id);
+		if (!frame_encode(req, &h, d->result, strlen(d->result), s->key, s->cfg.keylen))
+			d->reported = true;
+	}
+}
+
+/* FNV-1a, 64 bits: tells a repeated command from a new one with the same id. */
+static uint64_t payload_hash(const struct buf *payload)
+{
+	uint64_t hash = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < payload->len; i++)
+		hash = (hash ^ payload->data[i]) * 0x100000001b3ull;
+	return hash;
+}
+
+/*
+ * Runs one command: its COMMAND_RESULT payload, or NULL when remediation
+ * queued it (on_finished() gets the result).
+ */
+static char *run_command(struct sender *s, uint64_t id, const char *name, json_t *args)
 {
 	json_t *o;
 	char *text;
 
-	(void)args;
+	if (strcmp(name, "ping") && s->cfg.remediation)
+		return remediation_run(s->cfg.remediation, id, name, args);
 	if (!strcmp(name, "ping"))
 		o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "succeeded",
 			      "result", "pong");
 	else
 		o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "failed",
 			      "result", "unknown command");
+	log_info("sender: command %llu '%s' %s", (unsigned long long)id, name,
+		 strcmp(name, "ping") ? "failed: unknown command" : "succeeded: pong");
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
+}
+
+/* A free slot of the done list: the oldest finished command makes room. NULL when all run. */
+static struct done_command *done_slot(struct sender *s)
+{
+	size_t i;
+
+	if (s->ndone < SENDER_DONE_KEPT)
+		return &s->done[s->ndone++];
+	for (i = 0; i < s->ndone && !s->done[i].result; i++)
+		;
+	if (i == s->ndone)
+		return NULL;
+	free(s->done[i].result);
+	memmove(&s->done[i], &s->done[i + 1], (s->ndone - i - 1) * sizeof(s->done[0]));
+	return &s->done[s->ndone - 1];
 }
 
 static void on_command(struct sender *s, const struct frame_header *h, const struct buf *payload)
@@ -170,9 +304,17 @@ static void on_command(struct sender *s, const struct frame_header *h, const str
 	json_t *o = json_loadb((const char *)payload->data, payload->len, 0, NULL);
 	const char *name = json_string_value(json_object_get(o, "command"));
 	struct done_command *d = done_find(s, h->seq);
+	uint64_t hash = payload_hash(payload);
 
-	if (d) {
-		d->reported = false; /* our result was lost: send it again */
+	if (d && (d->hash == hash || !d->result)) {
+		/* a repeat: send a lost result again; one still running is on its way */
+		if (d->result)
+			d->reported = false;
+		else if (d->hash != hash)
+			log_ratelimited(LOG_LEVEL_WARN,
+					"sender: command %llu is another command while the first "
+					"runs; ignored",
+					(unsigned long long)h->seq);
 		json_decref(o);
 		return;
 	}
@@ -181,16 +323,21 @@ static void on_command(struct sender *s, const struct frame_header *h, const str
 		json_decref(o);
 		return;
 	}
-	log_info("sender: running command %llu '%s'", (unsigned long long)h->seq, name);
-	if (s->ndone == SENDER_DONE_KEPT) {
-		free(s->done[0].result);
-		memmove(&s->done[0], &s->done[1], (SENDER_DONE_KEPT - 1) * sizeof(s->done[0]));
-		s->ndone--;
+	if (d) {
+		/* the aggregator restarted and numbers its commands afresh */
+		free(d->result);
+	} else if (!(d = done_slot(s))) {
+		log_ratelimited(LOG_LEVEL_WARN,
+				"sender: %d commands are running; command %llu waits for a repeat",
+				SENDER_DONE_KEPT, (unsigned long long)h->seq);
+		json_decref(o);
+		return;
 	}
-	d = &s->done[s->ndone++];
+	log_info("sender: running command %llu '%s'", (unsigned long long)h->seq, name);
 	d->id = h->seq;
-	d->result = run_command(h->seq, name, json_object_get(o, "args"));
+	d->hash = hash;
 	d->reported = false;
+	d->result = run_command(s, h->seq, name, json_object_get(o, "args"));
 	pthread_mutex_lock(&s->lock);
 	s->status.commands++;
 	pthread_mutex_unlock(&s->lock);
@@ -351,6 +498,8 @@ int sender_start(struct sender **out, const struct sender_config *c)
 	memcpy(s->key, c->key, c->keylen);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	if (c->services)
+		s->services = xcalloc(1, sizeof(*s->services));
 	s->sock = nn_socket(AF_SP, NN_REQ);
 	if (s->sock < 0 ||
 	    nn_setsockopt(s->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &rcv, sizeof(rcv)) < 0 ||
@@ -367,6 +516,8 @@ int sender_start(struct sender **out, const struct sender_config *c)
 		sender_stop(s);
 		return ret;
 	}
+	if (c->remediation)
+		remediation_set_done(c->remediation, on_finished, s);
 	if (pthread_create(&s->thread, NULL, sender_main, s)) {
 		sender_stop(s);
 		return -EAGAIN;
@@ -390,6 +541,9 @@ void sender_stop(struct sender *s)
 {
 	if (!s)
 		return;
+	/* from here on no result is handed over: s can go */
+	if (s->cfg.remediation)
+		remediation_set_done(s->cfg.remediation, NULL, NULL);
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_signal(&s->cond);
@@ -400,6 +554,14 @@ void sender_stop(struct sender *s)
 		nn_close(s->sock);
 	for (size_t i = 0; i < s->ndone; i++)
 		free(s->done[i].result);
+	while (s->finished) {
+		struct finished *f = s->finished;
+
+		s->finished = f->next;
+		free(f->result);
+		free(f);
+	}
+	free(s->services);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->url);

@@ -6,10 +6,12 @@
  * spool and calls sender_wake(). So a slow or absent aggregator slows the
  * sending, never the sampling, and the spool holds what is not yet sent.
  *
- * Every request starts with a HELLO frame (the agent's status), so a request
- * without windows is a heartbeat, sent at least every SENDER_HEARTBEAT_MS.
- * Commands come back on the replies; the thread runs them (SENDER_COMMANDS)
- * and returns their results on the next request.
+ * Every request starts with a HELLO frame (the agent's status, its services
+ * and addresses), so a request without windows is a heartbeat, sent at least
+ * every SENDER_HEARTBEAT_MS. Commands come back on the replies; the thread
+ * answers `ping` itself, hands the others to remediation (agent/remediation.h:
+ * quick ones run on this thread, restarts on remediation's worker), and
+ * returns their results on the next request after they finish.
  */
 #ifndef PRP_AGENT_SENDER_H
 #define PRP_AGENT_SENDER_H
@@ -18,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/remediation.h"
+#include "agent/service_view.h"
 #include "agent/spool.h"
 #include "common/frame.h"
 #include "common/keyfile.h"
@@ -35,6 +39,10 @@ struct sender_config {
 	const char *host;
 	const char *version;
 	struct spool *spool; /* borrowed; outlives the sender */
+	/* borrowed, outlive the sender; NULL: commands but ping are unknown */
+	struct remediation *remediation;
+	/* borrowed, outlives the sender; NULL: the HELLO lists no services */
+	struct service_view *services;
 };
 
 struct sender_status {

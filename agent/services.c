@@ -31,3 +31,15 @@ bool service_name_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '.' || c == '_' || c == '-';
 }
+
+bool service_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= SERVICE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!service_name_char(s[i]))
+			return false;
+	return true;
+}

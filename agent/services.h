@@ -33,6 +33,8 @@ struct service_set {
 
 /* The characters a service name is made of: letters, digits, '.', '_' and '-'. */
 bool service_name_char(char c);
+/* Whether @s is a service name: 1 to SERVICE_NAME_MAX - 1 of those characters. */
+bool service_name_valid(const char *s);
 
 /* The service with @id, or NULL. Borrowed from @set. */
 const struct service *service_set_by_id(const struct service_set *set, uint16_t id);

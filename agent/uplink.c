@@ -32,7 +32,8 @@ struct uplink {
 	uint64_t lost_logged;
 };
 
-int uplink_start(struct uplink **out, const struct agent_config *c, const char *host)
+int uplink_start(struct uplink **out, const struct agent_config *c, const char *host,
+		 struct remediation *remediation, struct service_view *services)
 {
 	struct uplink *u;
 	struct sender_config sc;
@@ -68,7 +69,9 @@ int uplink_start(struct uplink **out, const struct agent_config *c, const char *
 				     .keylen = u->keylen,
 				     .host = host,
 				     .version = PRP_VERSION,
-				     .spool = u->spool };
+				     .spool = u->spool,
+				     .remediation = remediation,
+				     .services = services };
 	ret = sender_start(&u->sender, &sc);
 	if (ret) {
 		uplink_stop(u);

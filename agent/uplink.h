@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "agent/remediation.h"
+#include "agent/service_view.h"
 #include "agent/services.h"
 #include "common/window.h"
 
@@ -20,8 +22,11 @@ struct uplink;
  * Opens the spool and starts the sender: 0 with *out set; 1 when sending is
  * off (aggregator ""), or impossible for a reason already logged (no key
  * file), *out NULL; a negative errno when the spool cannot be used.
+ * @remediation runs the aggregator's commands and @services feeds the
+ * HELLO (both borrowed, may be NULL, must outlive the uplink).
  */
-int uplink_start(struct uplink **out, const struct agent_config *c, const char *host);
+int uplink_start(struct uplink **out, const struct agent_config *c, const char *host,
+		 struct remediation *remediation, struct service_view *services);
 void uplink_stop(struct uplink *u);
 
 /* Spools the windows of every service in @set that ended at @end_ns. */

@@ -1,7 +1,8 @@
 /*
  * agent/agent_config.c: the defaults, a file, flags over the file, the
  * repeatable --service, the checks beyond the table (selectors, excluded
- * ports), packaging/etc/agent.yaml, and docs/config-agent.md, which must be
+ * ports, restart commands), packaging/etc/agent.yaml, and
+ * docs/config-agent.md, which must be
  * exactly what the table prints now. PRP_WRITE_DOCS=1 rewrites that file
  * instead of comparing it.
  */
@@ -75,6 +76,8 @@ static void expect_defaults(const struct agent_config *c)
 	cr_assert(c->samplers_http);
 	cr_assert(c->samplers_syscalls);
 	cr_assert(c->samplers_tcp);
+	cr_assert_null(c->breaker_cgroup);
+	cr_assert_eq(c->restart_command.count, 0);
 }
 
 static const char full_yaml[] = "aggregator: tcp://10.0.0.5:7070\n"
@@ -92,7 +95,12 @@ static const char full_yaml[] = "aggregator: tcp://10.0.0.5:7070\n"
 				"samplers:\n"
 				"  http: false\n"
 				"  syscalls: true\n"
-				"  tcp: false\n";
+				"  tcp: false\n"
+				"breaker:\n"
+				"  cgroup: /sys/fs/cgroup/unified/prp\n"
+				"restart:\n"
+				"  command:\n"
+				"    - orders=/usr/local/bin/restart-orders --hard\n";
 
 /* ---- tests ---- */
 
@@ -146,6 +154,9 @@ Test(agent_config, a_file_sets_every_key)
 	cr_assert_not(c.samplers_http);
 	cr_assert(c.samplers_syscalls);
 	cr_assert_not(c.samplers_tcp);
+	cr_assert_str_eq(c.breaker_cgroup, "/sys/fs/cgroup/unified/prp");
+	cr_assert_eq(c.restart_command.count, 1);
+	cr_assert_str_eq(c.restart_command.items[0], "orders=/usr/local/bin/restart-orders --hard");
 	agent_config_release(&c);
 }
 
@@ -232,6 +243,20 @@ Test(agent_config, bad_excluded_port_is_an_error)
 	agent_config_release(&c);
 }
 
+Test(agent_config, bad_restart_command_is_an_error)
+{
+	struct agent_config c;
+	char err[256] = "";
+
+	cr_assert_eq(load(&c, NULL, err, sizeof(err), "--config", "/dev/null", "--restart-command",
+			  "orders=/bin/true", "--restart-command", "payments", NULL),
+		     -EINVAL);
+	cr_assert_not_null(strstr(err, "restart.command"), "%s", err);
+	cr_assert_not_null(strstr(err, "'payments'"), "%s", err);
+	expect_defaults(&c);
+	agent_config_release(&c);
+}
+
 Test(agent_config, out_of_range_and_unknown_keys_say_where)
 {
 	struct agent_config c;
@@ -295,6 +320,8 @@ Test(agent_config, help_lists_every_flag)
 		"--[no-]samplers-http",
 		"--[no-]samplers-syscalls",
 		"--[no-]samplers-tcp",
+		"--breaker-cgroup STRING",
+		"--restart-command STRING",
 	};
 	char *text = NULL;
 	size_t len = 0;
