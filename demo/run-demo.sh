@@ -2,7 +2,9 @@
 # The prp demo on one machine: prp-aggregator, prp-agent watching the orders,
 # users and payments services (on their DESIGN.md ports) from the kernel and
 # streaming its windows to the aggregator, prp-loadgen driving orders (which
-# calls users and payments), and one injected fault.
+# calls users and payments), and one injected fault, which the policies of
+# policies/ answer: a circuit breaker opens on payments, and closes once
+# payments is well again.
 # Runs until Ctrl-C, or DURATION seconds. Needs root (eBPF).
 #
 # Environment: BUILD_DIR (build), DURATION (empty: until Ctrl-C), RPS (30).
@@ -63,6 +65,7 @@ mkdir -p "$VAR/keys/default" "$VAR/data"
 say "aggregator: prp-aggregator, API on $API, ingest on tcp://127.0.0.1:7070 (log $VAR/aggregator.log)"
 "$BUILD_DIR/prp-aggregator" --data "$VAR/data" --keys-dir "$VAR/keys" \
 	--listen 127.0.0.1:8080 --ingest tcp://127.0.0.1:7070 --detect-warmup 30s \
+	--policy-dir "$PWD/policies" --slo-service payments:latency_p99_ms=150 \
 	2>"$VAR/aggregator.log" &
 aggregator_pid=$!
 for _ in $(seq 100); do
@@ -105,11 +108,11 @@ grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /   
 	done
 ) &
 
-# Tell each anomaly as detection opens, escalates and resolves it, and each
-# predicted SLO breach.
+# Tell each anomaly as detection opens, escalates and resolves it, each
+# predicted SLO breach, and each action policies take and how it ends.
 python3 -u - "$API" <<'EOF_WATCH' &
 import json, sys, time, urllib.request
-api, seen, warned = sys.argv[1], {}, set()
+api, seen, warned, acted = sys.argv[1], {}, set(), {}
 def get(path):
     return json.load(urllib.request.urlopen(api + path, timeout=2))
 def say(msg):
@@ -129,6 +132,22 @@ while True:
         seen[a["id"]] = state
         say("anomaly %s: %s %s = %.4g (expected %.4g), %s, id %d" % (what, a["service"], a["metric"],
             a["current_value"], a["expected_range"]["mean"], a["severity"], a["id"]))
+    try:
+        actions = get("/actions?limit=50")["actions"]
+    except Exception:
+        actions = []
+    for a in reversed(actions):
+        if acted.get(a["action_id"]) == a["status"]:
+            continue
+        first = a["action_id"] not in acted
+        acted[a["action_id"]] = a["status"]
+        params = a.get("parameters") or {}
+        what = a["action"] + (" " + params["state"] if "state" in params else "")
+        if first:
+            say("action %d: %s on %s by %s: %s (%s)" % (a["action_id"], what, a["service"],
+                a["policy_name"] or "hand", a["status"], a["reason"]))
+        else:
+            say("action %d: %s on %s: %s" % (a["action_id"], what, a["service"], a["status"]))
     for p in predictions:
         key = (p["service"], p["metric"])
         if p["will_breach"] and key not in warned:
@@ -168,6 +187,19 @@ if [ "$fault_for" -ge 1 ]; then
 		curl -sS -o /dev/null -X POST http://127.0.0.1:8003/chaos \
 			-d "{\"latency_ms\": 200, \"duration_s\": $fault_for}" ||
 			say "could not inject the fault"
+		# What a client of orders sees, every 5 s: slow while payments is
+		# sick, fast failures while the circuit breaker is open, fast
+		# successes once it closed.
+		(
+			for _ in $(seq $(((fault_for + 60) / 5))); do
+				kill -0 "$loadgen_pid" 2>/dev/null || break
+				out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST \
+					-H 'Content-Type: application/json' http://127.0.0.1:8001/orders \
+					-d '{"customer_id":1,"items":[{"sku":"sku-1","qty":1}],"total":6.00}')
+				say "client: POST orders/orders -> ${out% *} in $(awk "BEGIN{printf \"%.0f\", ${out#* } * 1000}") ms"
+				sleep 5
+			done
+		) &
 	fi
 fi
 
