@@ -340,6 +340,8 @@ static void on_command(struct sender *s, const struct frame_header *h, const str
 	d->result = run_command(s, h->seq, name, json_object_get(o, "args"));
 	pthread_mutex_lock(&s->lock);
 	s->status.commands++;
+	if (d->result)
+		s->wake = true; /* the result goes out now, not with the next heartbeat */
 	pthread_mutex_unlock(&s->lock);
 	json_decref(o);
 }
