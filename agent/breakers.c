@@ -57,19 +57,6 @@ struct breaker_args {
 	json_int_t probe_ms, lease_ms;
 };
 
-/* A message result, from a format. */
-static json_t *message(const char *fmt, ...) PRP_PRINTF(1, 2);
-static json_t *message(const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return json_string(text);
-}
-
 static struct svc_breaker *slot_find(struct breakers *bs, const char *service, bool create)
 {
 	struct svc_breaker *free_slot = NULL;
@@ -140,40 +127,40 @@ static json_t *args_parse(json_t *args, struct breaker_args *a)
 	a->lease_ms = 0;
 	a->ntargets = 0;
 	if (!json_is_object(args))
-		return message("bad args: not an object");
+		return json_sprintf("bad args: not an object");
 	if (json_unpack_ex(args, &jerr, JSON_STRICT, "{s:s, s:s, s?o, s?I, s?I}", "service",
 			   &a->service, "state", &a->state, "targets", &targets,
 			   "probe_interval_ms", &a->probe_ms, "lease_ms", &a->lease_ms))
-		return message("bad args: %s", jerr.text);
+		return json_sprintf("bad args: %s", jerr.text);
 	if (!service_name_valid(a->service))
-		return message("bad args: service '%.80s' is not 1-63 of [A-Za-z0-9._-]",
+		return json_sprintf("bad args: service '%.80s' is not 1-63 of [A-Za-z0-9._-]",
 			       a->service);
 	if (strcmp(a->state, "open") && strcmp(a->state, "half_open") && strcmp(a->state, "closed"))
-		return message("bad args: unknown state '%.40s' (open, half_open or closed)",
+		return json_sprintf("bad args: unknown state '%.40s' (open, half_open or closed)",
 			       a->state);
 	if (targets && !json_is_array(targets))
-		return message("bad args: targets is not a list");
+		return json_sprintf("bad args: targets is not a list");
 	if (json_array_size(targets) > BREAKERS_TARGETS_MAX)
-		return message("bad args: %zu targets, at most %d", json_array_size(targets),
+		return json_sprintf("bad args: %zu targets, at most %d", json_array_size(targets),
 			       BREAKERS_TARGETS_MAX);
 	json_array_foreach(targets, i, t) {
 		struct sockaddr_storage ss;
 		const char *text = json_string_value(t);
 
 		if (!text || endpoint_parse(text, &ss, NULL))
-			return message("bad args: target %zu '%.80s' is not ADDRESS:PORT "
+			return json_sprintf("bad args: target %zu '%.80s' is not ADDRESS:PORT "
 				       "(\"10.0.0.5:8003\", \"[::1]:8003\")",
 				       i, text ? text : "(not a string)");
 		if (!target_listed(&ss, a->targets, a->ntargets))
 			a->targets[a->ntargets++] = ss;
 	}
 	if (strcmp(a->state, "closed") && !a->ntargets)
-		return message("bad args: no targets to %s", a->state);
+		return json_sprintf("bad args: no targets to %s", a->state);
 	if (a->probe_ms < 1 || (uint64_t)a->probe_ms > PROBE_MAX_MS)
-		return message("bad args: probe_interval_ms %lld is not 1..%llu",
+		return json_sprintf("bad args: probe_interval_ms %lld is not 1..%llu",
 			       (long long)a->probe_ms, PROBE_MAX_MS);
 	if (a->lease_ms < 0 || (uint64_t)a->lease_ms > LEASE_MAX_MS)
-		return message("bad args: lease_ms %lld is not 0..%llu", (long long)a->lease_ms,
+		return json_sprintf("bad args: lease_ms %lld is not 0..%llu", (long long)a->lease_ms,
 			       LEASE_MAX_MS);
 	return NULL;
 }
@@ -233,7 +220,7 @@ static bool command_set(struct breakers *bs, const struct breaker_args *a, json_
 	int err, reset_err = 0;
 
 	if (!slot) {
-		*result = message("breakers of %d services are open already; close one first",
+		*result = json_sprintf("breakers of %d services are open already; close one first",
 				  BREAKERS_SERVICES_MAX);
 		return false;
 	}
@@ -246,7 +233,7 @@ static bool command_set(struct breakers *bs, const struct breaker_args *a, json_
 	slot->lease_end_ns = a->lease_ms ? time_mono_ns() + slot->lease_ms * NSEC_PER_MSEC : 0;
 	if (err) {
 		*result =
-			message("cannot set the breaker of %s to %s: %s%s", where, a->state,
+			json_sprintf("cannot set the breaker of %s to %s: %s%s", where, a->state,
 				strerror(-err), err == -E2BIG ? " (the breaker map is full)" : "");
 		return false;
 	}
@@ -274,7 +261,7 @@ bool breakers_command(struct breakers *bs, json_t *args, json_t **result)
 	if (*result)
 		return false;
 	if (!bs->breaker) {
-		*result = message("circuit breakers are unavailable on this agent: they could not "
+		*result = json_sprintf("circuit breakers are unavailable on this agent: they could not "
 				  "attach to cgroup '%s': %s",
 				  bs->cgroup_path,
 				  bs->err == -ENOTDIR ? "not a cgroup v2 directory"

@@ -51,19 +51,6 @@ struct limit_args {
 	json_int_t rate, burst, lease_ms;
 };
 
-/* A message result, from a format. */
-static json_t *message(const char *fmt, ...) PRP_PRINTF(1, 2);
-static json_t *message(const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return json_string(text);
-}
-
 static struct svc_limit *slot_find(struct limits *ls, const char *service, bool create)
 {
 	struct svc_limit *free_slot = NULL;
@@ -137,40 +124,40 @@ static json_t *args_parse(json_t *args, struct limit_args *a)
 	a->lease_ms = 0;
 	a->nports = 0;
 	if (!json_is_object(args))
-		return message("bad args: not an object");
+		return json_sprintf("bad args: not an object");
 	if (json_unpack_ex(args, &jerr, JSON_STRICT, "{s:s, s:s, s:o, s?I, s?I, s?I}", "service",
 			   &a->service, "state", &a->state, "ports", &ports, "rate_per_s", &a->rate,
 			   "burst", &a->burst, "lease_ms", &a->lease_ms))
-		return message("bad args: %s", jerr.text);
+		return json_sprintf("bad args: %s", jerr.text);
 	if (!service_name_valid(a->service))
-		return message("bad args: service '%.80s' is not 1-63 of [A-Za-z0-9._-]",
+		return json_sprintf("bad args: service '%.80s' is not 1-63 of [A-Za-z0-9._-]",
 			       a->service);
 	if (strcmp(a->state, "set") && strcmp(a->state, "clear"))
-		return message("bad args: unknown state '%.40s' (set or clear)", a->state);
+		return json_sprintf("bad args: unknown state '%.40s' (set or clear)", a->state);
 	if (!json_is_array(ports) || json_array_size(ports) > LIMITS_PORTS_MAX)
-		return message("bad args: ports is not a list of at most %d ports",
+		return json_sprintf("bad args: ports is not a list of at most %d ports",
 			       LIMITS_PORTS_MAX);
 	json_array_foreach(ports, i, p) {
 		json_int_t port = json_integer_value(p);
 
 		if (!json_is_integer(p) || port < 1 || port > 65535)
-			return message("bad args: port %zu is not 1..65535", i);
+			return json_sprintf("bad args: port %zu is not 1..65535", i);
 		if (!port_listed((uint16_t)port, a->ports, a->nports))
 			a->ports[a->nports++] = (uint16_t)port;
 	}
 	if (a->lease_ms < 0 || (uint64_t)a->lease_ms > LEASE_MAX_MS)
-		return message("bad args: lease_ms %lld is not 0..%llu", (long long)a->lease_ms,
+		return json_sprintf("bad args: lease_ms %lld is not 0..%llu", (long long)a->lease_ms,
 			       LEASE_MAX_MS);
 	if (!strcmp(a->state, "clear"))
 		return NULL;
 	if (!a->nports)
-		return message("bad args: no ports to limit");
+		return json_sprintf("bad args: no ports to limit");
 	if (a->rate < 1 || (uint64_t)a->rate > RATE_MAX)
-		return message("bad args: rate_per_s is missing or not 1..%llu", RATE_MAX);
+		return json_sprintf("bad args: rate_per_s is missing or not 1..%llu", RATE_MAX);
 	if (a->burst == -1)
 		a->burst = a->rate; /* a second's worth */
 	if (a->burst < 1 || a->burst > UINT32_MAX)
-		return message("bad args: burst %lld is not 1..%u", (long long)a->burst,
+		return json_sprintf("bad args: burst %lld is not 1..%u", (long long)a->burst,
 			       UINT32_MAX);
 	return NULL;
 }
@@ -210,14 +197,14 @@ static bool command_set(struct limits *ls, const struct limit_args *a, json_t **
 
 	attach(ls);
 	if (!ls->n) {
-		*result = message("rate limits are unavailable on this agent: no interface took "
+		*result = json_sprintf("rate limits are unavailable on this agent: no interface took "
 				  "the tc program: %s",
 				  strerror(-ls->err));
 		return false;
 	}
 	slot = slot_find(ls, a->service, true);
 	if (!slot) {
-		*result = message("rate limits of %d services are set already; clear one first",
+		*result = json_sprintf("rate limits of %d services are set already; clear one first",
 				  LIMITS_SERVICES_MAX);
 		return false;
 	}
@@ -237,7 +224,7 @@ static bool command_set(struct limits *ls, const struct limit_args *a, json_t **
 	slot->lease_ms = (uint64_t)a->lease_ms;
 	slot->lease_end_ns = a->lease_ms ? time_mono_ns() + slot->lease_ms * NSEC_PER_MSEC : 0;
 	if (err) {
-		*result = message("cannot set every limit: %s%s", strerror(-err),
+		*result = json_sprintf("cannot set every limit: %s%s", strerror(-err),
 				  err == -E2BIG ? " (the limit map is full)" : "");
 		return false;
 	}

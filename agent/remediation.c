@@ -66,19 +66,6 @@ struct remediation {
 
 /* ---- results ---- */
 
-/* A string result, from a format. */
-static json_t *message(const char *fmt, ...) PRP_PRINTF(1, 2);
-static json_t *message(const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return json_string(text);
-}
-
 /*
  * The COMMAND_RESULT payload of @id (caller owns: free()); takes @result.
  * Logs the outcome: the message of a string result or of an "error", else
@@ -231,13 +218,13 @@ static char *restart_job(struct remediation *r, const struct job *job)
 
 	if (!service_view_get(r->services, job->service, before, NULL)) {
 		text = failed(job->id, cmd,
-			      message("service '%s' is not watched by this agent", job->service));
+			      json_sprintf("service '%s' is not watched by this agent", job->service));
 		goto out;
 	}
 	err = restart_argv((const char *const *)r->restart_commands, r->nrestart_commands,
 			   job->service, store, sizeof(store), argv);
 	if (err < 0) {
-		text = failed(job->id, cmd, message("no restart command for '%s'", job->service));
+		text = failed(job->id, cmd, json_sprintf("no restart command for '%s'", job->service));
 		goto out;
 	}
 	log_info("remediation: restarting '%s' with '%s'%s, %llu ms at most id=%llu", job->service,
@@ -246,22 +233,22 @@ static char *restart_job(struct remediation *r, const struct job *job)
 	err = restart_run(argv, job->timeout_ms, &r->stopping, run);
 	if (err) {
 		text = failed(job->id, cmd,
-			      message("cannot run '%s': %s", argv[0], strerror(-err)));
+			      json_sprintf("cannot run '%s': %s", argv[0], strerror(-err)));
 		goto out;
 	}
 	if (run->outcome == RESTART_TIMED_OUT) {
 		text = finish(job->id, cmd, "timed_out",
 			      json_pack("{s:s, s:o, s:o}", "service", job->service, "error",
-					message("the restart command did not finish within %llu "
+					json_sprintf("the restart command did not finish within %llu "
 						"ms; its process group was killed",
 						(unsigned long long)job->timeout_ms),
 					"output", output_json(run)));
 	} else if (run->outcome == RESTART_STOPPED) {
-		text = failed(job->id, cmd, message("the agent stopped during the restart"));
+		text = failed(job->id, cmd, json_sprintf("the agent stopped during the restart"));
 	} else if (run->exit_status) {
 		text = failed(job->id, cmd,
 			      json_pack("{s:s, s:o, s:i, s:o}", "service", job->service, "error",
-					message("the restart command exited with status %d",
+					json_sprintf("the restart command exited with status %d",
 						run->exit_status),
 					"exit_status", run->exit_status, "output",
 					output_json(run)));
@@ -274,7 +261,7 @@ static char *restart_job(struct remediation *r, const struct job *job)
 		text = failed(job->id, cmd,
 			      json_pack("{s:s, s:o, s:o, s:o, s:o}", "service", job->service,
 					"error",
-					message("the service did not come back listening within "
+					json_sprintf("the service did not come back listening within "
 						"%llu ms",
 						(unsigned long long)job->timeout_ms),
 					"pids_before", pids_json(before), "pids_after",
@@ -329,31 +316,31 @@ static char *restart_command(struct remediation *r, uint64_t id, json_t *args)
 	size_t busy;
 
 	if (!json_is_object(args))
-		return failed(id, cmd, message("bad args: not an object"));
+		return failed(id, cmd, json_sprintf("bad args: not an object"));
 	if (json_unpack_ex(args, &jerr, JSON_STRICT, "{s:s, s?I}", "service", &service,
 			   "timeout_ms", &timeout_ms))
-		return failed(id, cmd, message("bad args: %s", jerr.text));
+		return failed(id, cmd, json_sprintf("bad args: %s", jerr.text));
 	if (!service_name_valid(service))
 		return failed(id, cmd,
-			      message("bad args: service '%.80s' is not 1-63 of [A-Za-z0-9._-]",
+			      json_sprintf("bad args: service '%.80s' is not 1-63 of [A-Za-z0-9._-]",
 				      service));
 	if (timeout_ms < TIMEOUT_MIN_MS || (uint64_t)timeout_ms > TIMEOUT_MAX_MS)
 		return failed(id, cmd,
-			      message("bad args: timeout_ms %lld is not %d..%llu",
+			      json_sprintf("bad args: timeout_ms %lld is not %d..%llu",
 				      (long long)timeout_ms, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS));
 	if (!r->services)
 		return failed(id, cmd,
-			      message("restarts are unavailable: this agent has no "
+			      json_sprintf("restarts are unavailable: this agent has no "
 				      "discovery to confirm them"));
 	if (!service_view_get(r->services, service, NULL, NULL))
 		return failed(id, cmd,
-			      message("service '%s' is not watched by this agent", service));
+			      json_sprintf("service '%s' is not watched by this agent", service));
 	pthread_mutex_lock(&r->jobs_lock);
 	busy = r->njobs + r->job_running;
 	if (busy >= REMEDIATION_QUEUE_MAX) {
 		pthread_mutex_unlock(&r->jobs_lock);
 		return failed(id, cmd,
-			      message("busy: %zu restarts are queued or running already", busy));
+			      json_sprintf("busy: %zu restarts are queued or running already", busy));
 	}
 	job = &r->jobs[r->njobs++];
 	job->id = id;
@@ -374,7 +361,7 @@ char *remediation_run(struct remediation *r, uint64_t id, const char *command, j
 		return quick_command(r, id, command, args);
 	if (!strcmp(command, "restart"))
 		return restart_command(r, id, args);
-	return failed(id, command, message("unknown command '%.60s'", command));
+	return failed(id, command, json_sprintf("unknown command '%.60s'", command));
 }
 
 void remediation_set_done(struct remediation *r, remediation_done_fn *fn, void *arg)

@@ -95,7 +95,6 @@ static int api_actions_answer(struct req *rq, struct resp *rp, struct store_acti
 {
 	struct store *st = api_common_store(rq, rp);
 	struct store_action *v = NULL;
-	char id[24], next[64];
 	bool more = false;
 	json_t *list, *doc;
 	size_t n = 0;
@@ -108,10 +107,7 @@ static int api_actions_answer(struct req *rq, struct resp *rp, struct store_acti
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, api_actions_item(&v[i]));
-	doc = json_pack("{s:o, s:I}", "actions", list, "count", (json_int_t)n);
-	snprintf(id, sizeof(id), "%" PRId64, n ? v[n - 1].id : 0);
-	if (doc && paged && more && n && !query_cursor_encode(id, next, sizeof(next)))
-		json_object_set_new(doc, "next_cursor", json_string(next));
+	doc = api_common_page("actions", list, paged && more, n ? v[n - 1].id : 0);
 	store_actions_free(v, n);
 	return resp_json(rp, 200, doc);
 }

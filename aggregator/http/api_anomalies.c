@@ -99,7 +99,6 @@ static int api_anomalies_answer(struct req *rq, struct resp *rp, struct store_an
 {
 	struct store_anomaly *v = NULL;
 	struct store *st = api_common_store(rq, rp);
-	char id[24], next[64];
 	bool more = false;
 	json_t *list, *doc;
 	size_t n = 0;
@@ -112,10 +111,7 @@ static int api_anomalies_answer(struct req *rq, struct resp *rp, struct store_an
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, api_anomalies_item(&v[i]));
-	doc = json_pack("{s:o, s:I}", "anomalies", list, "count", (json_int_t)n);
-	snprintf(id, sizeof(id), "%" PRId64, n ? v[n - 1].id : 0);
-	if (doc && more && n && !query_cursor_encode(id, next, sizeof(next)))
-		json_object_set_new(doc, "next_cursor", json_string(next));
+	doc = api_common_page("anomalies", list, more, n ? v[n - 1].id : 0);
 	store_anomalies_free(v, n);
 	return resp_json(rp, 200, doc);
 }

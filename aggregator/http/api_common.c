@@ -4,6 +4,8 @@
 #include "aggregator/http/api_common.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -115,4 +117,16 @@ int api_common_body(struct req *rq, struct resp *rp, bool empty_ok, json_t **out
 	}
 	*out = v;
 	return 0;
+}
+
+json_t *api_common_page(const char *key, json_t *list, bool more, int64_t last_id)
+{
+	size_t n = json_array_size(list);
+	json_t *doc = json_pack("{s:o, s:I}", key, list, "count", (json_int_t)n);
+	char id[24], next[64];
+
+	snprintf(id, sizeof(id), "%" PRId64, last_id);
+	if (doc && more && n && !query_cursor_encode(id, next, sizeof(next)))
+		json_object_set_new(doc, "next_cursor", json_string(next));
+	return doc;
 }

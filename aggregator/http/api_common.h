@@ -59,4 +59,10 @@ bool api_common_media_is(const char *ct, const char *type);
  */
 int api_common_body(struct req *rq, struct resp *rp, bool empty_ok, json_t **out);
 
+/*
+ * A page of a list, newest first: {@key: @list, count, next_cursor} with
+ * next_cursor (the ids below @last_id) only when @more. Takes @list.
+ */
+json_t *api_common_page(const char *key, json_t *list, bool more, int64_t last_id);
+
 #endif
