@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aggregator/analysis/llm.h"
 #include "aggregator/detect/slo.h"
 #include "common/log.h"
 #include "common/strparse.h"
@@ -92,6 +93,21 @@ static const struct cfg_key aggregator_keys[] = {
 	CFG_STR("action.webhook_secret", struct aggregator_config, action_webhook_secret, "",
 		"the secret that signs alert and webhook deliveries (X-Webhook-Signature); empty: "
 		"unsigned"),
+	CFG_STR("analysis.llm.url", struct aggregator_config, analysis_llm_url, "",
+		"an OpenAI-compatible chat completions endpoint that writes the analyst's prose "
+		"from its evidence: a base URL (http://127.0.0.1:11434, "
+		"https://api.groq.com/openai/v1) or one ending in /chat/completions; empty: no LLM, "
+		"the built-in prose"),
+	CFG_STR("analysis.llm.model", struct aggregator_config, analysis_llm_model, "",
+		"the model to ask (llama3.1:8b, gpt-4o-mini); required with analysis.llm.url"),
+	CFG_STR("analysis.llm.api_key_env", struct aggregator_config, analysis_llm_api_key_env,
+		LLM_API_KEY_ENV_DEFAULT,
+		"the NAME of the environment variable holding the API key, sent as a bearer token "
+		"(the key itself never goes in this file); empty: no key (a local server)"),
+	CFG_MS("analysis.llm.timeout", struct aggregator_config, analysis_llm_timeout_ms,
+	       LLM_TIMEOUT_MS_DEFAULT, 100, 300000,
+	       "the longest one request to the LLM may take; it is tried once more after a "
+	       "timeout, a network error, a 5xx or a 429, then the built-in prose is used"),
 	CFG_ENUM("log_level", struct aggregator_config, log_level, LOG_LEVEL_INFO, log_levels,
 		 "the least important messages logged"),
 	CFG_END,
@@ -120,6 +136,28 @@ int aggregator_config_slo(const struct aggregator_config *c, struct slo_table *t
 			      errlen);
 }
 
+static int check_llm(const struct aggregator_config *c, char *err, size_t errlen)
+{
+	struct llm_config lc;
+	char why[200];
+	int ret;
+
+	aggregator_config_llm(c, &lc);
+	ret = llm_config_check(&lc, why, sizeof(why));
+	if (ret)
+		snprintf(err, errlen, "key 'analysis.llm': %s", why);
+	return ret;
+}
+
+void aggregator_config_llm(const struct aggregator_config *c, struct llm_config *out)
+{
+	llm_config_init(out);
+	out->url = c->analysis_llm_url;
+	out->model = c->analysis_llm_model;
+	out->api_key_env = c->analysis_llm_api_key_env;
+	out->timeout_ms = (unsigned)c->analysis_llm_timeout_ms;
+}
+
 int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, int *next_arg,
 			   char *err, size_t errlen)
 {
@@ -136,6 +174,7 @@ int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, i
 		ret = -EINVAL;
 	} else if (!(ret = aggregator_config_slo(c, &slo, err, errlen))) {
 		slo_table_release(&slo);
+		ret = check_llm(c, err, errlen);
 	}
 	if (ret) {
 		cfg_release(aggregator_keys, c);

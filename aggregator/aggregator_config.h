@@ -43,6 +43,8 @@ struct aggregator_config {
 	char *action_scale_command, *action_kube_api, *action_kube_namespace,
 		*action_kube_token_file, *action_kube_ca_file;
 	char *action_alert_url, *action_webhook_secret;
+	char *analysis_llm_url, *analysis_llm_model, *analysis_llm_api_key_env;
+	uint64_t analysis_llm_timeout_ms;
 	int log_level; /* enum log_level */
 };
 
@@ -54,6 +56,13 @@ struct slo_table;
 /* The objectives of slo.*: 0 (caller owns @t: slo_table_release()) or -EINVAL with @err. */
 int aggregator_config_slo(const struct aggregator_config *c, struct slo_table *t, char *err,
 			  size_t errlen);
+struct llm_config;
+/*
+ * The analyst's LLM settings (analysis.llm.*, aggregator/analysis/llm.h)
+ * into @out, with llm.h's defaults for the rest. @out's strings are borrowed
+ * from @c: use @out (for llm_new(), which copies them) while @c lives.
+ */
+void aggregator_config_llm(const struct aggregator_config *c, struct llm_config *out);
 /* Splits listen into a host and a port: 0, or -EINVAL. */
 int aggregator_config_listen(const struct aggregator_config *c, char *host, size_t hostlen,
 			     uint16_t *port);

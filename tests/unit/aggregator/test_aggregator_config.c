@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "aggregator/aggregator_config.h"
+#include "aggregator/analysis/llm.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/repo.h"
 
@@ -108,4 +109,56 @@ Test(aggregator_config, markdown_doc_is_what_the_table_prints)
 	fclose(f);
 	expect_repo_file_is("docs/config-aggregator.md", want, wantlen, "build/tests/unit/aggregator/test_aggregator_config");
 	free(want);
+}
+
+Test(aggregator_config, the_llm_is_off_by_default_and_configured_by_analysis_llm)
+{
+	struct aggregator_config c;
+	struct llm_config lc;
+	char err[256] = "", path[PATH_MAX];
+
+	repo_path(path, sizeof(path), "packaging/etc/aggregator.yaml");
+	cr_assert_eq(load(&c, err, sizeof(err), (const char *const[]){ "--config", path, NULL }), 0,
+		     "%s", err);
+	aggregator_config_llm(&c, &lc);
+	cr_expect_str_eq(lc.url, "");
+	cr_expect_str_eq(lc.model, "");
+	cr_expect_str_eq(lc.api_key_env, "PRP_LLM_API_KEY");
+	cr_expect_eq(lc.timeout_ms, 20000);
+	aggregator_config_release(&c);
+
+	cr_assert_eq(load(&c, err, sizeof(err),
+			  (const char *const[]){ "--config", path, "--analysis-llm-url",
+						 "http://127.0.0.1:11434", "--analysis-llm-model",
+						 "llama3.1:8b", "--analysis-llm-api-key-env", "",
+						 "--analysis-llm-timeout", "45s", NULL }),
+		     0, "%s", err);
+	aggregator_config_llm(&c, &lc);
+	cr_expect_str_eq(lc.url, "http://127.0.0.1:11434");
+	cr_expect_str_eq(lc.model, "llama3.1:8b");
+	cr_expect_str_eq(lc.api_key_env, "");
+	cr_expect_eq(lc.timeout_ms, 45000);
+	aggregator_config_release(&c);
+}
+
+Test(aggregator_config, an_llm_url_without_a_model_or_not_http_is_refused)
+{
+	static const char *const bad[][2] = { { "http://127.0.0.1:11434", "" },
+					      { "ftp://host/v1", "m" },
+					      { "127.0.0.1:11434", "m" } };
+	struct aggregator_config c;
+	char path[PATH_MAX];
+
+	repo_path(path, sizeof(path), "packaging/etc/aggregator.yaml");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[256] = "";
+
+		cr_expect_eq(load(&c, err, sizeof(err),
+				  (const char *const[]){ "--config", path, "--analysis-llm-url",
+							 bad[i][0], "--analysis-llm-model",
+							 bad[i][1], NULL }),
+			     -EINVAL, "%s accepted", bad[i][0]);
+		cr_expect(strstr(err, "analysis.llm"), "%s: %s", bad[i][0], err);
+		aggregator_config_release(&c);
+	}
 }
