@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static size_t on_data(char *p, size_t size, size_t n, void *userdata)
 {
@@ -12,12 +14,27 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata)
 int http_call(const char *method, const char *url, const char *body, long *status, struct buf *resp,
 	      struct buf *headers)
 {
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	CURL *c = curl_easy_init();
+	return http_call_ct(method, url, body, NULL, status, resp, headers);
+}
+
+int http_call_ct(const char *method, const char *url, const char *body, const char *content_type,
+		 long *status, struct buf *resp, struct buf *headers)
+{
+	struct curl_slist *hdrs;
+	char header[160];
+	CURL *c;
 	CURLcode rc;
 
-	if (!c)
+	/* "Content-Type:" with no value makes curl send none */
+	snprintf(header, sizeof(header), "Content-Type:%s%s",
+		 content_type && !*content_type ? "" : " ",
+		 content_type ? content_type : "application/json");
+	hdrs = curl_slist_append(NULL, header);
+	c = curl_easy_init();
+	if (!c) {
+		curl_slist_free_all(hdrs);
 		return -ENOMEM;
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -41,4 +58,23 @@ int http_call(const char *method, const char *url, const char *body, long *statu
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
 	return rc == CURLE_OK ? 0 : -EIO;
+}
+
+void http_header_value(const char *headers, const char *name, char *out, size_t cap)
+{
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	for (const char *p = headers; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (!strncasecmp(p, name, n) && p[n] == ':') {
+			const char *v = p + n + 1;
+			size_t len;
+
+			while (*v == ' ')
+				v++;
+			len = strcspn(v, "\r\n");
+			snprintf(out, cap, "%.*s", (int)len, v);
+			return;
+		}
+	}
 }

@@ -5,6 +5,8 @@
 #ifndef PRP_TESTS_LIB_HTTP_H
 #define PRP_TESTS_LIB_HTTP_H
 
+#include <stddef.h>
+
 #include "common/buf.h"
 
 /*
@@ -14,5 +16,19 @@
  */
 int http_call(const char *method, const char *url, const char *body, long *status, struct buf *resp,
 	      struct buf *headers);
+
+/*
+ * As http_call(), with @body sent as @content_type: NULL is
+ * application/json, "" sends no Content-Type at all.
+ */
+int http_call_ct(const char *method, const char *url, const char *body, const char *content_type,
+		 long *status, struct buf *resp, struct buf *headers);
+
+/*
+ * The value of header @name (any case) in @headers, the header lines of an
+ * answer as http_call() appends them, into @out (@cap bytes); "" when there
+ * is none.
+ */
+void http_header_value(const char *headers, const char *name, char *out, size_t cap);
 
 #endif

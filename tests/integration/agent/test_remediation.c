@@ -150,6 +150,16 @@ static char *dump(json_t *res)
 	return text;
 }
 
+/* As run(), asserting that the command succeeded. */
+static json_t *run_ok(struct remediation *r, uint64_t id, const char *command,
+		      const char *args_json)
+{
+	json_t *res = run(r, id, command, args_json);
+
+	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	return res;
+}
+
 static struct remediation *start(struct service_view *view, const char *const *restart,
 				 size_t nrestart)
 {
@@ -259,8 +269,7 @@ Test(remediation, open_refuses_connects_and_resets_keep_alive_connections)
 		 "{\"service\": \"payments\", \"state\": \"open\", \"targets\": [\"127.0.0.1:%u\", "
 		 "\"[::1]:%u\"]}",
 		 svc.port, svc.port);
-	res = run(r, 1, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	res = run_ok(r, 1, "circuit_breaker", args);
 	cr_expect_str_eq(json_string_value(json_object_get(result_of(res), "service")), "payments");
 	cr_expect_str_eq(json_string_value(json_object_get(result_of(res), "state")), "open");
 	cr_expect_eq(int_of(res, "targets"), 2);
@@ -290,8 +299,7 @@ Test(remediation, open_refuses_connects_and_resets_keep_alive_connections)
 		 "{\"service\": \"payments\", \"state\": \"half_open\", \"targets\": "
 		 "[\"127.0.0.1:%u\"], \"probe_interval_ms\": 300}",
 		 svc.port);
-	res = run(r, 2, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	res = run_ok(r, 2, "circuit_breaker", args);
 	cr_expect_eq(int_of(res, "refused"), 2, "%s", dump(res));
 	json_decref(res);
 	cr_expect_eq(try_connect(&svc).err, 0, "the first probe");
@@ -305,8 +313,7 @@ Test(remediation, open_refuses_connects_and_resets_keep_alive_connections)
 		 "{\"service\": \"payments\", \"state\": \"closed\", \"targets\": "
 		 "[\"127.0.0.1:%u\"]}",
 		 svc.port);
-	res = run(r, 3, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	res = run_ok(r, 3, "circuit_breaker", args);
 	cr_expect_eq(int_of(res, "refused"), 4, "%s", dump(res));
 	json_decref(res);
 	for (int i = 0; i < 5; i++)
@@ -346,8 +353,7 @@ Test(remediation, open_resets_more_connections_than_one_netlink_batch)
 		args, sizeof(args),
 		"{\"service\": \"payments\", \"state\": \"open\", \"targets\": [\"127.0.0.1:%u\"]}",
 		svc.port);
-	res = run(r, 1, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	res = run_ok(r, 1, "circuit_breaker", args);
 	cr_expect_eq(int_of(res, "connections_reset"), N, "%s", dump(res));
 	json_decref(res);
 	for (int i = 0; i < N; i++)
@@ -368,7 +374,6 @@ Test(remediation, a_later_command_closes_the_targets_it_no_longer_lists)
 	struct listener a, b;
 	struct remediation *r;
 	char args[256];
-	json_t *res;
 
 	listener_open(&a);
 	listener_open(&b);
@@ -377,24 +382,19 @@ Test(remediation, a_later_command_closes_the_targets_it_no_longer_lists)
 		 "{\"service\": \"payments\", \"state\": \"open\", \"targets\": [\"127.0.0.1:%u\", "
 		 "\"127.0.0.1:%u\"]}",
 		 a.port, b.port);
-	res = run(r, 1, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-	json_decref(res);
+	json_decref(run_ok(r, 1, "circuit_breaker", args));
 	cr_expect_eq(try_connect(&a).err, EPERM);
 	cr_expect_eq(try_connect(&b).err, EPERM);
 	snprintf(
 		args, sizeof(args),
 		"{\"service\": \"payments\", \"state\": \"open\", \"targets\": [\"127.0.0.1:%u\"]}",
 		a.port);
-	res = run(r, 2, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-	json_decref(res);
+	json_decref(run_ok(r, 2, "circuit_breaker", args));
 	cr_expect_eq(try_connect(&a).err, EPERM);
 	cr_expect_eq(try_connect(&b).err, 0, "the target the service no longer lists");
 	/* closed with no targets closes whatever the service has */
-	res = run(r, 3, "circuit_breaker", "{\"service\": \"payments\", \"state\": \"closed\"}");
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-	json_decref(res);
+	json_decref(run_ok(r, 3, "circuit_breaker",
+			   "{\"service\": \"payments\", \"state\": \"closed\"}"));
 	cr_expect_eq(try_connect(&a).err, 0);
 	remediation_stop(r);
 	close(a.fd);
@@ -407,7 +407,6 @@ Test(remediation, a_lease_nobody_renews_closes_the_breakers)
 	struct remediation *r;
 	char args[256];
 	uint64_t t0, waited_ms;
-	json_t *res;
 	int err = EPERM;
 
 	listener_open(&svc);
@@ -420,9 +419,7 @@ Test(remediation, a_lease_nobody_renews_closes_the_breakers)
 	/* renewed every 150 ms for 900 ms: stays open past its 400 ms */
 	t0 = time_mono_ns();
 	for (int i = 0; i < 7; i++) {
-		res = run(r, (uint64_t)i + 1, "circuit_breaker", args);
-		cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-		json_decref(res);
+		json_decref(run_ok(r, (uint64_t)i + 1, "circuit_breaker", args));
 		cr_expect_eq(try_connect(&svc).err, EPERM, "renewal %d", i);
 		usleep(150000);
 	}
@@ -435,9 +432,7 @@ Test(remediation, a_lease_nobody_renews_closes_the_breakers)
 		"{\"service\": \"payments\", \"state\": \"open\", \"targets\": [\"127.0.0.1:%u\"], "
 		"\"lease_ms\": 300}",
 		svc.port);
-	res = run(r, 100, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-	json_decref(res);
+	json_decref(run_ok(r, 100, "circuit_breaker", args));
 	while (err == EPERM && time_mono_ns() - t0 < 3 * NSEC_PER_SEC) {
 		usleep(20000);
 		err = try_connect(&svc).err;
@@ -455,7 +450,6 @@ Test(remediation, stop_leaves_no_breaker_behind)
 	struct listener svc;
 	struct remediation *r;
 	char args[256];
-	json_t *res;
 
 	listener_open(&svc);
 	r = start(NULL, NULL, 0);
@@ -463,9 +457,7 @@ Test(remediation, stop_leaves_no_breaker_behind)
 		 "{\"service\": \"payments\", \"state\": \"open\", \"targets\": [\"127.0.0.1:%u\", "
 		 "\"0.0.0.0:%u\"]}",
 		 svc.port, svc.port);
-	res = run(r, 1, "circuit_breaker", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-	json_decref(res);
+	json_decref(run_ok(r, 1, "circuit_breaker", args));
 	cr_assert_eq(try_connect(&svc).err, EPERM);
 	remediation_stop(r);
 	remediation_stop(NULL);
@@ -511,8 +503,7 @@ Test(remediation, rate_limit_set_and_clear_on_lo)
 		"{\"service\": \"payments\", \"state\": \"set\", \"ports\": [%u], \"rate_per_s\": 1, "
 		"\"burst\": 1}",
 		svc.port);
-	res = run(r, 1, "rate_limit", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	res = run_ok(r, 1, "rate_limit", args);
 	cr_expect_str_eq(json_string_value(json_object_get(result_of(res), "state")), "set");
 	cr_expect_eq(
 		json_integer_value(json_array_get(json_object_get(result_of(res), "ports"), 0)),
@@ -529,8 +520,7 @@ Test(remediation, rate_limit_set_and_clear_on_lo)
 
 	snprintf(args, sizeof(args),
 		 "{\"service\": \"payments\", \"state\": \"clear\", \"ports\": [%u]}", svc.port);
-	res = run(r, 2, "rate_limit", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
+	res = run_ok(r, 2, "rate_limit", args);
 	cr_expect_str_eq(json_string_value(json_object_get(result_of(res), "state")), "clear");
 	json_decref(res);
 	for (int k = 0; k < 5; k++)
@@ -542,9 +532,7 @@ Test(remediation, rate_limit_set_and_clear_on_lo)
 		"{\"service\": \"payments\", \"state\": \"set\", \"ports\": [%u], \"rate_per_s\": 1, "
 		"\"burst\": 1}",
 		svc.port);
-	res = run(r, 3, "rate_limit", args);
-	cr_assert_str_eq(status_of(res), "succeeded", "%s", dump(res));
-	json_decref(res);
+	json_decref(run_ok(r, 3, "rate_limit", args));
 	remediation_stop(r);
 	for (int k = 0; k < 5; k++)
 		cr_expect(connects_within(&svc, 200), "connect %d after stop", k);

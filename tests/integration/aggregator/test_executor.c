@@ -93,6 +93,14 @@ static void config(struct executor_config *c)
 	c->probe_window_ms = 500;
 }
 
+/* config(), with exec allowed to run the one command @allow[0]. */
+static void config_exec(struct executor_config *c, const char *const *allow)
+{
+	config(c);
+	c->exec_allow = allow;
+	c->nexec_allow = 1;
+}
+
 static void executor_up(const struct executor_config *c)
 {
 	cr_assert_eq(executor_start(&x, c), 0);
@@ -167,6 +175,17 @@ static void expect_error(const struct store_action *a, const char *needle)
 	json_decref(root);
 }
 
+/* Waits for action @id to end and expects it failed with an error that has @needle. */
+static void expect_failed(int64_t id, int timeout_ms, const char *needle)
+{
+	struct store_action a;
+
+	wait_action(id, timeout_ms, &a);
+	cr_expect_eq(a.status, STORE_ACTION_FAILED);
+	expect_error(&a, needle);
+	store_action_release(&a);
+}
+
 static struct fake_agent *agent(const char *id, const char *hello_extra)
 {
 	return fake_agent_start(&(struct fake_agent_config){ .url = url,
@@ -204,9 +223,7 @@ Test(executor, an_allowed_exec_succeeds_with_its_output_in_the_logs)
 	struct store_action a;
 	json_t *root;
 
-	config(&c);
-	c.exec_allow = allow;
-	c.nexec_allow = 1;
+	config_exec(&c, allow);
 	executor_up(&c);
 	wait_action(submit("exec", "payments", "{\"command\":\"echo out-line; echo err-line >&2\"}",
 			   "manual"),
@@ -229,9 +246,7 @@ Test(executor, an_exec_that_fails_is_failed_with_its_exit_code)
 	struct store_action a;
 	json_t *root;
 
-	config(&c);
-	c.exec_allow = allow;
-	c.nexec_allow = 1;
+	config_exec(&c, allow);
 	executor_up(&c);
 	wait_action(submit("exec", "payments", "{\"command\":\"exit 3\"}", "manual"), 5000, &a);
 	cr_expect_eq(a.status, STORE_ACTION_FAILED);
@@ -245,21 +260,16 @@ Test(executor, an_exec_not_in_the_allow_list_fails_and_never_runs)
 	const char *allow[] = { "true" };
 	char proof[160], params[400];
 	struct executor_config c;
-	struct store_action a;
 
-	config(&c);
-	c.exec_allow = allow;
-	c.nexec_allow = 1;
+	config_exec(&c, allow);
 	executor_up(&c);
 	snprintf(proof, sizeof(proof), "%s/ran", dir);
 	/* a prefix of an allowed command is not allowed either */
 	snprintf(params, sizeof(params), "{\"command\":\"true; touch %s\"}", proof);
-	wait_action(submit("exec", "payments", params, "manual"), 5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "not in the exec allow-list");
+	expect_failed(submit("exec", "payments", params, "manual"), 5000,
+		      "not in the exec allow-list");
 	time_sleep_ns(200 * NSEC_PER_MSEC);
 	cr_expect_neq(access(proof, F_OK), 0, "the refused command ran");
-	store_action_release(&a);
 }
 
 Test(executor, a_hanging_exec_times_out_and_its_process_group_is_killed)
@@ -272,9 +282,7 @@ Test(executor, a_hanging_exec_times_out_and_its_process_group_is_killed)
 	const char *p;
 	int pgid = 0;
 
-	config(&c);
-	c.exec_allow = allow;
-	c.nexec_allow = 1;
+	config_exec(&c, allow);
 	c.exec_timeout_ms = 300;
 	executor_up(&c);
 	wait_action(submit("exec", "payments", "{\"command\":\"sleep 60; true\"}", "manual"), 3000,
@@ -428,14 +436,8 @@ Test(executor, alerts_without_a_url_are_logged_and_webhook_ids_are_not_there_yet
 	wait_action(logged, 5000, &a);
 	cr_expect_eq(a.status, STORE_ACTION_SUCCEEDED, "result %s", a.result);
 	store_action_release(&a);
-	wait_action(other, 5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "needs alert_url");
-	store_action_release(&a);
-	wait_action(hook, 5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "webhooks are not configured yet");
-	store_action_release(&a);
+	expect_failed(other, 5000, "needs alert_url");
+	expect_failed(hook, 5000, "webhooks are not configured yet");
 }
 
 /* ---- scale ---- */
@@ -507,14 +509,11 @@ Test(executor, scale_patches_the_kubernetes_deployment)
 Test(executor, scale_without_a_way_to_scale_fails)
 {
 	struct executor_config c;
-	struct store_action a;
 
 	config(&c);
 	executor_up(&c);
-	wait_action(submit("scale", "payments", "{\"scale_up_by\":1}", "r"), 5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "scale is not configured");
-	store_action_release(&a);
+	expect_failed(submit("scale", "payments", "{\"scale_up_by\":1}", "r"), 5000,
+		      "scale is not configured");
 }
 
 /* ---- agent actions ---- */
@@ -526,16 +525,10 @@ Test(executor, agent_actions_without_ingest_fail_clearly)
 
 	config(&c);
 	executor_up(&c);
-	wait_action(submit("restart", "payments", "{}", "r"), 5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "need ingest");
-	store_action_release(&a);
-	wait_action(
+	expect_failed(submit("restart", "payments", "{}", "r"), 5000, "need ingest");
+	expect_failed(
 		submit("circuit_breaker", "payments", "{\"duration\":60,\"state\":\"open\"}", "r"),
-		5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "need ingest");
-	store_action_release(&a);
+		5000, "need ingest");
 	wait_action(submit("rate_limit", "payments", "{\"limit\":10,\"window\":1}", "r"), 5000, &a);
 	cr_expect_eq(a.status, STORE_ACTION_FAILED);
 	store_action_release(&a);
@@ -653,10 +646,8 @@ Test(executor, rate_limit_and_restart_go_to_the_hosts_of_the_service)
 		     store_action_status_name(a.status));
 	store_action_release(&a);
 
-	wait_action(submit("restart", "nosuch", "{}", "r"), 5000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "no agent reports service nosuch listening");
-	store_action_release(&a);
+	expect_failed(submit("restart", "nosuch", "{}", "r"), 5000,
+		      "no agent reports service nosuch listening");
 	fake_agent_stop(a1);
 	fake_agent_stop(a2);
 }
@@ -882,12 +873,9 @@ Test(executor, a_close_forgets_the_breaker_and_stop_closes_the_open_ones)
 	executor_up(&c);
 
 	/* no host: refused */
-	wait_action(
+	expect_failed(
 		submit("circuit_breaker", "nosuch", "{\"duration\":60,\"state\":\"open\"}", "r"),
-		10000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "no agent reports service nosuch listening");
-	store_action_release(&a);
+		10000, "no agent reports service nosuch listening");
 
 	wait_action(
 		submit("circuit_breaker", "payments", "{\"duration\":60,\"state\":\"open\"}", "r"),
@@ -966,9 +954,7 @@ Test(executor, stop_lets_the_running_action_finish_and_fails_the_queued_ones)
 	struct store_action a;
 	int64_t first, second;
 
-	config(&c);
-	c.exec_allow = allow;
-	c.nexec_allow = 1;
+	config_exec(&c, allow);
 	c.workers = 1;
 	executor_up(&c);
 	first = submit("exec", "payments", "{\"command\":\"sleep 0.5\"}", "r");
@@ -979,8 +965,5 @@ Test(executor, stop_lets_the_running_action_finish_and_fails_the_queued_ones)
 	wait_action(first, 1000, &a);
 	cr_expect_eq(a.status, STORE_ACTION_SUCCEEDED);
 	store_action_release(&a);
-	wait_action(second, 1000, &a);
-	cr_expect_eq(a.status, STORE_ACTION_FAILED);
-	expect_error(&a, "the aggregator stopped");
-	store_action_release(&a);
+	expect_failed(second, 1000, "the aggregator stopped");
 }

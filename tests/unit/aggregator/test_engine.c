@@ -20,10 +20,9 @@
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
 #include "common/timeutil.h"
-#include "common/window.h"
-#include "common/window_wire.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/repo.h"
+#include "tests/lib/series_feed.h"
 #include "tests/lib/tmpdir.h"
 
 static char dir[64];
@@ -51,37 +50,13 @@ TestSuite(engine, .init = init, .fini = fini);
 static void feed(const char *service, int seconds, uint64_t requests, uint64_t errors,
 		 unsigned latency_ms)
 {
-	int64_t end_s = (int64_t)(time_real_ns() / NSEC_PER_SEC);
-
-	for (int i = seconds - 1; i >= 0; i--) {
-		struct window_batch_item item = { 0 };
-		struct window_batch b = { 0 };
-		struct window_set ws;
-		struct window *w;
-
-		window_set_init(&ws);
-		w = window_set_get(&ws, 1);
-		struct window_http *ok = window_http_get(w, "GET", "/pay", 200);
-
-		ok->count = requests - errors;
-		hist_record_n(&ok->latency_ns, (uint64_t)latency_ms * NSEC_PER_MSEC, ok->count);
-		if (errors) {
-			struct window_http *bad = window_http_get(w, "GET", "/pay", 503);
-
-			bad->count = errors;
-			hist_record_n(&bad->latency_ns, (uint64_t)latency_ms * NSEC_PER_MSEC,
-				      errors);
-		}
-		snprintf(item.service, sizeof(item.service), "%s", service);
-		item.w = w;
-		snprintf(b.host, sizeof(b.host), "web-1");
-		b.end_ms = (end_s - i) * 1000 - 1;
-		b.interval_ms = 1000;
-		b.items = &item;
-		b.n = 1;
-		series_add(series, "default", &b);
-		window_set_release(&ws);
-	}
+	series_feed(
+		series, service, seconds, (int64_t)(time_real_ns() / NSEC_PER_SEC),
+		series_feed_http,
+		&(struct series_feed_http){ .route = "/pay",
+					    .requests = requests,
+					    .errors = errors,
+					    .latency_ns = (uint64_t)latency_ms * NSEC_PER_MSEC });
 }
 
 static void start(const char *policies_dir, bool auto_on)

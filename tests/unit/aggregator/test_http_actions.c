@@ -11,132 +11,65 @@
  * test runs.
  */
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "aggregator/http/api.h"
-#include "aggregator/policy/engine.h"
-#include "aggregator/policy/executor.h"
-#include "aggregator/series.h"
 #include "aggregator/store/store.h"
-#include "common/buf.h"
 #include "common/timeutil.h"
-#include "common/window.h"
-#include "common/window_wire.h"
+#include "tests/lib/api_client.h"
+#include "tests/lib/api_fixture.h"
+#include "tests/lib/jget.h"
 #include "tests/lib/leakcheck.h"
-#include "tests/lib/tmpdir.h"
+#include "tests/lib/series_feed.h"
 
 TestSuite(http_actions, .fini = test_no_leaks);
 
 #define MS_PER_S   1000ll
 #define MS_PER_MIN (60 * MS_PER_S)
-#define ENGINE_QUIET_MS (3600 * 1000)
 
 static struct {
-	char dir[128];
-	struct store_options so;
+	struct api_fixture agg;
 	struct store *writer; /* the test's: crafted actions go in through it */
-	struct series *series;
-	struct executor *executor;
-	struct engine *engine;
-	struct api *api;
 	int64_t now_ms;
 } fx;
 
 /* ---- fixture ---- */
 
-static void start(bool with_executor)
+static void start(unsigned flags)
 {
-	struct engine_config ec;
-	struct api_config c = {
-		.bind_address = "127.0.0.1",
-		.threads = 2,
-		.version = "test",
-		.store = &fx.so,
-	};
-
 	memset(&fx, 0, sizeof(fx));
-	tmpdir_make(fx.dir, sizeof(fx.dir), "http-actions");
-	fx.so = (struct store_options){ .dir = fx.dir, .raw_hours = 24, .minute_days = 14 };
 	fx.now_ms = (int64_t)(time_real_ns() / NSEC_PER_MSEC);
-	fx.series = series_new();
-	if (with_executor) {
-		struct executor_config xc;
-
-		executor_config_default(&xc);
-		xc.store = fx.so;
-		xc.workers = 1;
-		xc.exec_timeout_ms = 2000;
-		xc.agent_timeout_ms = 1000;
-		cr_assert_eq(executor_start(&fx.executor, &xc), 0);
-	}
-	engine_config_default(&ec);
-	ec.store = fx.so;
-	ec.series = fx.series;
-	ec.executor = fx.executor;
-	ec.interval_ms = ENGINE_QUIET_MS;
-	cr_assert_eq(engine_start(&fx.engine, &ec), 0);
-	cr_assert_eq(store_open(&fx.writer, &fx.so), 0);
-	c.series = fx.series;
-	c.engine = fx.engine;
-	c.executor = fx.executor;
-	cr_assert_eq(api_start(&fx.api, &c), 0);
+	api_fixture_start(&fx.agg, "http-actions", API_FIXTURE_ENGINE | flags);
+	cr_assert_eq(store_open(&fx.writer, &fx.agg.so), 0);
 }
 
 static void setup(void)
 {
-	start(false);
+	start(0);
 }
 
 static void setup_executor(void)
 {
-	start(true);
+	start(API_FIXTURE_EXECUTOR);
 }
 
 static void teardown(void)
 {
-	api_stop(fx.api);
-	engine_stop(fx.engine);
-	executor_stop(fx.executor);
 	store_close(fx.writer);
-	series_free(fx.series);
-	tmpdir_remove(fx.dir);
+	api_fixture_stop(&fx.agg);
 	test_no_leaks();
 }
 
 /* @seconds one-second windows of @service ending now. */
 static void add_windows(const char *service, int seconds)
 {
-	int64_t end_s = (int64_t)(time_real_ns() / NSEC_PER_SEC);
-
-	for (int i = seconds - 1; i >= 0; i--) {
-		struct window_batch_item item;
-		struct window_batch b;
-		struct window_set ws;
-		struct window *w;
-		struct window_http *h;
-
-		window_set_init(&ws);
-		w = window_set_get(&ws, 1);
-		h = window_http_get(w, "GET", "/", 200);
-		h->count = 20;
-		hist_record_n(&h->latency_ns, 10 * NSEC_PER_MSEC, 20);
-		memset(&item, 0, sizeof(item));
-		snprintf(item.service, sizeof(item.service), "%s", service);
-		item.w = w;
-		memset(&b, 0, sizeof(b));
-		snprintf(b.host, sizeof(b.host), "web-1");
-		b.end_ms = (end_s - i) * MS_PER_S - 1;
-		b.interval_ms = 1000;
-		b.items = &item;
-		b.n = 1;
-		series_add(fx.series, "default", &b);
-		window_set_release(&ws);
-	}
+	series_feed(fx.agg.series, service, seconds, (int64_t)(time_real_ns() / NSEC_PER_SEC),
+		    series_feed_http,
+		    &(struct series_feed_http){
+			    .route = "/", .requests = 20, .latency_ns = 10 * NSEC_PER_MSEC });
 }
 
 struct spec {
@@ -175,62 +108,9 @@ static int64_t put(const struct spec *sp)
 
 /* ---- calling it ---- */
 
-struct answer {
-	long status;
-	json_t *doc;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *userdata)
-{
-	return buf_append(userdata, p, size * n) ? 0 : size * n;
-}
-
-/* @method @path with @body sent as @ctype (NULL: application/json). */
-static struct answer call_ct(const char *method, const char *path, const char *body,
-			     const char *ctype)
-{
-	struct curl_slist *hdrs = NULL;
-	struct answer a = { 0 };
-	char url[2048], header[160];
-	json_error_t jerr;
-	struct buf resp;
-	CURL *c = curl_easy_init();
-
-	cr_assert_not_null(c);
-	buf_init(&resp, 16 << 20);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", api_port(fx.api), path);
-	snprintf(header, sizeof(header), "Content-Type: %s", ctype ? ctype : "application/json");
-	hdrs = curl_slist_append(hdrs, header);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s %s", method, path);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
-	if (resp.len) {
-		a.doc = json_loadb((const char *)resp.data, resp.len, 0, &jerr);
-		cr_assert_not_null(a.doc, "%s %s: not JSON: %s", method, path, jerr.text);
-	}
-	buf_release(&resp);
-	return a;
-}
-
 static json_t *expect(long status, const char *method, const char *path, const char *body)
 {
-	struct answer a = call_ct(method, path, body, NULL);
-
-	cr_assert_eq(a.status, status, "%s %s: %ld, want %ld", method, path, a.status, status);
-	cr_assert(json_is_object(a.doc), "%s %s: not an object", method, path);
-	return a.doc;
+	return api_client_expect(api_fixture_port(&fx.agg), status, method, path, body, NULL);
 }
 
 static json_t *get_ok(const char *path)
@@ -238,22 +118,13 @@ static json_t *get_ok(const char *path)
 	return expect(200, "GET", path, NULL);
 }
 
+/* @method @path with @body sent as @ctype (NULL: application/json), expecting the envelope. */
 static void expect_error_ct(const char *method, const char *path, const char *body,
 			    const char *ctype, long status, const char *code)
 {
-	struct answer a = call_ct(method, path, body, ctype);
-	json_t *err;
+	struct api_answer a = api_client_expect_error(api_fixture_port(&fx.agg), method, path, body,
+						      ctype, status, code);
 
-	cr_assert_eq(a.status, status, "%s %s: %ld, want %ld", method, path, a.status, status);
-	cr_assert_not_null(a.doc, "%s %s: no body", method, path);
-	cr_assert_eq(json_object_size(a.doc), 1, "%s %s: only the envelope", method, path);
-	err = json_object_get(a.doc, "error");
-	cr_assert(json_is_object(err), "%s %s: no envelope", method, path);
-	cr_assert_eq(json_integer_value(json_object_get(err, "status")), status);
-	cr_assert_str_eq(json_string_value(json_object_get(err, "code")), code, "%s %s", method,
-			 path);
-	cr_assert_str_not_empty(json_string_value(json_object_get(err, "message")));
-	cr_assert(json_is_string(json_object_get(err, "request_id")));
 	json_decref(a.doc);
 }
 
@@ -263,58 +134,18 @@ static void expect_error(const char *method, const char *path, const char *body,
 	expect_error_ct(method, path, body, NULL, status, code);
 }
 
-static const char *str(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_string(v), "%s: not a string", key);
-	return json_string_value(v);
-}
-
-static json_int_t integer(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_integer(v), "%s: not an integer", key);
-	return json_integer_value(v);
-}
-
-static void expect_time(const json_t *v, int64_t ms, const char *what)
-{
-	char want[TIME_ISO_LEN];
-
-	time_format_iso((uint64_t)ms * NSEC_PER_MSEC, want);
-	cr_assert(json_is_string(v), "%s: not a string", what);
-	cr_assert_str_eq(json_string_value(v), want, "%s", what);
-}
-
 /* The action ids of @doc in order into @ids; checks count. Returns how many. */
 static size_t ids_of(const json_t *doc, int64_t *ids, size_t cap)
 {
-	const json_t *list = json_object_get(doc, "actions");
-	size_t n = json_array_size(list);
-
-	cr_assert(json_is_array(list));
-	cr_assert_eq(integer(doc, "count"), (json_int_t)n);
-	cr_assert_leq(n, cap);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = integer(json_array_get(list, i), "action_id");
-	return n;
+	return api_client_list_ids(doc, "actions", "action_id", ids, cap);
 }
 
 /* GET @path has exactly the ids @want (in that order, -1 ends). */
 static void expect_ids(const char *path, const int64_t *want)
 {
 	json_t *doc = get_ok(path);
-	int64_t got[128];
-	size_t n = ids_of(doc, got, 128), k = 0;
 
-	for (; want[k] >= 0; k++) {
-		cr_assert_lt(k, n, "%s: %zu actions, want more", path, n);
-		cr_assert_eq(got[k], want[k], "%s: [%zu] is %lld, want %lld", path, k,
-			     (long long)got[k], (long long)want[k]);
-	}
-	cr_assert_eq(n, k, "%s: %zu actions, want %zu", path, n, k);
+	api_client_expect_ids(doc, "actions", "action_id", want, path);
 	json_decref(doc);
 }
 
@@ -356,32 +187,33 @@ Test(http_actions, a_record_has_every_field, .init = setup, .fini = teardown)
 
 	snprintf(path, sizeof(path), "/actions/%lld/status", (long long)full);
 	d = get_ok(path);
-	cr_assert_eq(integer(d, "action_id"), full);
-	cr_assert_str_eq(str(d, "policy_name"), "payments_high_error_rate");
+	cr_assert_eq(jget_int(d, "action_id"), full);
+	cr_assert_str_eq(jget_str(d, "policy_name"), "payments_high_error_rate");
 	cr_assert(json_is_false(json_object_get(d, "manual")));
-	cr_assert_str_eq(str(d, "service"), "payments");
-	cr_assert_str_eq(str(d, "action"), "circuit_breaker");
+	cr_assert_str_eq(jget_str(d, "service"), "payments");
+	cr_assert_str_eq(jget_str(d, "action"), "circuit_breaker");
 	p = json_object_get(d, "parameters");
 	cr_assert(json_is_object(p));
 	cr_assert_eq(json_integer_value(json_object_get(p, "duration")), 60);
-	cr_assert_str_eq(str(p, "state"), "open");
-	cr_assert_str_eq(str(d, "reason"), reason);
-	cr_assert_str_eq(str(d, "status"), "succeeded");
-	expect_time(json_object_get(d, "created_at"), fx.now_ms - 5 * MS_PER_MIN, "created_at");
-	expect_time(json_object_get(d, "started_at"), fx.now_ms - 5 * MS_PER_MIN + 100,
-		    "started_at");
-	expect_time(json_object_get(d, "completed_at"), fx.now_ms - 5 * MS_PER_MIN + 1500,
-		    "completed_at");
+	cr_assert_str_eq(jget_str(p, "state"), "open");
+	cr_assert_str_eq(jget_str(d, "reason"), reason);
+	cr_assert_str_eq(jget_str(d, "status"), "succeeded");
+	api_client_check_time(json_object_get(d, "created_at"), fx.now_ms - 5 * MS_PER_MIN,
+			      "created_at");
+	api_client_check_time(json_object_get(d, "started_at"), fx.now_ms - 5 * MS_PER_MIN + 100,
+			      "started_at");
+	api_client_check_time(json_object_get(d, "completed_at"), fx.now_ms - 5 * MS_PER_MIN + 1500,
+			      "completed_at");
 	cr_assert(json_is_object(json_object_get(d, "result")), "JSON results are parsed");
 	cr_assert(json_is_true(json_object_get(json_object_get(d, "result"), "ok")));
-	cr_assert_str_eq(str(d, "logs"), logs);
+	cr_assert_str_eq(jget_str(d, "logs"), logs);
 	json_decref(d);
 
 	snprintf(path, sizeof(path), "/actions/%lld/status", (long long)bare);
 	d = get_ok(path);
-	cr_assert_str_eq(str(d, "policy_name"), "");
+	cr_assert_str_eq(jget_str(d, "policy_name"), "");
 	cr_assert(json_is_true(json_object_get(d, "manual")));
-	cr_assert_str_eq(str(d, "status"), "pending");
+	cr_assert_str_eq(jget_str(d, "status"), "pending");
 	cr_assert_eq(json_object_size(json_object_get(d, "parameters")), 0, "{} when none");
 	cr_assert(json_is_null(json_object_get(d, "reason")));
 	cr_assert(json_is_null(json_object_get(d, "started_at")), "null until reached");
@@ -392,14 +224,15 @@ Test(http_actions, a_record_has_every_field, .init = setup, .fini = teardown)
 
 	snprintf(path, sizeof(path), "/actions/%lld/status", (long long)text);
 	d = get_ok(path);
-	cr_assert_str_eq(str(d, "result"), "exit status 3", "text that is not JSON stays text");
-	cr_assert_str_eq(str(d, "logs"), "caf? output", "bytes that are not UTF-8 become '?'");
-	cr_assert_str_eq(str(d, "status"), "failed");
+	cr_assert_str_eq(jget_str(d, "result"), "exit status 3",
+			 "text that is not JSON stays text");
+	cr_assert_str_eq(jget_str(d, "logs"), "caf? output", "bytes that are not UTF-8 become '?'");
+	cr_assert_str_eq(jget_str(d, "status"), "failed");
 	json_decref(d);
 
 	/* the list shows the same records */
 	d = get_ok("/actions");
-	cr_assert_eq(integer(d, "count"), 3);
+	cr_assert_eq(jget_int(d, "count"), 3);
 	snprintf(path, sizeof(path), "/actions/%lld/status", (long long)full);
 	{
 		json_t *one = get_ok(path);
@@ -474,7 +307,7 @@ Test(http_actions, pages_visit_each_action_once, .init = setup, .fini = teardown
 	{
 		json_t *doc = get_ok("/actions");
 
-		cr_assert_eq(integer(doc, "count"), N);
+		cr_assert_eq(jget_int(doc, "count"), N);
 		cr_assert_null(json_object_get(doc, "next_cursor"));
 		json_decref(doc);
 	}
@@ -505,7 +338,7 @@ Test(http_actions, recent_is_the_newest_few, .init = setup, .fini = teardown)
 	json_decref(doc);
 	expect_ids("/actions/recent?limit=3", (int64_t[]){ ids[14], ids[13], ids[12], -1 });
 	doc = get_ok("/actions/recent?limit=1000");
-	cr_assert_eq(integer(doc, "count"), 15);
+	cr_assert_eq(jget_int(doc, "count"), 15);
 	json_decref(doc);
 	expect_error("GET", "/actions/recent?limit=0", NULL, 400, "bad_request");
 	expect_error("GET", "/actions/recent?limit=1001", NULL, 400, "bad_request");
@@ -560,7 +393,7 @@ Test(http_actions, history_filters, .init = setup, .fini = teardown)
 
 		cr_assert(json_is_string(json_object_get(doc, "next_cursor")));
 		snprintf(next, sizeof(next), "/actions/history?service=orders&limit=2&cursor=%s",
-			 str(doc, "next_cursor"));
+			 jget_str(doc, "next_cursor"));
 		json_decref(doc);
 		expect_ids(next, (int64_t[]){ c, a, -1 });
 	}
@@ -613,10 +446,10 @@ Test(http_actions, execute_refuses_bad_requests, .init = setup, .fini = teardown
 static int64_t execute(const char *body, char *status, size_t cap)
 {
 	json_t *d = expect(202, "POST", "/actions/execute", body);
-	int64_t id = integer(d, "action_id");
+	int64_t id = jget_int(d, "action_id");
 
 	cr_assert_gt(id, 0);
-	snprintf(status, cap, "%s", str(d, "status"));
+	snprintf(status, cap, "%s", jget_str(d, "status"));
 	json_decref(d);
 	return id;
 }
@@ -640,25 +473,25 @@ Test(http_actions, execute_without_an_executor_is_recorded, .init = setup, .fini
 		     "\"parameters\":{\"duration\":\"2m\"}}",
 		     status, sizeof(status));
 	d = action_status(id);
-	cr_assert_eq(integer(d, "action_id"), id);
-	cr_assert_str_eq(str(d, "action"), "circuit_breaker");
-	cr_assert_str_eq(str(d, "service"), "orders");
-	cr_assert_str_eq(str(d, "reason"), "by hand");
-	cr_assert_str_eq(str(d, "policy_name"), "");
+	cr_assert_eq(jget_int(d, "action_id"), id);
+	cr_assert_str_eq(jget_str(d, "action"), "circuit_breaker");
+	cr_assert_str_eq(jget_str(d, "service"), "orders");
+	cr_assert_str_eq(jget_str(d, "reason"), "by hand");
+	cr_assert_str_eq(jget_str(d, "policy_name"), "");
 	cr_assert(json_is_true(json_object_get(d, "manual")));
 	p = json_object_get(d, "parameters");
 	cr_assert_eq(json_integer_value(json_object_get(p, "duration")), 120,
 		     "canonical: seconds, defaults filled");
-	cr_assert_str_eq(str(p, "state"), "open");
+	cr_assert_str_eq(jget_str(p, "state"), "open");
 	cr_assert(json_is_string(json_object_get(d, "created_at")));
 	/* with no executor nothing can run it: what the 202 said is what is recorded */
-	cr_assert_str_eq(str(d, "status"), status);
+	cr_assert_str_eq(jget_str(d, "status"), status);
 	json_decref(d);
 
 	/* aliases are recorded by their canonical name; the reason has a default */
 	id = execute("{\"action\":\"restart_pod\",\"service\":\"orders\"}", status, sizeof(status));
 	d = action_status(id);
-	cr_assert_str_eq(str(d, "action"), "restart");
+	cr_assert_str_eq(jget_str(d, "action"), "restart");
 	cr_assert(json_is_string(json_object_get(d, "reason")));
 	json_decref(d);
 	expect_ids("/actions/history?action=restart", (int64_t[]){ id, -1 });
@@ -669,7 +502,7 @@ static json_t *wait_done(int64_t id)
 {
 	for (int i = 0; i < 200; i++) {
 		json_t *d = action_status(id);
-		const char *s = str(d, "status");
+		const char *s = jget_str(d, "status");
 
 		if (strcmp(s, "pending") && strcmp(s, "running"))
 			return d;
@@ -693,9 +526,9 @@ Test(http_actions, execute_with_an_executor_runs_it, .init = setup_executor, .fi
 		     status, sizeof(status));
 	cr_assert_str_eq(status, "pending");
 	d = wait_done(id);
-	cr_assert_str_eq(str(d, "status"), "failed");
-	cr_assert_str_eq(str(d, "action"), "exec");
-	cr_assert_str_eq(str(d, "reason"), "try it");
+	cr_assert_str_eq(jget_str(d, "status"), "failed");
+	cr_assert_str_eq(jget_str(d, "action"), "exec");
+	cr_assert_str_eq(jget_str(d, "reason"), "try it");
 	cr_assert(json_is_string(json_object_get(d, "completed_at")), "set once it ended");
 	cr_assert_not(json_is_null(json_object_get(d, "result")), "why it failed");
 	json_decref(d);
@@ -703,7 +536,7 @@ Test(http_actions, execute_with_an_executor_runs_it, .init = setup_executor, .fi
 	/* /status shows the executor */
 	d = get_ok("/status");
 	cr_assert(json_is_object(json_object_get(d, "executor")));
-	cr_assert_geq(integer(json_object_get(d, "executor"), "submitted"), 1);
+	cr_assert_geq(jget_int(json_object_get(d, "executor"), "submitted"), 1);
 	cr_assert(json_is_array(json_object_get(d, "breakers")));
 	json_decref(d);
 	expect_ids("/actions/history?status=failed&action=exec", (int64_t[]){ id, -1 });

@@ -8,7 +8,6 @@
  * none (503) and with a real one.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,8 +25,11 @@
 #include "aggregator/store/store.h"
 #include "common/timeutil.h"
 #include "common/window.h"
-#include "common/window_wire.h"
+#include "tests/lib/api_client.h"
+#include "tests/lib/jget.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/series_feed.h"
+#include "tests/lib/tmpdir.h"
 
 TestSuite(http_anomalies, .fini = test_no_leaks);
 
@@ -50,8 +52,7 @@ static struct {
 static void start(bool with_detection)
 {
 	memset(&fx, 0, sizeof(fx));
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/prp-http-anomalies-XXXXXX");
-	cr_assert_not_null(mkdtemp(fx.dir));
+	tmpdir_make(fx.dir, sizeof(fx.dir), "http-anomalies");
 	fx.so = (struct store_options){ .dir = fx.dir, .raw_hours = 24, .minute_days = 14 };
 	fx.now_ms = (int64_t)(time_real_ns() / NSEC_PER_MSEC);
 	cr_assert_eq(store_open(&fx.writer, &fx.so), 0);
@@ -81,21 +82,13 @@ static void setup_detection(void)
 	start(true);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	readers_free(fx.env.readers);
 	detection_stop(fx.detection);
 	series_free(fx.series);
 	store_close(fx.writer);
-	nftw(fx.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(fx.dir);
 	test_no_leaks();
 }
 
@@ -142,43 +135,36 @@ static int64_t put(const struct spec *sp)
 	return a.id;
 }
 
+/* What each second of add_windows() holds. */
+struct load {
+	uint64_t requests;
+	bool http; /* else syscalls only */
+};
+
+/* A series_feed_fn: requests and latency, or syscalls, by @arg (a struct load). */
+static void fill(struct window *w, int ago, void *arg)
+{
+	const struct load *l = arg;
+
+	if (l->http) {
+		struct window_http *h = window_http_get(w, "GET", "/orders", 200);
+
+		h->count = l->requests;
+		hist_record_n(&h->latency_ns, (uint64_t)(10 + ago % 3) * NSEC_PER_MSEC,
+			      l->requests);
+	} else {
+		struct window_syscall *rd = window_syscall_get(w, 0, "read");
+
+		rd->count = 100;
+		hist_record_n(&rd->latency_ns, 2000, 100);
+	}
+}
+
 /* Adds @seconds windows of @service ending now (one per second): requests and latency. */
 static void add_windows(const char *service, int seconds, uint64_t requests, bool http)
 {
-	int64_t end_s = fx.now_ms / MS_PER_S;
-
-	for (int i = seconds - 1; i >= 0; i--) {
-		struct window_batch_item item;
-		struct window_batch b;
-		struct window_set ws;
-		struct window *w;
-
-		window_set_init(&ws);
-		w = window_set_get(&ws, 1);
-		if (http) {
-			struct window_http *h = window_http_get(w, "GET", "/orders", 200);
-
-			h->count = requests;
-			hist_record_n(&h->latency_ns, (uint64_t)(10 + i % 3) * NSEC_PER_MSEC,
-				      requests);
-		} else {
-			struct window_syscall *rd = window_syscall_get(w, 0, "read");
-
-			rd->count = 100;
-			hist_record_n(&rd->latency_ns, 2000, 100);
-		}
-		memset(&item, 0, sizeof(item));
-		snprintf(item.service, sizeof(item.service), "%s", service);
-		item.w = w;
-		memset(&b, 0, sizeof(b));
-		snprintf(b.host, sizeof(b.host), "web-1");
-		b.end_ms = (end_s - i) * MS_PER_S - 1;
-		b.interval_ms = 1000;
-		b.items = &item;
-		b.n = 1;
-		series_add(fx.series, "default", &b);
-		window_set_release(&ws);
-	}
+	series_feed(fx.series, service, seconds, fx.now_ms / MS_PER_S, fill,
+		    &(struct load){ .requests = requests, .http = http });
 }
 
 /* ---- calling the routes ---- */
@@ -252,20 +238,14 @@ static json_t *get(const char *path, const char *query)
 static void expect_envelope(struct answer a, const struct call *c, unsigned status,
 			    const char *code)
 {
-	json_t *err;
+	char what[1200];
 
-	cr_assert_eq(a.status, status, "%s %s?%s: %u, want %u", c->method, c->path,
-		     c->query ? c->query : "", a.status, status);
-	cr_assert_not_null(a.doc);
-	err = json_object_get(a.doc, "error");
-	cr_assert(json_is_object(err), "%s %s: no envelope", c->method, c->path);
-	cr_assert_eq(json_integer_value(json_object_get(err, "status")), status);
-	cr_assert_str_eq(json_string_value(json_object_get(err, "code")), code, "%s %s?%s",
-			 c->method, c->path, c->query ? c->query : "");
-	cr_assert(json_is_string(json_object_get(err, "message")));
-	cr_assert_str_not_empty(json_string_value(json_object_get(err, "message")));
-	cr_assert_str_eq(json_string_value(json_object_get(err, "request_id")), REQUEST_ID);
-	cr_assert_eq(json_object_size(a.doc), 1, "only the envelope");
+	snprintf(what, sizeof(what), "%s %s?%s", c->method, c->path, c->query ? c->query : "");
+	cr_assert_eq(a.status, status, "%s: %u, want %u", what, a.status, status);
+	api_client_check_error(a.doc, status, code, what);
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(a.doc, "error"), "request_id")),
+		REQUEST_ID);
 	json_decref(a.doc);
 }
 
@@ -288,58 +268,20 @@ static void expect_post_error(const char *path, const char *body, const char *ct
 		status, code);
 }
 
-static void expect_time(const json_t *v, int64_t ms, const char *what)
-{
-	char want[TIME_ISO_LEN];
-
-	time_format_iso((uint64_t)ms * NSEC_PER_MSEC, want);
-	cr_assert(json_is_string(v), "%s: not a string", what);
-	cr_assert_str_eq(json_string_value(v), want, "%s", what);
-}
-
-static double num(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_number(v), "%s: not a number", key);
-	return json_number_value(v);
-}
-
-static const char *str(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_string(v), "%s: not a string", key);
-	return json_string_value(v);
-}
-
 /* The ids of @doc's anomalies, in order, into @ids; returns how many. */
 static size_t ids_of(const json_t *doc, int64_t *ids, size_t cap)
 {
-	const json_t *list = json_object_get(doc, "anomalies");
-	size_t n = json_array_size(list);
-
-	cr_assert(json_is_array(list));
-	cr_assert_eq(json_integer_value(json_object_get(doc, "count")), (json_int_t)n);
-	cr_assert_leq(n, cap);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = json_integer_value(json_object_get(json_array_get(list, i), "id"));
-	return n;
+	return api_client_list_ids(doc, "anomalies", "id", ids, cap);
 }
 
 /* GET /anomalies?@query has exactly the ids @want (in that order, -1 ends). */
 static void expect_ids(const char *query, const int64_t *want)
 {
 	json_t *doc = get("/anomalies", query);
-	int64_t got[64];
-	size_t n = ids_of(doc, got, 64), k = 0;
+	char what[640];
 
-	for (; want[k] >= 0; k++) {
-		cr_assert_lt(k, n, "?%s: %zu anomalies, want more", query, n);
-		cr_assert_eq(got[k], want[k], "?%s: [%zu] is %lld, want %lld", query, k,
-			     (long long)got[k], (long long)want[k]);
-	}
-	cr_assert_eq(n, k, "?%s: %zu anomalies, want %zu", query, n, k);
+	snprintf(what, sizeof(what), "?%s", query ? query : "");
+	api_client_expect_ids(doc, "anomalies", "id", want, what);
 	json_decref(doc);
 }
 
@@ -368,37 +310,38 @@ Test(http_anomalies, lists_newest_first_with_every_field, .init = setup, .fini =
 	cr_assert_eq(json_integer_value(json_object_get(b, "id")), first);
 
 	/* the open one */
-	cr_assert_str_eq(str(a, "service"), "orders");
-	cr_assert_str_eq(str(a, "metric"), "latency_p99");
-	cr_assert_float_eq(num(a, "current_value"), 850.5, 1e-9);
+	cr_assert_str_eq(jget_str(a, "service"), "orders");
+	cr_assert_str_eq(jget_str(a, "metric"), "latency_p99");
+	cr_assert_float_eq(jget_num(a, "current_value"), 850.5, 1e-9);
 	range = json_object_get(a, "expected_range");
 	cr_assert(json_is_object(range));
-	cr_assert_float_eq(num(range, "min"), 80, 1e-9);
-	cr_assert_float_eq(num(range, "max"), 120, 1e-9);
-	cr_assert_float_eq(num(range, "mean"), 100, 1e-9);
+	cr_assert_float_eq(jget_num(range, "min"), 80, 1e-9);
+	cr_assert_float_eq(jget_num(range, "max"), 120, 1e-9);
+	cr_assert_float_eq(jget_num(range, "mean"), 100, 1e-9);
 	cr_assert(json_is_true(json_object_get(a, "anomaly")));
-	cr_assert_float_eq(num(a, "confidence"), 0.9, 1e-9);
-	cr_assert_str_eq(str(a, "severity"), "critical");
-	cr_assert_float_eq(num(a, "score"), 0.75, 1e-9);
-	cr_assert_str_eq(str(a, "status"), "open");
-	expect_time(json_object_get(a, "started_at"), fx.now_ms - 5 * MS_PER_MIN, "started_at");
+	cr_assert_float_eq(jget_num(a, "confidence"), 0.9, 1e-9);
+	cr_assert_str_eq(jget_str(a, "severity"), "critical");
+	cr_assert_float_eq(jget_num(a, "score"), 0.75, 1e-9);
+	cr_assert_str_eq(jget_str(a, "status"), "open");
+	api_client_check_time(json_object_get(a, "started_at"), fx.now_ms - 5 * MS_PER_MIN,
+			      "started_at");
 	cr_assert(json_is_null(json_object_get(a, "resolved_at")), "null while open");
-	expect_time(json_object_get(a, "timestamp"), fx.now_ms - 5 * MS_PER_MIN + 30 * MS_PER_S,
-		    "timestamp");
-	cr_assert_float_eq(num(a, "peak_value"), 900.25, 1e-9);
-	cr_assert_float_eq(num(a, "duration_s"), 30, 1e-9);
+	api_client_check_time(json_object_get(a, "timestamp"),
+			      fx.now_ms - 5 * MS_PER_MIN + 30 * MS_PER_S, "timestamp");
+	cr_assert_float_eq(jget_num(a, "peak_value"), 900.25, 1e-9);
+	cr_assert_float_eq(jget_num(a, "duration_s"), 30, 1e-9);
 	ev = json_object_get(a, "evidence");
 	cr_assert(json_is_array(ev));
 	cr_assert_eq(json_array_size(ev), 1);
-	cr_assert_str_eq(str(json_array_get(ev, 0), "type"), "deviation");
+	cr_assert_str_eq(jget_str(json_array_get(ev, 0), "type"), "deviation");
 	cr_assert_null(json_object_get(a, "details"), "details only in GET /anomalies/{id}");
 
 	/* the resolved one */
-	cr_assert_str_eq(str(b, "severity"), "warning");
-	cr_assert_str_eq(str(b, "status"), "resolved");
-	expect_time(json_object_get(b, "resolved_at"), fx.now_ms - 10 * MS_PER_MIN + 90 * MS_PER_S,
-		    "resolved_at");
-	cr_assert_float_eq(num(b, "duration_s"), 90, 1e-9);
+	cr_assert_str_eq(jget_str(b, "severity"), "warning");
+	cr_assert_str_eq(jget_str(b, "status"), "resolved");
+	api_client_check_time(json_object_get(b, "resolved_at"),
+			      fx.now_ms - 10 * MS_PER_MIN + 90 * MS_PER_S, "resolved_at");
+	cr_assert_float_eq(jget_num(b, "duration_s"), 90, 1e-9);
 	json_decref(doc);
 }
 
@@ -496,7 +439,8 @@ Test(http_anomalies, pages_visit_each_anomaly_once, .init = setup, .fini = teard
 	/* a cursor with a filter: the open ones, two by two */
 	doc = get("/anomalies", "status=open&limit=2");
 	cr_assert_eq(json_array_size(json_object_get(doc, "anomalies")), 2);
-	snprintf(query, sizeof(query), "status=open&limit=2&cursor=%s", str(doc, "next_cursor"));
+	snprintf(query, sizeof(query), "status=open&limit=2&cursor=%s",
+		 jget_str(doc, "next_cursor"));
 	json_decref(doc);
 	doc = get("/anomalies", query);
 	cr_assert_eq(json_array_size(json_object_get(doc, "anomalies")), 2, "4 of 11 are open");
@@ -610,29 +554,29 @@ Test(http_anomalies, one_with_details_and_similar_incidents, .init = setup, .fin
 	snprintf(path, sizeof(path), "/anomalies/%lld", (long long)id);
 	doc = get(path, NULL);
 	cr_assert_eq(json_integer_value(json_object_get(doc, "id")), id);
-	cr_assert_str_eq(str(doc, "service"), "orders");
-	cr_assert_str_eq(str(doc, "metric"), "latency_p99");
-	cr_assert_str_eq(str(doc, "severity"), "critical");
-	cr_assert_str_eq(str(doc, "status"), "open");
+	cr_assert_str_eq(jget_str(doc, "service"), "orders");
+	cr_assert_str_eq(jget_str(doc, "metric"), "latency_p99");
+	cr_assert_str_eq(jget_str(doc, "severity"), "critical");
+	cr_assert_str_eq(jget_str(doc, "status"), "open");
 	cr_assert(json_is_true(json_object_get(doc, "anomaly")));
 	cr_assert(json_is_null(json_object_get(doc, "resolved_at")));
 	cr_assert(json_is_array(json_object_get(doc, "evidence")));
 	cr_assert(json_is_object(json_object_get(doc, "expected_range")));
 	details = json_object_get(doc, "details");
 	cr_assert(json_is_object(details));
-	cr_assert_float_eq(num(json_object_get(details, "baseline"), "mean"), 100, 1e-9);
-	cr_assert_str_eq(str(details, "unit"), "ms", "what detection stored is kept");
+	cr_assert_float_eq(jget_num(json_object_get(details, "baseline"), "mean"), 100, 1e-9);
+	cr_assert_str_eq(jget_str(details, "unit"), "ms", "what detection stored is kept");
 	/* earlier ones of the same service and metric only, newest first */
 	sim = json_object_get(details, "similar_incidents");
 	cr_assert(json_is_array(sim));
 	cr_assert_eq(json_array_size(sim), 2);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(sim, 0), "id")), old);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(sim, 1), "id")), older);
-	cr_assert_str_eq(str(json_array_get(sim, 0), "severity"), "warning");
-	cr_assert_str_eq(str(json_array_get(sim, 0), "status"), "resolved");
-	cr_assert_float_eq(num(json_array_get(sim, 0), "peak_value"), 900.25, 1e-9);
-	expect_time(json_object_get(json_array_get(sim, 1), "started_at"),
-		    fx.now_ms - 3 * 3600 * MS_PER_S, "similar started_at");
+	cr_assert_str_eq(jget_str(json_array_get(sim, 0), "severity"), "warning");
+	cr_assert_str_eq(jget_str(json_array_get(sim, 0), "status"), "resolved");
+	cr_assert_float_eq(jget_num(json_array_get(sim, 0), "peak_value"), 900.25, 1e-9);
+	api_client_check_time(json_object_get(json_array_get(sim, 1), "started_at"),
+			      fx.now_ms - 3 * 3600 * MS_PER_S, "similar started_at");
 	json_decref(doc);
 
 	/* the first one has none */
@@ -681,7 +625,7 @@ Test(http_anomalies, get_predict_lists_only_open_ones, .init = setup, .fini = te
 	cr_assert_eq(ids_of(doc, ids, 8), 2);
 	cr_assert_eq(ids[0], c);
 	cr_assert_eq(ids[1], a, "open, however long ago it started");
-	cr_assert_str_eq(str(json_array_get(json_object_get(doc, "anomalies"), 0), "status"),
+	cr_assert_str_eq(jget_str(json_array_get(json_object_get(doc, "anomalies"), 0), "status"),
 			 "open");
 	json_decref(doc);
 }
@@ -796,32 +740,32 @@ Test(http_anomalies, forecast_and_predict_from_the_series, .init = setup, .fini 
 	doc = ok("POST", "/forecast", NULL,
 		 "{\"service\":\"orders\",\"metric\":\"latency_p99\",\"periods\":12,"
 		 "\"step\":\"5m\"}");
-	cr_assert_str_eq(str(doc, "service"), "orders");
-	cr_assert_str_eq(str(doc, "metric"), "latency_p99");
-	cr_assert_gt(num(doc, "current"), 5);
-	cr_assert_lt(num(doc, "current"), 20);
+	cr_assert_str_eq(jget_str(doc, "service"), "orders");
+	cr_assert_str_eq(jget_str(doc, "metric"), "latency_p99");
+	cr_assert_gt(jget_num(doc, "current"), 5);
+	cr_assert_lt(jget_num(doc, "current"), 20);
 	expect_curve(json_object_get(doc, "forecast"), 12, 2, "forecast");
 	expect_curve(json_object_get(doc, "interval"), 12, 3, "interval");
-	cr_assert_geq(num(doc, "forecasted_max"), num(doc, "current"));
+	cr_assert_geq(jget_num(doc, "forecasted_max"), jget_num(doc, "current"));
 	cr_assert(json_is_false(json_object_get(doc, "will_breach")), "flat, far below any SLO");
 	cr_assert(json_is_null(json_object_get(doc, "breach_time")));
-	cr_assert_str_eq(str(doc, "method"), "holt_damped");
+	cr_assert_str_eq(jget_str(doc, "method"), "holt_damped");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "step_s")), 300);
 	json_decref(doc);
 
 	doc = ok("POST", "/forecast", NULL,
 		 "{\"service\":\"orders\",\"metric\":\"request_rate\",\"periods\":3,\"step\":30}");
-	cr_assert_float_eq(num(doc, "current"), 50, 1, "50 requests a second");
+	cr_assert_float_eq(jget_num(doc, "current"), 50, 1, "50 requests a second");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "step_s")), 30);
 	json_decref(doc);
 
 	doc = ok("POST", "/predict", NULL, "{\"service\":\"orders\",\"time_window\":\"10m\"}");
-	cr_assert_str_eq(str(doc, "service"), "orders");
-	cr_assert_str_eq(str(doc, "time_window"), "10m");
+	cr_assert_str_eq(jget_str(doc, "service"), "orders");
+	cr_assert_str_eq(jget_str(doc, "time_window"), "10m");
 	preds = json_object_get(doc, "predictions");
 	cr_assert_eq(json_array_size(preds), 2, "latency_p99 and error_rate by default");
-	cr_assert_str_eq(str(json_array_get(preds, 0), "metric"), "latency_p99");
-	cr_assert_str_eq(str(json_array_get(preds, 1), "metric"), "error_rate");
+	cr_assert_str_eq(jget_str(json_array_get(preds, 0), "metric"), "latency_p99");
+	cr_assert_str_eq(jget_str(json_array_get(preds, 1), "metric"), "error_rate");
 	p = json_array_get(preds, 0);
 	expect_curve(json_object_get(p, "predicted"), 30, 2, "predicted");
 	expect_curve(json_object_get(p, "interval"), 30, 3, "interval");
@@ -829,13 +773,13 @@ Test(http_anomalies, forecast_and_predict_from_the_series, .init = setup, .fini 
 	cr_assert(json_is_null(json_object_get(p, "estimated_breach_time")));
 	cr_assert(json_is_number(json_object_get(p, "confidence")));
 	cr_assert(json_is_number(json_object_get(p, "threshold")));
-	cr_assert_str_eq(str(p, "recommendation"), "no action needed");
+	cr_assert_str_eq(jget_str(p, "recommendation"), "no action needed");
 	json_decref(doc);
 
 	doc = ok("POST", "/predict", NULL,
 		 "{\"service\":\"orders\",\"time_window\":600,\"metrics\":[\"request_rate\"]}");
 	cr_assert_eq(json_array_size(json_object_get(doc, "predictions")), 1);
-	cr_assert_str_eq(str(doc, "time_window"), "600s", "the window asked, not the default");
+	cr_assert_str_eq(jget_str(doc, "time_window"), "600s", "the window asked, not the default");
 	json_decref(doc);
 }
 
@@ -857,8 +801,9 @@ Test(http_anomalies, a_signal_without_values_is_404, .init = setup, .fini = tear
 	doc = ok("POST", "/predict", NULL,
 		 "{\"service\":\"worker\",\"metrics\":[\"request_rate\",\"tcp_resets\"]}");
 	cr_assert_eq(json_array_size(json_object_get(doc, "predictions")), 2);
-	cr_assert_float_eq(num(json_array_get(json_object_get(doc, "predictions"), 0), "current"),
-			   0, 1e-9, "no request at all");
+	cr_assert_float_eq(
+		jget_num(json_array_get(json_object_get(doc, "predictions"), 0), "current"), 0,
+		1e-9, "no request at all");
 	json_decref(doc);
 }
 
@@ -868,26 +813,26 @@ Test(http_anomalies, ml_status_and_toggle, .init = setup_detection, .fini = tear
 {
 	json_t *doc = get("/ml/status", NULL);
 
-	cr_assert_str_eq(str(doc, "method"), "robust");
+	cr_assert_str_eq(jget_str(doc, "method"), "robust");
 	cr_assert(json_is_true(json_object_get(doc, "enabled")));
 	cr_assert_eq(json_array_size(json_object_get(doc, "methods")), 2);
 	cr_assert(json_is_object(json_object_get(doc, "config")));
 	cr_assert_float_eq(
-		num(json_object_get(json_object_get(doc, "config"), "slo"), "latency_p99_ms"), 500,
-		1e-9);
+		jget_num(json_object_get(json_object_get(doc, "config"), "slo"), "latency_p99_ms"),
+		500, 1e-9);
 	json_decref(doc);
 
 	doc = ok("POST", "/ml/toggle", NULL, "{\"method\":\"slo\"}");
-	cr_assert_str_eq(str(doc, "method"), "slo");
+	cr_assert_str_eq(jget_str(doc, "method"), "slo");
 	json_decref(doc);
 	doc = get("/ml/status", NULL);
-	cr_assert_str_eq(str(doc, "method"), "slo", "the switch holds");
+	cr_assert_str_eq(jget_str(doc, "method"), "slo", "the switch holds");
 	json_decref(doc);
 	doc = ok("POST", "/ml/toggle", NULL, "{}");
-	cr_assert_str_eq(str(doc, "method"), "robust", "{} switches to the next");
+	cr_assert_str_eq(jget_str(doc, "method"), "robust", "{} switches to the next");
 	json_decref(doc);
 	doc = ok("POST", "/ml/toggle", NULL, "{\"enabled\":false}");
-	cr_assert_str_eq(str(doc, "method"), "robust", "enabled alone keeps the method");
+	cr_assert_str_eq(jget_str(doc, "method"), "robust", "enabled alone keeps the method");
 	cr_assert(json_is_false(json_object_get(doc, "enabled")));
 	json_decref(doc);
 	doc = ok("POST", "/ml/toggle", NULL, "{\"method\":\"robust\",\"enabled\":true}");
@@ -900,7 +845,7 @@ Test(http_anomalies, ml_status_and_toggle, .init = setup_detection, .fini = tear
 	expect_post_error("/ml/toggle", "nope", NULL, 400, "invalid_json");
 	expect_post_error("/ml/toggle", "{}", "text/yaml", 415, "unsupported_media_type");
 	doc = get("/ml/status", NULL);
-	cr_assert_str_eq(str(doc, "method"), "robust", "a rejected toggle changes nothing");
+	cr_assert_str_eq(jget_str(doc, "method"), "robust", "a rejected toggle changes nothing");
 	json_decref(doc);
 }
 

@@ -12,189 +12,62 @@
  * /evaluate decides anything while a test runs.
  */
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "aggregator/http/api.h"
-#include "aggregator/policy/engine.h"
 #include "aggregator/policy/policy_doc.h"
-#include "aggregator/series.h"
-#include "aggregator/store/store.h"
-#include "common/buf.h"
 #include "common/timeutil.h"
-#include "common/window.h"
-#include "common/window_wire.h"
+#include "tests/lib/api_client.h"
+#include "tests/lib/api_fixture.h"
+#include "tests/lib/jget.h"
 #include "tests/lib/leakcheck.h"
-#include "tests/lib/tmpdir.h"
+#include "tests/lib/series_feed.h"
 
 TestSuite(http_policies, .fini = test_no_leaks);
 
-#define MS_PER_S 1000ll
-/* No evaluation by the engine's own thread during a test. */
-#define ENGINE_QUIET_MS (3600 * 1000)
-
-static struct {
-	char dir[128];
-	struct store_options so;
-	struct series *series;
-	struct engine *engine;
-	struct api *api;
-} fx;
+static struct api_fixture fx;
 
 /* ---- fixture ---- */
 
-static void start(bool with_engine)
-{
-	struct api_config c = {
-		.bind_address = "127.0.0.1",
-		.threads = 2,
-		.version = "test",
-		.store = &fx.so,
-	};
-
-	memset(&fx, 0, sizeof(fx));
-	tmpdir_make(fx.dir, sizeof(fx.dir), "http-policies");
-	fx.so = (struct store_options){ .dir = fx.dir, .raw_hours = 24, .minute_days = 14 };
-	fx.series = series_new();
-	if (with_engine) {
-		struct engine_config ec;
-
-		engine_config_default(&ec);
-		ec.store = fx.so;
-		ec.series = fx.series;
-		ec.interval_ms = ENGINE_QUIET_MS;
-		cr_assert_eq(engine_start(&fx.engine, &ec), 0);
-	} else {
-		struct store *st;
-
-		/* the store exists, as it does once ingest has run */
-		cr_assert_eq(store_open(&st, &fx.so), 0);
-		store_close(st);
-	}
-	c.series = fx.series;
-	c.engine = fx.engine;
-	cr_assert_eq(api_start(&fx.api, &c), 0);
-}
-
 static void setup(void)
 {
-	start(true);
+	api_fixture_start(&fx, "http-policies", API_FIXTURE_ENGINE);
 }
 
 static void setup_no_engine(void)
 {
-	start(false);
+	api_fixture_start(&fx, "http-policies", 0);
 }
 
 static void teardown(void)
 {
-	api_stop(fx.api);
-	engine_stop(fx.engine);
-	series_free(fx.series);
-	tmpdir_remove(fx.dir);
+	api_fixture_stop(&fx);
 	test_no_leaks();
 }
 
 /* @seconds one-second windows of @service ending now, @requests a second each. */
 static void add_windows(const char *service, int seconds, uint64_t requests)
 {
-	int64_t end_s = (int64_t)(time_real_ns() / NSEC_PER_SEC);
-
-	for (int i = seconds - 1; i >= 0; i--) {
-		struct window_batch_item item;
-		struct window_batch b;
-		struct window_set ws;
-		struct window *w;
-		struct window_http *h;
-
-		window_set_init(&ws);
-		w = window_set_get(&ws, 1);
-		h = window_http_get(w, "GET", "/orders", 200);
-		h->count = requests;
-		hist_record_n(&h->latency_ns, 10 * NSEC_PER_MSEC, requests);
-		memset(&item, 0, sizeof(item));
-		snprintf(item.service, sizeof(item.service), "%s", service);
-		item.w = w;
-		memset(&b, 0, sizeof(b));
-		snprintf(b.host, sizeof(b.host), "web-1");
-		b.end_ms = (end_s - i) * MS_PER_S - 1;
-		b.interval_ms = 1000;
-		b.items = &item;
-		b.n = 1;
-		series_add(fx.series, "default", &b);
-		window_set_release(&ws);
-	}
+	series_feed(fx.series, service, seconds, (int64_t)(time_real_ns() / NSEC_PER_SEC),
+		    series_feed_http,
+		    &(struct series_feed_http){ .route = "/orders",
+						.requests = requests,
+						.latency_ns = 10 * NSEC_PER_MSEC });
 }
 
 /* ---- calling it ---- */
 
-struct answer {
-	long status;
-	json_t *doc; /* caller decrefs; NULL for an empty body */
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *userdata)
-{
-	return buf_append(userdata, p, size * n) ? 0 : size * n;
-}
-
 /*
- * @method @path with @body (NULL: none) sent as @ctype: NULL is
- * application/json, "" sends no Content-Type at all.
+ * @method @path with @body (NULL: none) sent as @ctype (NULL:
+ * application/json, "": no Content-Type), expecting @status and a JSON
+ * object; the document (caller decrefs).
  */
-static struct answer call_ct(const char *method, const char *path, const char *body,
-			     const char *ctype)
-{
-	struct curl_slist *hdrs = NULL;
-	struct answer a = { 0 };
-	char url[1024], header[160];
-	json_error_t jerr;
-	struct buf resp;
-	CURL *c = curl_easy_init();
-
-	cr_assert_not_null(c);
-	buf_init(&resp, 16 << 20);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", api_port(fx.api), path);
-	/* "Content-Type:" with no value makes curl send none */
-	snprintf(header, sizeof(header), "Content-Type:%s%s", ctype && !*ctype ? "" : " ",
-		 ctype ? ctype : "application/json");
-	hdrs = curl_slist_append(hdrs, header);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s %s", method, path);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
-	if (resp.len) {
-		a.doc = json_loadb((const char *)resp.data, resp.len, 0, &jerr);
-		cr_assert_not_null(a.doc, "%s %s: not JSON: %s", method, path, jerr.text);
-	}
-	buf_release(&resp);
-	return a;
-}
-
-/* @method @path expecting @status and a JSON object; the document (caller decrefs). */
 static json_t *expect(long status, const char *method, const char *path, const char *body,
 		      const char *ctype)
 {
-	struct answer a = call_ct(method, path, body, ctype);
-
-	cr_assert_eq(a.status, status, "%s %s: %ld, want %ld", method, path, a.status, status);
-	cr_assert(json_is_object(a.doc), "%s %s: not an object", method, path);
-	return a.doc;
+	return api_client_expect(api_fixture_port(&fx), status, method, path, body, ctype);
 }
 
 static json_t *get_ok(const char *path)
@@ -209,20 +82,9 @@ static json_t *get_ok(const char *path)
 static json_t *expect_error_ct(const char *method, const char *path, const char *body,
 			       const char *ctype, long status, const char *code)
 {
-	struct answer a = call_ct(method, path, body, ctype);
-	json_t *err;
+	struct api_answer a = api_client_expect_error(api_fixture_port(&fx), method, path, body,
+						      ctype, status, code);
 
-	cr_assert_eq(a.status, status, "%s %s: %ld, want %ld", method, path, a.status, status);
-	cr_assert_not_null(a.doc, "%s %s: no body", method, path);
-	cr_assert_eq(json_object_size(a.doc), 1, "%s %s: only the envelope", method, path);
-	err = json_object_get(a.doc, "error");
-	cr_assert(json_is_object(err), "%s %s: no envelope", method, path);
-	cr_assert_eq(json_integer_value(json_object_get(err, "status")), status);
-	cr_assert_str_eq(json_string_value(json_object_get(err, "code")), code, "%s %s", method,
-			 path);
-	cr_assert(json_is_string(json_object_get(err, "message")));
-	cr_assert_str_not_empty(json_string_value(json_object_get(err, "message")));
-	cr_assert(json_is_string(json_object_get(err, "request_id")));
 	return a.doc;
 }
 
@@ -232,39 +94,15 @@ static void expect_error(const char *method, const char *path, const char *body,
 	json_decref(expect_error_ct(method, path, body, NULL, status, code));
 }
 
-static const char *str(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_string(v), "%s: not a string", key);
-	return json_string_value(v);
-}
-
-static json_int_t integer(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_integer(v), "%s: not an integer", key);
-	return json_integer_value(v);
-}
-
-static double num(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	cr_assert(json_is_number(v), "%s: not a number", key);
-	return json_number_value(v);
-}
-
 /* POST /policies with @body as @ctype, expecting 201; returns the id. */
 static int64_t create(const char *body, const char *ctype)
 {
 	json_t *d = expect(201, "POST", "/policies", body, ctype);
-	int64_t id = integer(d, "id");
+	int64_t id = jget_int(d, "id");
 
-	cr_assert_str_eq(str(d, "status"), "created");
+	cr_assert_str_eq(jget_str(d, "status"), "created");
 	cr_assert(json_is_object(json_object_get(d, "policy")));
-	cr_assert_eq(integer(json_object_get(d, "policy"), "id"), id);
+	cr_assert_eq(jget_int(json_object_get(d, "policy"), "id"), id);
 	cr_assert_gt(id, 0);
 	json_decref(d);
 	return id;
@@ -322,26 +160,27 @@ static const char policy_yaml[] =
 Test(http_policies, a_json_policy_reads_back_as_created, .init = setup, .fini = teardown)
 {
 	json_t *d = expect(201, "POST", "/policies", policy_json, NULL), *p, *got, *list, *acts;
-	int64_t id = integer(d, "id");
+	int64_t id = jget_int(d, "id");
 
 	p = json_object_get(d, "policy");
-	cr_assert_str_eq(str(d, "status"), "created");
-	cr_assert_str_eq(str(p, "name"), "payments_high_error_rate");
-	cr_assert_str_eq(str(p, "service"), "payments");
+	cr_assert_str_eq(jget_str(d, "status"), "created");
+	cr_assert_str_eq(jget_str(p, "name"), "payments_high_error_rate");
+	cr_assert_str_eq(jget_str(p, "service"), "payments");
 	cr_assert_eq(json_array_size(json_object_get(p, "services")), 1);
-	cr_assert_str_eq(str(p, "condition"), "error_rate > 0.2 and latency_p99 > 500");
-	cr_assert_float_eq(num(p, "for"), 10, 1e-9);
-	cr_assert_float_eq(num(p, "cooldown"), 300, 1e-9);
+	cr_assert_str_eq(jget_str(p, "condition"), "error_rate > 0.2 and latency_p99 > 500");
+	cr_assert_float_eq(jget_num(p, "for"), 10, 1e-9);
+	cr_assert_float_eq(jget_num(p, "cooldown"), 300, 1e-9);
 	cr_assert(json_is_true(json_object_get(p, "enabled")));
 	cr_assert(json_is_false(json_object_get(p, "dry_run")));
-	cr_assert_str_eq(str(p, "description"), "open the breaker when payments fail");
+	cr_assert_str_eq(jget_str(p, "description"), "open the breaker when payments fail");
 	acts = json_object_get(p, "actions");
 	cr_assert_eq(json_array_size(acts), 2);
-	cr_assert_str_eq(str(json_array_get(acts, 0), "type"), "circuit_breaker");
-	cr_assert_float_eq(num(json_object_get(json_array_get(acts, 0), "parameters"), "duration"),
-			   60, 1e-9);
-	cr_assert_str_eq(str(json_array_get(acts, 1), "type"), "alert");
-	cr_assert_str_eq(str(p, "origin"), "api");
+	cr_assert_str_eq(jget_str(json_array_get(acts, 0), "type"), "circuit_breaker");
+	cr_assert_float_eq(
+		jget_num(json_object_get(json_array_get(acts, 0), "parameters"), "duration"), 60,
+		1e-9);
+	cr_assert_str_eq(jget_str(json_array_get(acts, 1), "type"), "alert");
+	cr_assert_str_eq(jget_str(p, "origin"), "api");
 	cr_assert(json_object_get(p, "created_at") && json_object_get(p, "updated_at"));
 
 	got = get_policy(id);
@@ -349,7 +188,7 @@ Test(http_policies, a_json_policy_reads_back_as_created, .init = setup, .fini = 
 	json_decref(got);
 
 	list = get_ok("/policies");
-	cr_assert_eq(integer(list, "count"), 1);
+	cr_assert_eq(jget_int(list, "count"), 1);
 	cr_assert_eq(json_array_size(json_object_get(list, "policies")), 1);
 	cr_assert(json_equal(json_array_get(json_object_get(list, "policies"), 0), p));
 	json_decref(list);
@@ -375,9 +214,9 @@ Test(http_policies, yaml_and_json_give_the_same_policy, .init = setup, .fini = t
 		cy = comparable(py);
 		cr_assert(json_equal(cj, cy), "%s: %s vs %s", yaml_types[i],
 			  json_dumps(cj, JSON_SORT_KEYS), json_dumps(cy, JSON_SORT_KEYS));
-		cr_assert_str_eq(str(py, "name"), i == 0 ? "payments_high_error_rate_yam0"
-					   : i == 1 ? "payments_high_error_rate_yam1"
-						    : "payments_high_error_rate_yam2");
+		cr_assert_str_eq(jget_str(py, "name"), i == 0	? "payments_high_error_rate_yam0"
+						       : i == 1 ? "payments_high_error_rate_yam1"
+								: "payments_high_error_rate_yam2");
 		json_decref(cy);
 		json_decref(py);
 	}
@@ -395,17 +234,18 @@ Test(http_policies, a_body_without_content_type_is_read_by_its_first_character, 
 	int64_t b = create("name: b\nservice: x\ncondition: anomaly\naction: restart\n", "");
 
 	p = get_policy(a);
-	cr_assert_str_eq(str(json_array_get(json_object_get(p, "actions"), 0), "type"), "restart");
+	cr_assert_str_eq(jget_str(json_array_get(json_object_get(p, "actions"), 0), "type"),
+			 "restart");
 	json_decref(p);
 	p = get_policy(b);
-	cr_assert_str_eq(str(p, "name"), "b");
+	cr_assert_str_eq(jget_str(p, "name"), "b");
 	json_decref(p);
 	/* the earlier platform's form: "policies:" with exactly one */
 	create("policies:\n  - name: c\n    services: [\"*\"]\n    condition: anomaly\n"
 	       "    action: scale_up\n",
 	       "application/yaml");
 	p = get_ok("/policies");
-	cr_assert_eq(integer(p, "count"), 3);
+	cr_assert_eq(jget_int(p, "count"), 3);
 	json_decref(p);
 }
 
@@ -466,22 +306,23 @@ Test(http_policies, a_policy_that_breaks_a_rule_is_422_with_its_position, .init 
 			  bad[i].what);
 		cr_assert(json_is_string(json_object_get(err, "field")), "%s: field",
 			  bad[i].what);
-		cr_assert_gt(integer(err, "line"), 0, "%s", bad[i].what);
-		cr_assert_gt(integer(err, "column"), 0, "%s", bad[i].what);
+		cr_assert_gt(jget_int(err, "line"), 0, "%s", bad[i].what);
+		cr_assert_gt(jget_int(err, "column"), 0, "%s", bad[i].what);
 		if (bad[i].field)
-			cr_assert_not_null(strstr(str(err, "field"), bad[i].field),
-					   "%s: field '%s'", bad[i].what, str(err, "field"));
+			cr_assert_not_null(strstr(jget_str(err, "field"), bad[i].field),
+					   "%s: field '%s'", bad[i].what, jget_str(err, "field"));
 		if (bad[i].message)
-			cr_assert_not_null(strstr(str(err, "message"), bad[i].message),
-					   "%s: message '%s'", bad[i].what, str(err, "message"));
+			cr_assert_not_null(strstr(jget_str(err, "message"), bad[i].message),
+					   "%s: message '%s'", bad[i].what,
+					   jget_str(err, "message"));
 		/* the position is the parser's, for the bytes as sent */
 		if (policy_doc_parse(bad[i].body, strlen(bad[i].body), &pd, &perr) == 0) {
 			cr_assert_eq(pd->n, 2, "%s: only the two-policy document parses", bad[i].what);
 			policy_doc_free(pd);
 		} else {
-			cr_assert_eq(integer(err, "line"), perr.line, "%s", bad[i].what);
-			cr_assert_eq(integer(err, "column"), perr.column, "%s", bad[i].what);
-			cr_assert_str_eq(str(err, "field"), perr.field, "%s", bad[i].what);
+			cr_assert_eq(jget_int(err, "line"), perr.line, "%s", bad[i].what);
+			cr_assert_eq(jget_int(err, "column"), perr.column, "%s", bad[i].what);
+			cr_assert_str_eq(jget_str(err, "field"), perr.field, "%s", bad[i].what);
 		}
 		json_decref(doc);
 	}
@@ -493,16 +334,17 @@ Test(http_policies, a_policy_that_breaks_a_rule_is_422_with_its_position, .init 
 					      "application/yaml", 422, "invalid_policy");
 		json_t *err = json_object_get(doc, "error");
 
-		cr_assert_eq(integer(err, "line"), 3);
-		cr_assert_gt(integer(err, "column"), (json_int_t)strlen("condition: "),
-			     "past the start of the value: %lld", (long long)integer(err, "column"));
+		cr_assert_eq(jget_int(err, "line"), 3);
+		cr_assert_gt(jget_int(err, "column"), (json_int_t)strlen("condition: "),
+			     "past the start of the value: %lld",
+			     (long long)jget_int(err, "column"));
 		json_decref(doc);
 	}
 	/* nothing refused was kept */
 	{
 		json_t *list = get_ok("/policies");
 
-		cr_assert_eq(integer(list, "count"), 0);
+		cr_assert_eq(jget_int(list, "count"), 0);
 		json_decref(list);
 	}
 }
@@ -551,7 +393,7 @@ Test(http_policies, other_refusals, .init = setup, .fini = teardown)
 	json_decref(d);
 	free(huge);
 	d = get_ok("/policies");
-	cr_assert_eq(integer(d, "count"), 2);
+	cr_assert_eq(jget_int(d, "count"), 2);
 	json_decref(d);
 }
 
@@ -588,10 +430,10 @@ Test(http_policies, a_partial_json_update_keeps_the_other_fields, .init = setup,
 
 	snprintf(path, sizeof(path), "/policies/%lld", (long long)id);
 	d = expect(200, "PUT", path, "{\"cooldown\":\"10m\",\"enabled\":false}", NULL);
-	cr_assert_eq(integer(d, "id"), id);
-	cr_assert_str_eq(str(d, "status"), "updated");
+	cr_assert_eq(jget_int(d, "id"), id);
+	cr_assert_str_eq(jget_str(d, "status"), "updated");
 	p = json_object_get(d, "policy");
-	cr_assert_float_eq(num(p, "cooldown"), 600, 1e-9);
+	cr_assert_float_eq(jget_num(p, "cooldown"), 600, 1e-9);
 	cr_assert(json_is_false(json_object_get(p, "enabled")));
 	/* everything else as it was */
 	json_object_set(before, "cooldown", json_object_get(p, "cooldown"));
@@ -617,8 +459,8 @@ Test(http_policies, a_partial_json_update_keeps_the_other_fields, .init = setup,
 		   "action: restart\n",
 		   "application/yaml");
 	p = json_object_get(d, "policy");
-	cr_assert_str_eq(str(p, "condition"), "anomaly");
-	cr_assert_float_eq(num(p, "cooldown"), 300, 1e-9);
+	cr_assert_str_eq(jget_str(p, "condition"), "anomaly");
+	cr_assert_float_eq(jget_num(p, "cooldown"), 300, 1e-9);
 	cr_assert(json_is_true(json_object_get(p, "enabled")));
 	cr_assert_null(json_object_get(p, "description"));
 	cr_assert_eq(json_array_size(json_object_get(p, "actions")), 1);
@@ -630,7 +472,7 @@ Test(http_policies, a_partial_json_update_keeps_the_other_fields, .init = setup,
 					      "invalid_policy");
 
 		cr_assert_not_null(
-			strstr(str(json_object_get(doc, "error"), "field"), "cooldown"));
+			strstr(jget_str(json_object_get(doc, "error"), "field"), "cooldown"));
 		json_decref(doc);
 	}
 	json_decref(expect_error_ct("PUT", path, "{\"condition\":\"error_rate >\"}", NULL, 422,
@@ -644,8 +486,8 @@ Test(http_policies, a_partial_json_update_keeps_the_other_fields, .init = setup,
 	create("name: other\nservice: p\ncondition: anomaly\naction: restart\n", "text/yaml");
 	expect_error("PUT", path, "{\"name\":\"other\"}", 409, "conflict");
 	after = get_policy(id);
-	cr_assert_str_eq(str(after, "name"), "payments_high_error_rate");
-	cr_assert_str_eq(str(after, "condition"), "anomaly");
+	cr_assert_str_eq(jget_str(after, "name"), "payments_high_error_rate");
+	cr_assert_str_eq(jget_str(after, "condition"), "anomaly");
 	json_decref(after);
 	json_decref(before);
 }
@@ -661,15 +503,15 @@ Test(http_policies, a_deleted_policy_is_gone, .init = setup, .fini = teardown)
 
 	snprintf(path, sizeof(path), "/policies/%lld", (long long)a);
 	d = expect(200, "DELETE", path, NULL, NULL);
-	cr_assert_eq(integer(d, "id"), a);
-	cr_assert_str_eq(str(d, "status"), "deleted");
+	cr_assert_eq(jget_int(d, "id"), a);
+	cr_assert_str_eq(jget_str(d, "status"), "deleted");
 	json_decref(d);
 	expect_error("GET", path, NULL, 404, "not_found");
 	expect_error("DELETE", path, NULL, 404, "not_found");
 	expect_error("PUT", path, "{\"cooldown\":1}", 404, "not_found");
 	d = get_ok("/policies");
-	cr_assert_eq(integer(d, "count"), 1);
-	cr_assert_eq(integer(json_array_get(json_object_get(d, "policies"), 0), "id"), b);
+	cr_assert_eq(jget_int(d, "count"), 1);
+	cr_assert_eq(jget_int(json_array_get(json_object_get(d, "policies"), 0), "id"), b);
 	json_decref(d);
 	/* its name is free again */
 	create("name: a\nservice: p\ncondition: anomaly\naction: alert\n", "application/yaml");
@@ -712,7 +554,7 @@ Test(http_policies, a_dry_run_against_given_metrics, .init = setup, .fini = tear
 	expect_matched(d, (const char *const[]){ "error_rate > 0.2", "latency_p99 > 500", NULL });
 	todo = json_object_get(d, "actions_to_execute");
 	cr_assert_eq(json_array_size(todo), 2);
-	cr_assert_str_eq(str(json_array_get(todo, 0), "type"), "circuit_breaker");
+	cr_assert_str_eq(jget_str(json_array_get(todo, 0), "type"), "circuit_breaker");
 	cr_assert(json_is_object(json_object_get(json_array_get(todo, 0), "parameters")));
 	json_decref(d);
 
@@ -734,8 +576,9 @@ Test(http_policies, a_dry_run_against_given_metrics, .init = setup, .fini = tear
 		json_t *doc = expect_error_ct("POST", path, "{\"metrics\":{\"cpu\":1}}", NULL, 400,
 					      "bad_request");
 
-		cr_assert_not_null(strstr(str(json_object_get(doc, "error"), "message"), "'cpu'"),
-				   "the message names the metric");
+		cr_assert_not_null(
+			strstr(jget_str(json_object_get(doc, "error"), "message"), "'cpu'"),
+			"the message names the metric");
 		json_decref(doc);
 	}
 	expect_error("POST", path, "{\"metrics\":{\"error_rate\":\"high\"}}", 400, "bad_request");
@@ -792,7 +635,7 @@ Test(http_policies, a_dry_run_against_the_live_facts, .init = setup, .fini = tea
 	expect_matched(d, (const char *const[]){ "request_rate > 10", NULL });
 	svcs = json_object_get(d, "services");
 	cr_assert_eq(json_array_size(svcs), 1);
-	cr_assert_str_eq(str(json_array_get(svcs, 0), "service"), "orders");
+	cr_assert_str_eq(jget_str(json_array_get(svcs, 0), "service"), "orders");
 	cr_assert_eq(json_array_size(json_object_get(d, "actions_to_execute")), 1);
 	json_decref(d);
 	d = test_policy(id, "{\"service\":\"orders\"}");
@@ -806,7 +649,7 @@ Test(http_policies, a_dry_run_against_the_live_facts, .init = setup, .fini = tea
 	expect_error("POST", path, "{\"service\":\"nope\"}", 400, "bad_request");
 	/* nothing was recorded */
 	d = get_ok("/actions");
-	cr_assert_eq(integer(d, "count"), 0);
+	cr_assert_eq(jget_int(d, "count"), 0);
 	json_decref(d);
 }
 
@@ -856,14 +699,14 @@ Test(http_policies, status_and_evaluate, .init = setup, .fini = teardown)
 
 	d = get_ok("/status");
 	cr_assert(json_is_true(json_object_get(d, "auto_remediation_enabled")));
-	cr_assert_eq(integer(d, "policies_loaded"), 0);
-	cr_assert_eq(integer(d, "policies_enabled"), 0);
-	cr_assert_eq(integer(d, "actions_executed"), 0);
-	cr_assert_eq(integer(d, "actions_skipped"), 0);
-	cr_assert_eq(integer(d, "evaluations"), 0);
+	cr_assert_eq(jget_int(d, "policies_loaded"), 0);
+	cr_assert_eq(jget_int(d, "policies_enabled"), 0);
+	cr_assert_eq(jget_int(d, "actions_executed"), 0);
+	cr_assert_eq(jget_int(d, "actions_skipped"), 0);
+	cr_assert_eq(jget_int(d, "evaluations"), 0);
 	cr_assert(json_is_null(json_object_get(d, "last_check")), "no evaluation yet");
-	cr_assert_eq(integer(d, "max_actions_per_hour"), 20);
-	cr_assert_eq(integer(d, "actions_last_hour"), 0);
+	cr_assert_eq(jget_int(d, "max_actions_per_hour"), 20);
+	cr_assert_eq(jget_int(d, "actions_last_hour"), 0);
 	cr_assert(json_is_null(json_object_get(d, "executor")), "no executor runs");
 	cr_assert_eq(json_array_size(json_object_get(d, "breakers")), 0);
 	cr_assert(json_is_array(json_object_get(d, "breakers")));
@@ -880,9 +723,9 @@ Test(http_policies, status_and_evaluate, .init = setup, .fini = teardown)
 	cr_assert(json_is_string(json_object_get(d, "message")));
 	acts = json_object_get(d, "actions");
 	cr_assert_eq(json_array_size(acts), 2, "one decision per action of the enabled policy");
-	cr_assert_str_eq(str(json_array_get(acts, 0), "action"), "alert");
-	cr_assert_str_eq(str(json_array_get(acts, 1), "action"), "restart");
-	cr_assert_str_eq(str(json_array_get(acts, 0), "service"), "orders");
+	cr_assert_str_eq(jget_str(json_array_get(acts, 0), "action"), "alert");
+	cr_assert_str_eq(jget_str(json_array_get(acts, 1), "action"), "restart");
+	cr_assert_str_eq(jget_str(json_array_get(acts, 0), "service"), "orders");
 	json_decref(d);
 	/* in cooldown now: the next evaluation records it once as skipped, or nothing */
 	d = expect(200, "POST", "/evaluate", "{}", NULL);
@@ -891,17 +734,17 @@ Test(http_policies, status_and_evaluate, .init = setup, .fini = teardown)
 	expect_error("POST", "/evaluate", "[]", 400, "invalid_json");
 
 	d = get_ok("/status");
-	cr_assert_eq(integer(d, "policies_loaded"), 2);
-	cr_assert_eq(integer(d, "policies_enabled"), 1);
-	cr_assert_geq(integer(d, "evaluations"), 2);
+	cr_assert_eq(jget_int(d, "policies_loaded"), 2);
+	cr_assert_eq(jget_int(d, "policies_enabled"), 1);
+	cr_assert_geq(jget_int(d, "evaluations"), 2);
 	cr_assert(json_is_string(json_object_get(d, "last_check")));
-	cr_assert_geq(integer(d, "actions_executed") + integer(d, "actions_skipped"), 2);
+	cr_assert_geq(jget_int(d, "actions_executed") + jget_int(d, "actions_skipped"), 2);
 	json_decref(d);
 
 	/* the decisions are actions */
 	d = get_ok("/actions");
-	cr_assert_geq(integer(d, "count"), 2);
-	cr_assert_str_eq(str(json_array_get(json_object_get(d, "actions"), 0), "policy_name"),
+	cr_assert_geq(jget_int(d, "count"), 2);
+	cr_assert_str_eq(jget_str(json_array_get(json_object_get(d, "actions"), 0), "policy_name"),
 			 "busy");
 	json_decref(d);
 }
@@ -943,6 +786,6 @@ Test(http_policies, without_an_engine_its_routes_are_503, .init = setup_no_engin
 		expect_error(routes[i].method, routes[i].path, routes[i].body, 503, "unavailable");
 	/* reads of the actions come from the store, not the engine */
 	d = get_ok("/actions");
-	cr_assert_eq(integer(d, "count"), 0);
+	cr_assert_eq(jget_int(d, "count"), 0);
 	json_decref(d);
 }

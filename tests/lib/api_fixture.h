@@ -1,0 +1,108 @@
+/*
+ * A running aggregator API for the tests of its routes over HTTP: listening
+ * on 127.0.0.1 (an ephemeral port) over a store in a temporary directory
+ * and an in-memory series, in front of a policy engine and an executor when
+ * the test asks for them. The engine's own thread evaluates once an hour:
+ * nothing is decided while a test runs unless the test asks for it.
+ *
+ * Header-only, static inline: it starts aggregator code, and the objects of
+ * tests/lib/ are linked into every unit test, also those of common/ and
+ * agent/ that link no aggregator code.
+ */
+#ifndef PRP_TESTS_LIB_API_FIXTURE_H
+#define PRP_TESTS_LIB_API_FIXTURE_H
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "aggregator/http/api.h"
+#include "aggregator/policy/engine.h"
+#include "aggregator/policy/executor.h"
+#include "aggregator/series.h"
+#include "aggregator/store/store.h"
+#include "tests/lib/tmpdir.h"
+
+/* What runs behind the API besides the store and the series. */
+enum api_fixture_flags {
+	API_FIXTURE_ENGINE = 1 << 0,
+	API_FIXTURE_EXECUTOR = 1 << 1, /* the engine's: one worker, short timeouts */
+};
+
+/* No evaluation by the engine's own thread during a test. */
+#define API_FIXTURE_QUIET_MS (3600 * 1000)
+
+struct api_fixture {
+	char dir[128];
+	struct store_options so;
+	struct series *series;
+	struct executor *executor; /* NULL without API_FIXTURE_EXECUTOR */
+	struct engine *engine;	   /* NULL without API_FIXTURE_ENGINE */
+	struct api *api;
+};
+
+/*
+ * Starts what @flags (enum api_fixture_flags) ask for, then the API, in
+ * /tmp/prp-test-@what-XXXXXX. Without an engine the store is created before
+ * the API starts, as it is once ingest has run. Asserts on failure.
+ */
+static inline void api_fixture_start(struct api_fixture *f, const char *what, unsigned flags)
+{
+	struct api_config c = {
+		.bind_address = "127.0.0.1",
+		.threads = 2,
+		.version = "test",
+		.store = &f->so,
+	};
+
+	memset(f, 0, sizeof(*f));
+	tmpdir_make(f->dir, sizeof(f->dir), what);
+	f->so = (struct store_options){ .dir = f->dir, .raw_hours = 24, .minute_days = 14 };
+	f->series = series_new();
+	if (flags & API_FIXTURE_EXECUTOR) {
+		struct executor_config xc;
+
+		executor_config_default(&xc);
+		xc.store = f->so;
+		xc.workers = 1;
+		xc.exec_timeout_ms = 2000;
+		xc.agent_timeout_ms = 1000;
+		cr_assert_eq(executor_start(&f->executor, &xc), 0);
+	}
+	if (flags & API_FIXTURE_ENGINE) {
+		struct engine_config ec;
+
+		engine_config_default(&ec);
+		ec.store = f->so;
+		ec.series = f->series;
+		ec.executor = f->executor;
+		ec.interval_ms = API_FIXTURE_QUIET_MS;
+		cr_assert_eq(engine_start(&f->engine, &ec), 0);
+	} else {
+		struct store *st;
+
+		cr_assert_eq(store_open(&st, &f->so), 0);
+		store_close(st);
+	}
+	c.series = f->series;
+	c.engine = f->engine;
+	c.executor = f->executor;
+	cr_assert_eq(api_start(&f->api, &c), 0);
+}
+
+/* Stops all that api_fixture_start() started and removes its directory. */
+static inline void api_fixture_stop(struct api_fixture *f)
+{
+	api_stop(f->api);
+	engine_stop(f->engine);
+	executor_stop(f->executor);
+	series_free(f->series);
+	tmpdir_remove(f->dir);
+}
+
+/* The port the API listens on. */
+static inline unsigned api_fixture_port(const struct api_fixture *f)
+{
+	return api_port(f->api);
+}
+
+#endif
