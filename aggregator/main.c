@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "aggregator/aggregator_config.h"
+#include "aggregator/analysis/llm.h"
 #include "aggregator/detect/detection.h"
 #include "aggregator/http/api.h"
 #include "aggregator/ingest.h"
@@ -171,6 +172,9 @@ int main(int argc, char **argv)
 	struct executor *executor = NULL;
 	struct engine *engine = NULL;
 	struct breaker_health bh = { 0 };
+	struct llm_config lc;
+	struct llm *llm = NULL;
+	char why[256];
 	bool check_only = false;
 	char host[256];
 	uint16_t port = 0;
@@ -243,6 +247,15 @@ int main(int argc, char **argv)
 		log_error_err(ret, "aggregator: the policy engine could not start");
 		goto out;
 	}
+	aggregator_config_llm(&cfg, &lc);
+	ret = llm_new(&lc, &llm, why, sizeof(why));
+	if (ret) {
+		log_error("aggregator: analysis.llm: %s", why);
+		goto out;
+	}
+	if (llm_enabled(llm))
+		log_info("aggregator: analysis prose by the model %s at %s", llm_model(llm),
+			 llm_endpoint(llm));
 	so.read_only = true;
 	ret = api_start(&api, &(struct api_config){ .bind_address = host,
 						     .port = port,
@@ -254,7 +267,8 @@ int main(int argc, char **argv)
 						     .ingest_arg = ingest,
 						     .detection = detection,
 						     .engine = engine,
-						     .executor = executor });
+						     .executor = executor,
+						     .llm = llm });
 	if (ret) {
 		log_error_err(ret, "aggregator: the HTTP API could not listen on %s", cfg.listen);
 		goto out;
@@ -265,6 +279,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
+	llm_free(llm);
 	engine_stop(engine);
 	executor_stop(executor);
 	detection_stop(detection);

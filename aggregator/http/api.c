@@ -48,6 +48,7 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.detection = c->detection;
 	a->env.engine = c->engine;
 	a->env.executor = c->executor;
+	a->env.llm = c->llm;
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
 		goto out_free;

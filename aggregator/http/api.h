@@ -23,6 +23,7 @@
 struct detection;
 struct engine;
 struct executor;
+struct llm;
 struct series;
 struct store_options;
 
@@ -64,6 +65,7 @@ struct api_config {
 	struct detection *detection; /* borrowed; must outlive the api; NULL: 503 on its routes */
 	struct engine *engine;	     /* borrowed; must outlive the api; NULL: 503 on its routes */
 	struct executor *executor;   /* borrowed; must outlive the api; NULL: /status without it */
+	const struct llm *llm;	     /* borrowed; must outlive the api; NULL: no LLM */
 };
 
 #define API_CONNECTION_LIMIT	 1024

@@ -12,6 +12,7 @@
 #include "aggregator/http/api.h"
 
 struct health_cache;
+struct llm;
 struct readers;
 
 struct api_env {
@@ -25,6 +26,7 @@ struct api_env {
 	struct detection *detection; /* borrowed; thread-safe (detection.h); may be NULL */
 	struct engine *engine;	     /* borrowed; thread-safe (engine.h); may be NULL */
 	struct executor *executor;   /* borrowed; thread-safe (executor.h); may be NULL */
+	const struct llm *llm;	     /* borrowed; thread-safe (llm.h); NULL or off: built-in prose */
 };
 
 #endif
