@@ -171,7 +171,8 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -isystem /usr/include/p11-kit
 # the aggregator parsers of untrusted input that have a target
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(DEMO_SRCS) \
 	aggregator/http/query.c aggregator/detect/csv_row.c aggregator/policy/condition.c \
-	aggregator/policy/policy_doc.c aggregator/policy/policy_yaml.c aggregator/policy/policy_action.c)
+	aggregator/policy/policy_doc.c aggregator/policy/policy_yaml.c aggregator/policy/policy_action.c \
+	aggregator/analysis/chat_intent.c)
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	$(call say,FUZZCC,$@)
