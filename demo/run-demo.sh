@@ -113,8 +113,13 @@ grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /   
 python3 -u - "$API" <<'EOF_WATCH' &
 import json, sys, time, urllib.request
 api, seen, warned, acted = sys.argv[1], {}, set(), {}
+rca_at, rca_last = None, 0
 def get(path):
     return json.load(urllib.request.urlopen(api + path, timeout=2))
+def post(path, body):
+    req = urllib.request.Request(api + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req, timeout=10))
 def say(msg):
     print("%s demo: %s" % (time.strftime("%H:%M:%S", time.gmtime()), msg))
 while True:
@@ -132,6 +137,8 @@ while True:
         seen[a["id"]] = state
         say("anomaly %s: %s %s = %.4g (expected %.4g), %s, id %d" % (what, a["service"], a["metric"],
             a["current_value"], a["expected_range"]["mean"], a["severity"], a["id"]))
+        if what == "detected" and a["severity"] != "info" and rca_at is None and time.time() - rca_last > 120:
+            rca_at = time.time() + 8  # let the incident show on every service first
     try:
         actions = get("/actions?limit=50")["actions"]
     except Exception:
@@ -148,6 +155,17 @@ while True:
                 a["policy_name"] or "hand", a["status"], a["reason"]))
         else:
             say("action %d: %s on %s: %s" % (a["action_id"], what, a["service"], a["status"]))
+    if rca_at is not None and time.time() >= rca_at:
+        rca_at, rca_last = None, time.time()
+        try:
+            r = post("/rca", {"time_range": "2m"})
+            rc = r.get("root_cause") or {}
+            say("root cause: %s (confidence %.0f%%): %s" % (rc.get("service") or "none found",
+                100 * (r.get("confidence") or 0), rc.get("reason") or r.get("rca", "")))
+            for s in (r.get("suspected_services") or [])[1:3]:
+                say("  also affected: %s (score %.2f)" % (s["service"], s["score"]))
+        except Exception as e:
+            say("root cause analysis failed: %s" % e)
     for p in predictions:
         key = (p["service"], p["metric"])
         if p["will_breach"] and key not in warned:

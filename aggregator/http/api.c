@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "aggregator/analysis/chat_sessions.h"
 #include "aggregator/http/api_env.h"
 #include "aggregator/http/health_cache.h"
 #include "aggregator/http/http.h"
@@ -15,6 +16,10 @@
 #include "aggregator/store/store.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"
+
+/* Conversations of /chat remembered, and for how long after their last question. */
+#define API_CHAT_CONVERSATIONS	     1024
+#define API_CHAT_CONVERSATION_TTL_MS (3600 * 1000)
 
 struct api {
 	struct api_env env;
@@ -49,6 +54,7 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.engine = c->engine;
 	a->env.executor = c->executor;
 	a->env.llm = c->llm;
+	a->env.chat = chat_sessions_new(API_CHAT_CONVERSATIONS, API_CHAT_CONVERSATION_TTL_MS);
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
 		goto out_free;
@@ -67,6 +73,7 @@ out_env:
 out_readers:
 	readers_free(a->env.readers);
 out_free:
+	chat_sessions_free(a->env.chat);
 	free(a->version);
 	free(a);
 	return err;
@@ -84,6 +91,7 @@ void api_stop(struct api *a)
 	http_stop(a->server);
 	health_cache_free(a->env.health);
 	readers_free(a->env.readers);
+	chat_sessions_free(a->env.chat);
 	free(a->version);
 	free(a);
 }

@@ -13,6 +13,7 @@
 
 struct health_cache;
 struct llm;
+struct chat_sessions;
 struct readers;
 
 struct api_env {
@@ -27,6 +28,7 @@ struct api_env {
 	struct engine *engine;	     /* borrowed; thread-safe (engine.h); may be NULL */
 	struct executor *executor;   /* borrowed; thread-safe (executor.h); may be NULL */
 	const struct llm *llm;	     /* borrowed; thread-safe (llm.h); NULL or off: built-in prose */
+	struct chat_sessions *chat;  /* owned by struct api; its own lock */
 };
 
 #endif

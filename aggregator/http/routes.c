@@ -13,13 +13,17 @@
 
 #include "aggregator/http/api.h"
 #include "aggregator/http/api_actions.h"
+#include "aggregator/http/api_advice.h"
 #include "aggregator/http/api_agents.h"
+#include "aggregator/http/api_analysis.h"
 #include "aggregator/http/api_anomalies.h"
+#include "aggregator/http/api_chat.h"
 #include "aggregator/http/api_health.h"
 #include "aggregator/http/api_ml.h"
 #include "aggregator/http/api_policies.h"
 #include "aggregator/http/api_predictions.h"
 #include "aggregator/http/api_services.h"
+#include "aggregator/http/api_summarize.h"
 #include "aggregator/http/api_topology.h"
 #include "aggregator/policy/policy_doc.h"
 #include "common/compiler.h"
@@ -57,6 +61,10 @@ static const struct route routes[] = {
 	{ "GET", "/actions/history",        api_actions_history,     ROLE_VIEWER, 0 },
 	{ "POST", "/actions/execute",       api_actions_execute,     ROLE_OPERATOR, 16384 },
 	{ "GET", "/actions/{id}/status",    api_actions_status,      ROLE_VIEWER, 0 },
+	{ "POST", "/summarize",             api_summarize_post,      ROLE_VIEWER, API_SUMMARIZE_BODY_MAX },
+	{ "POST", "/advice",                api_advice_post,         ROLE_VIEWER, API_ADVICE_BODY_MAX },
+	{ "POST", "/rca",                   api_analysis_rca,        ROLE_VIEWER, API_ANALYSIS_MAX_BODY },
+	{ "POST", "/chat",                  api_chat,                ROLE_VIEWER, API_CHAT_BODY_MAX },
 };
 /* clang-format on */
 

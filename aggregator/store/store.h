@@ -131,6 +131,24 @@ int store_service_series(struct store *s, const char *tenant, const char *servic
 			 const char *metric, int64_t since_ms, int64_t until_ms, int64_t step_ms,
 			 struct store_point **out, size_t *n);
 
+/*
+ * Every figure of a service per step of @step_ms from @since_ms, in one
+ * pass (store_service_series() reads one metric per pass): the sums of the
+ * windows whose time falls in [t_ms, t_ms + step_ms), and the latency
+ * percentiles of their merged requests. Steps with no window are left out;
+ * the same checks and errors as store_service_series(). free() *out.
+ */
+struct store_step {
+	int64_t t_ms;
+	uint64_t windows, requests, errors; /* errors: answered 5xx */
+	uint64_t syscalls, syscall_errors;
+	struct window_tcp tcp;
+	double latency_p50_ms, latency_p99_ms; /* 0 without requests */
+};
+int store_service_steps(struct store *s, const char *tenant, const char *service,
+			int64_t since_ms, int64_t until_ms, int64_t step_ms, struct store_step **out,
+			size_t *n);
+
 /* An edge of the call graph over a range: calls of @from to @to. */
 struct store_edge {
 	char from[SERVICE_NAME_MAX];

@@ -312,12 +312,13 @@ static const struct {
 };
 
 struct series {
-	int metric; /* index in metrics[] */
+	int metric; /* index in metrics[]; -1 for store_service_steps(): every figure */
 	unsigned raw; /* STORE_ROW_RAW while reading raw rows */
 	int64_t since_ms, until_ms, step_ms;
 	int64_t cur_t; /* start of the step being summed; INT64_MIN before the first */
 	struct store_agg cur;
-	struct store_point *v;
+	struct store_point *v; /* one metric */
+	struct store_step *sv; /* or every figure (metric -1) */
 	size_t n, alloc;
 };
 
@@ -362,16 +363,41 @@ static double series_value(const struct series *x)
 	return 0;
 }
 
+static void series_emit_step(struct series *x)
+{
+	const struct store_agg *a = &x->cur;
+	struct store_step *p;
+
+	if (x->n == x->alloc) {
+		x->alloc = x->alloc ? x->alloc * 2 : 64;
+		x->sv = xreallocarray(x->sv, x->alloc, sizeof(*x->sv));
+	}
+	p = &x->sv[x->n++];
+	p->t_ms = x->cur_t;
+	p->windows = a->windows;
+	p->requests = a->requests;
+	p->errors = a->errors;
+	p->syscalls = a->syscalls;
+	p->syscall_errors = a->syscall_errors;
+	p->tcp = a->tcp;
+	p->latency_p50_ms = (double)hist_quantile(&a->latency_ns, 0.50) / 1e6;
+	p->latency_p99_ms = (double)hist_quantile(&a->latency_ns, 0.99) / 1e6;
+}
+
 static void series_emit(struct series *x)
 {
 	if (x->cur_t == INT64_MIN)
 		return;
-	if (x->n == x->alloc) {
-		x->alloc = x->alloc ? x->alloc * 2 : 64;
-		x->v = xreallocarray(x->v, x->alloc, sizeof(*x->v));
+	if (x->metric < 0) {
+		series_emit_step(x);
+	} else {
+		if (x->n == x->alloc) {
+			x->alloc = x->alloc ? x->alloc * 2 : 64;
+			x->v = xreallocarray(x->v, x->alloc, sizeof(*x->v));
+		}
+		x->v[x->n].t_ms = x->cur_t;
+		x->v[x->n++].v = series_value(x);
 	}
-	x->v[x->n].t_ms = x->cur_t;
-	x->v[x->n++].v = series_value(x);
 	store_agg_reset(&x->cur);
 	x->cur_t = INT64_MIN;
 }
@@ -387,7 +413,47 @@ static int add_series_row(sqlite3_stmt *st, void *arg)
 		x->cur_t = step_t;
 	}
 	return store_agg_add_row(&x->cur, st, 1,
-				 metrics[x->metric].q > 0 ? STORE_ROW_LATENCY | x->raw : 0);
+				 x->metric < 0 || metrics[x->metric].q > 0
+					 ? STORE_ROW_LATENCY | x->raw
+					 : 0);
+}
+
+/* Reads the rows of [since, until) into @x (set up by the caller) in steps. */
+static int series_read(struct store *s, const char *tenant, const char *service,
+		       struct series *x)
+{
+	struct range r;
+	int err = service_check(s, tenant, service);
+
+	if (err)
+		return err;
+	err = range_split(s, tenant, x->since_ms, x->until_ms, &r);
+	if (err)
+		return err;
+	store_agg_init(&x->cur);
+	/* the minute part is all before the raw part: the steps come out in order */
+	err = each_row(s, STMT_SERIES_MINUTE, tenant, service, r.minute_since, r.minute_until,
+		       add_series_row, x);
+	x->raw = STORE_ROW_RAW;
+	if (!err)
+		err = each_row(s, STMT_SERIES_RAW, tenant, service, r.raw_since, r.raw_until,
+			       add_series_row, x);
+	if (!err)
+		series_emit(x);
+	store_agg_release(&x->cur);
+	return err;
+}
+
+/* The checks of store_service_series() on a range and a step. */
+static int series_range_ok(int64_t since_ms, int64_t until_ms, int64_t step_ms)
+{
+	if (step_ms < STORE_SERIES_STEP_MIN_MS || since_ms > until_ms ||
+	    since_ms < -STORE_TIME_MAX || until_ms > STORE_TIME_MAX)
+		return -EINVAL;
+	if ((until_ms - since_ms) / step_ms + ((until_ms - since_ms) % step_ms != 0) >
+	    STORE_SERIES_POINTS_MAX)
+		return -E2BIG;
+	return 0;
 }
 
 int store_service_series(struct store *s, const char *tenant, const char *service,
@@ -395,7 +461,6 @@ int store_service_series(struct store *s, const char *tenant, const char *servic
 			 struct store_point **out, size_t *n)
 {
 	struct series x = { .metric = -1, .cur_t = INT64_MIN };
-	struct range r;
 	int err;
 
 	*out = NULL;
@@ -403,37 +468,45 @@ int store_service_series(struct store *s, const char *tenant, const char *servic
 	for (size_t i = 0; metric && i < PRP_ARRAY_SIZE(metrics); i++)
 		if (!strcmp(metrics[i].name, metric))
 			x.metric = (int)i;
-	if (x.metric < 0 || step_ms < STORE_SERIES_STEP_MIN_MS || since_ms > until_ms ||
-	    since_ms < -STORE_TIME_MAX || until_ms > STORE_TIME_MAX)
+	if (x.metric < 0)
 		return -EINVAL;
-	if ((until_ms - since_ms) / step_ms + ((until_ms - since_ms) % step_ms != 0) >
-	    STORE_SERIES_POINTS_MAX)
-		return -E2BIG;
-	err = service_check(s, tenant, service);
-	if (err)
-		return err;
-	err = range_split(s, tenant, since_ms, until_ms, &r);
+	err = series_range_ok(since_ms, until_ms, step_ms);
 	if (err)
 		return err;
 	x.since_ms = since_ms;
 	x.until_ms = until_ms;
 	x.step_ms = step_ms;
-	store_agg_init(&x.cur);
-	/* the minute part is all before the raw part: the steps come out in order */
-	err = each_row(s, STMT_SERIES_MINUTE, tenant, service, r.minute_since, r.minute_until,
-		       add_series_row, &x);
-	x.raw = STORE_ROW_RAW;
-	if (!err)
-		err = each_row(s, STMT_SERIES_RAW, tenant, service, r.raw_since, r.raw_until,
-			       add_series_row, &x);
-	if (!err)
-		series_emit(&x);
-	store_agg_release(&x.cur);
+	err = series_read(s, tenant, service, &x);
 	if (err) {
 		free(x.v);
 		return err;
 	}
 	*out = x.v;
+	*n = x.n;
+	return 0;
+}
+
+int store_service_steps(struct store *s, const char *tenant, const char *service,
+			int64_t since_ms, int64_t until_ms, int64_t step_ms, struct store_step **out,
+			size_t *n)
+{
+	struct series x = { .metric = -1, .cur_t = INT64_MIN };
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = series_range_ok(since_ms, until_ms, step_ms);
+	if (err)
+		return err;
+	x.since_ms = since_ms;
+	x.until_ms = until_ms;
+	x.step_ms = step_ms;
+	err = series_read(s, tenant, service, &x);
+	if (err) {
+		free(x.sv);
+		return err;
+	}
+	*out = x.sv;
 	*n = x.n;
 	return 0;
 }

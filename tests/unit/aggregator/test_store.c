@@ -441,6 +441,62 @@ Test(store, series_sum_each_step_and_leave_out_empty_steps)
 		hist_release(&e[i].latency_ns);
 }
 
+/* The value of @metric at step @t_ms, read alone through store_service_series(). */
+static double series_at(struct store *s, const char *metric, int64_t t_ms, int64_t step)
+{
+	struct store_point *p;
+	size_t n;
+	double v = -1;
+
+	cr_assert_eq(store_service_series(s, "default", "svc0", metric, T0, T0 + 60000, step, &p,
+					  &n),
+		     0);
+	for (size_t i = 0; i < n; i++)
+		if (p[i].t_ms == t_ms)
+			v = p[i].v;
+	free(p);
+	return v;
+}
+
+Test(store, steps_give_every_figure_of_a_step_in_one_pass)
+{
+	uint64_t seq[2] = { 0 };
+	struct store_step *v;
+	size_t n;
+	struct store *s = open_store(0, 0);
+
+	put_frames(s, 2, T0, 10, 1, seq, NULL, 0, 0);
+	put_frames(s, 2, T0 + 30000, 10, 1, seq, NULL, 0, 0);
+	cr_assert_eq(store_service_steps(s, "default", "svc0", T0, T0 + 60000, 5000, &v, &n), 0);
+	cr_assert_eq(n, 4, "steps without windows are left out (got %zu)", n);
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = v[i].t_ms;
+
+		cr_assert_eq(t, T0 + (i < 2 ? 0 : 20000) + (int64_t)i * 5000);
+		cr_assert_eq(v[i].windows, 10, "2 agents x 5 s");
+		cr_assert_eq((double)v[i].requests, series_at(s, "requests", t, 5000));
+		cr_assert_eq((double)v[i].errors, series_at(s, "errors", t, 5000));
+		cr_assert_eq((double)v[i].syscalls, series_at(s, "syscalls", t, 5000));
+		cr_assert_eq((double)v[i].syscall_errors, series_at(s, "syscall_errors", t, 5000));
+		cr_assert_eq((double)v[i].tcp.retransmits, series_at(s, "tcp_retransmits", t, 5000));
+		cr_assert_float_eq(v[i].latency_p50_ms, series_at(s, "latency_p50", t, 5000), 1e-9);
+		cr_assert_float_eq(v[i].latency_p99_ms, series_at(s, "latency_p99", t, 5000), 1e-9);
+	}
+	free(v);
+	cr_assert_eq(store_service_steps(s, "default", "svc0", T0, T0 + 1000, 999, &v, &n),
+		     -EINVAL);
+	cr_assert_eq(store_service_steps(s, "default", "svc0", T0 + 1000, T0, 1000, &v, &n),
+		     -EINVAL);
+	cr_assert_eq(store_service_steps(s, "default", "svc0", T0, T0 + 100001LL * 1000, 1000, &v,
+					 &n),
+		     -E2BIG);
+	cr_assert_eq(store_service_steps(s, "default", "gone", T0, T0 + 1000, 1000, &v, &n),
+		     -ENOENT);
+	cr_assert_null(v);
+	cr_assert_eq(n, 0);
+	store_close(s);
+}
+
 /* ---- topology ---- */
 
 Test(store, topology_sums_each_edge_over_the_range)
