@@ -62,8 +62,8 @@ static const struct cfg_key aggregator_keys[] = {
 		       "they are only recorded, as skipped"),
 	CFG_UINT("policy.max_actions_per_hour", struct aggregator_config,
 		 policy_max_actions_per_hour, 20, 0, 100000,
-		 "the brake on remediation storms: actions past this many in the last hour are "
-		 "skipped; 0: no brake"),
+		 "the brake on remediation storms: remedies (every action but alert and webhook) "
+		 "past this many in the last hour are skipped; 0: no brake"),
 	CFG_LIST("action.exec_allow", struct aggregator_config, action_exec_allow, NULL,
 		 "the commands an exec action may run, each exactly as a policy writes it (run "
 		 "with /bin/sh -c)"),

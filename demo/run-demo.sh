@@ -59,6 +59,8 @@ start() {
 trap 'stop_all; exit 0' INT TERM
 
 # The aggregator, with one key for the demo's tenant that the agent signs with.
+# Every demo starts from an empty store and spool: what it prints is this run's.
+rm -rf "$VAR/data" "$VAR/spool"
 mkdir -p "$VAR/keys/default" "$VAR/data"
 [ -s "$VAR/keys/default/tenant.key" ] ||
 	(umask 077 && head -c 32 /dev/urandom | base64 >"$VAR/keys/default/tenant.key")

@@ -103,6 +103,49 @@ static void brake_add(struct engine *e, int64_t t)
 	e->brake[e->nbrake++] = t;
 }
 
+/*
+ * Whether @t changes the system (and so counts against the hourly brake):
+ * alerts and webhooks only tell, and must still go out when the brake
+ * holds, which is exactly when someone should hear of it.
+ */
+static bool remediates(enum policy_action_type t)
+{
+	return t != POLICY_ACTION_ALERT && t != POLICY_ACTION_WEBHOOK;
+}
+
+static size_t remedies_of(const struct policy *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nactions; i++)
+		n += remediates(p->actions[i].type);
+	return n;
+}
+
+/* The remedies executed in the last hour, from the store: a restart does not reset the brake. */
+static void brake_load(struct engine *e, int64_t now)
+{
+	struct store_action_filter f = { .status = -1,
+					 .since_ms = now - ENGINE_HOUR_MS,
+					 .limit = ENGINE_BRAKE_MAX * 4 };
+	struct store_action *v = NULL;
+	size_t n = 0;
+
+	if (store_actions_list(e->store, &f, &v, &n, NULL))
+		return;
+	for (size_t i = n; i-- > 0;) { /* oldest first */
+		int t = -1;
+
+		for (int k = 0; k < POLICY_ACTION_COUNT && t < 0; k++)
+			if (!strcmp(v[i].type, policy_action_type_name((enum policy_action_type)k)))
+				t = k;
+		if (t >= 0 && remediates((enum policy_action_type)t) &&
+		    v[i].status != STORE_ACTION_SKIPPED)
+			brake_add(e, v[i].created_ms);
+	}
+	store_actions_free(v, n);
+}
+
 /* ---- decisions ---- */
 
 static struct engine_hold *hold_of(struct engine_policy *ep, const char *service)
@@ -183,12 +226,15 @@ static json_t *decision_json(const struct store_action *a)
  * NULL).
  */
 static void decide(struct engine *e, struct engine_policy *ep, struct engine_hold *hold,
-		   const char *reason, const char *skip, int64_t now, json_t *out)
+		   const char *reason, const char *skip_all, const char *skip_remedies,
+		   int64_t now, json_t *out)
 {
 	const struct policy *p = engine_policy_of(ep);
 
 	for (size_t i = 0; i < p->nactions; i++) {
 		struct store_action a = { .created_ms = now };
+		bool remedy = remediates(p->actions[i].type);
+		const char *skip = skip_all ? skip_all : remedy ? skip_remedies : NULL;
 		int ret;
 
 		snprintf(a.tenant, sizeof(a.tenant), "%s", ep->tenant);
@@ -214,7 +260,8 @@ static void decide(struct engine *e, struct engine_policy *ep, struct engine_hol
 			ret = executor_submit(e->cfg.executor, &a);
 			if (!ret) {
 				e->executed++;
-				brake_add(e, now);
+				if (remedy)
+					brake_add(e, now);
 			}
 			log_info("policy: '%s' fired for %s: %s (%s)", p->name, hold->service,
 				 a.type, reason);
@@ -234,6 +281,7 @@ static void fire(struct engine *e, struct engine_policy *ep, struct engine_hold 
 {
 	const struct policy *p = engine_policy_of(ep);
 	char reason[ENGINE_REASON_MAX], skip[160];
+	size_t remedies = remedies_of(p);
 
 	reason_of(p, f, reason, sizeof(reason));
 	if (hold->last_fired_ms && now - hold->last_fired_ms < p->cooldown_ms) {
@@ -245,25 +293,25 @@ static void fire(struct engine *e, struct engine_policy *ep, struct engine_hold 
 		hold->last_skip_ms = now;
 		int64_t fired = hold->last_fired_ms;
 
-		decide(e, ep, hold, reason, skip, now, out);
+		decide(e, ep, hold, reason, skip, NULL, now, out);
 		hold->last_fired_ms = fired; /* a skip does not restart the cooldown */
 		return;
 	}
 	brake_expire(e, now);
-	if (p->dry_run)
-		decide(e, ep, hold, reason, "dry run", now, out);
-	else if (!e->auto_remediation)
-		decide(e, ep, hold, reason, "auto-remediation is off", now, out);
-	else if (e->cfg.max_actions_per_hour &&
-		 e->nbrake + p->nactions > e->cfg.max_actions_per_hour) {
+	if (p->dry_run) {
+		decide(e, ep, hold, reason, "dry run", NULL, now, out);
+	} else if (!e->auto_remediation) {
+		decide(e, ep, hold, reason, "auto-remediation is off", NULL, now, out);
+	} else if (remedies && e->cfg.max_actions_per_hour &&
+		   e->nbrake + remedies > e->cfg.max_actions_per_hour) {
 		snprintf(skip, sizeof(skip), "hourly brake: %zu of %u actions in the last hour",
 			 e->nbrake, e->cfg.max_actions_per_hour);
 		log_warn("policy: the hourly brake holds back '%s' for %s (%zu actions in the "
 			 "last hour)",
 			 p->name, hold->service, e->nbrake);
-		decide(e, ep, hold, reason, skip, now, out);
+		decide(e, ep, hold, reason, NULL, skip, now, out);
 	} else {
-		decide(e, ep, hold, reason, NULL, now, out);
+		decide(e, ep, hold, reason, NULL, NULL, now, out);
 	}
 }
 
@@ -383,7 +431,6 @@ static void *engine_thread(void *arg)
 int engine_start(struct engine **out, const struct engine_config *c)
 {
 	struct engine *e;
-	uint64_t last_hour = 0;
 	int64_t now = engine_now_ms();
 	int ret;
 
@@ -407,10 +454,8 @@ int engine_start(struct engine **out, const struct engine_config *c)
 	ret = engine_policies_load(e);
 	if (ret)
 		goto fail;
-	/* the brake counts what the previous run executed in the last hour too */
-	if (!store_actions_count_executed(e->store, NULL, now - ENGINE_HOUR_MS, &last_hour))
-		for (uint64_t i = 0; i < last_hour && i < ENGINE_BRAKE_MAX; i++)
-			brake_add(e, now);
+	/* the brake counts what the previous run did in the last hour too */
+	brake_load(e, now);
 	ret = -pthread_create(&e->thread, NULL, engine_thread, e);
 	if (ret) {
 		log_error_err(ret, "policy: cannot start the engine's thread");
