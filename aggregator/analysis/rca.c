@@ -182,6 +182,20 @@ static bool network_errno(int err)
 	       err == ENETUNREACH || err == ECONNRESET || err == ECONNABORTED || err == EPIPE;
 }
 
+/* Syscalls whose network errnos are about a peer (a futex's ETIMEDOUT is not). */
+static bool socket_syscall(const char *name)
+{
+	static const char *const names[] = { "connect",	 "accept",     "accept4",  "sendto",
+					     "sendmsg",	 "sendmmsg",   "recvfrom", "recvmsg",
+					     "recvmmsg", "read",       "write",	   "readv",
+					     "writev",	 "getsockopt", "shutdown" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
 /* Failures of @sv's syscalls with a network errno beyond the baseline's; the top one in *top. */
 static uint64_t network_errnos(const struct evidence_service *sv, const struct evidence_errno **top)
 {
@@ -192,7 +206,7 @@ static uint64_t network_errnos(const struct evidence_service *sv, const struct e
 		const struct evidence_errno *e = &sv->errnos[i];
 		uint64_t d = e->span > e->baseline ? e->span - e->baseline : 0;
 
-		if (!network_errno(e->err) || !d)
+		if (!network_errno(e->err) || !socket_syscall(e->syscall) || !d)
 			continue;
 		sum += d;
 		if (d > best) {

@@ -203,13 +203,16 @@ int api_analysis_rca(struct req *rq, struct resp *rp)
 	}
 	err = evidence_gather(st, &q, &ev);
 	if (err) {
+		/* q.service is borrowed from the body: answer before letting it go */
+		if (err == -ENOENT)
+			resp_error(rp, 404, "not_found", "no service '%s'", q.service);
+		else
+			resp_error(rp, err == -EINVAL ? 400 : 500,
+				   err == -EINVAL ? "bad_request" : "internal",
+				   "cannot gather the evidence: %s", strerror(-err));
 		evidence_release(&ev);
 		json_decref(body);
-		if (err == -ENOENT)
-			return resp_error(rp, 404, "not_found", "no service '%s'", q.service);
-		return resp_error(rp, err == -EINVAL ? 400 : 500,
-				  err == -EINVAL ? "bad_request" : "internal",
-				  "cannot gather the evidence: %s", strerror(-err));
+		return err;
 	}
 	o.service = q.service;
 	o.anomaly_id = ask.anomaly_id;
