@@ -8,6 +8,7 @@
 #include "aggregator/http/api_analysis.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -15,7 +16,9 @@
 #include <string.h>
 
 #include "aggregator/analysis/evidence.h"
+#include "aggregator/analysis/narrate.h"
 #include "aggregator/analysis/rca.h"
+#include "aggregator/http/api_env.h"
 #include "aggregator/http/api_common.h"
 #include "aggregator/http/query.h"
 #include "aggregator/store/store.h"
@@ -184,6 +187,28 @@ static json_t *api_rca_doc(struct req *rq, const struct evidence *ev, const stru
 			 "services_analysed", (json_int_t)ev->nservices, "analysis", "built-in");
 }
 
+/*
+ * The `rca` prose: the LLM's, from the same facts, when one is configured
+ * and answers; the built-in Markdown otherwise (narrate_prose() says which
+ * in `prose`, and `analysis` repeats it for the earlier clients).
+ */
+static json_t *api_rca_prose(struct req *rq, const struct evidence *ev,
+			     const struct rca_result *r, json_t *doc)
+{
+	char *facts;
+
+	if (!doc)
+		return NULL;
+	facts = narrate_facts(ev);
+	narrate_prose(doc, "rca", rq->env->llm,
+		      "Explain the root cause of this incident to an on-call engineer in short "
+		      "Markdown: the cause, the evidence with its numbers, the victims.",
+		      facts, r->markdown);
+	free(facts);
+	json_object_set(doc, "analysis", json_object_get(doc, "prose"));
+	return doc;
+}
+
 int api_analysis_rca(struct req *rq, struct resp *rp)
 {
 	char service[SERVICE_NAME_MAX];
@@ -220,7 +245,7 @@ int api_analysis_rca(struct req *rq, struct resp *rp)
 	if (err) /* the target was gathered, so the analysis knows it: only a fault gets here */
 		resp_error(rp, 500, "internal", "the analysis failed: %s", strerror(-err));
 	else
-		resp_json(rp, 200, api_rca_doc(rq, &ev, &r, ask.anomaly_id));
+		resp_json(rp, 200, api_rca_prose(rq, &ev, &r, api_rca_doc(rq, &ev, &r, ask.anomaly_id)));
 	rca_result_release(&r);
 	evidence_release(&ev);
 	json_decref(body);

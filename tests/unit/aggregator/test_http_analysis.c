@@ -621,3 +621,46 @@ Test(http_analysis, chat_refuses_bad_input, .init = setup, .fini = teardown)
 	post_error("/chat", big, NULL, 413, "payload_too_large");
 	free(big);
 }
+
+/* ---- the LLM for /rca and /chat ---- */
+
+Test(http_analysis, rca_and_chat_use_the_models_prose_and_keep_their_own_fields, .init = setup,
+     .fini = teardown)
+{
+	static const enum llm_server_mode normal[] = { LLM_SERVER_NORMAL };
+	json_t *doc;
+	char *sent = NULL;
+
+	put_incident();
+	with_llm(normal, 1, "payments is the cause; orders waits on it.");
+	doc = post_ok("/rca", "{\"time_range\": \"15m\"}");
+	cr_expect_str_eq(jget_str(doc, "rca"), "payments is the cause; orders waits on it.");
+	cr_expect_str_eq(jget_str(doc, "prose"), "llm");
+	cr_expect_str_eq(jget_str(doc, "analysis"), "llm");
+	cr_expect_str_eq(jget_str(json_object_get(doc, "root_cause"), "service"), "payments");
+	json_decref(doc);
+	cr_assert_eq(llm_server_last(fx.srv, NULL, NULL, &sent), 0);
+	cr_expect(strstr(sent, "root cause"), "%s", sent);
+	cr_expect(strstr(sent, "payments"), "%s", sent);
+	free(sent);
+	doc = chat("why is orders slow?", NULL);
+	cr_expect_str_eq(jget_str(doc, "answer"), "payments is the cause; orders waits on it.");
+	cr_expect_str_eq(jget_str(doc, "prose"), "llm");
+	cr_expect(has_source(doc, "anomaly", fx.payments_anomaly));
+	json_decref(doc);
+}
+
+Test(http_analysis, rca_keeps_its_own_prose_when_the_model_fails, .init = setup, .fini = teardown)
+{
+	static const enum llm_server_mode bad[] = { LLM_SERVER_MALFORMED };
+	json_t *doc;
+
+	put_incident();
+	with_llm(bad, 1, NULL);
+	doc = post_ok("/rca", "{\"time_range\": \"15m\"}");
+	cr_expect_str_eq(jget_str(doc, "prose"), "built-in");
+	cr_expect(strstr(jget_str(doc, "llm_error"), "malformed JSON"), "%s",
+		  jget_str(doc, "llm_error"));
+	cr_expect(strstr(jget_str(doc, "rca"), "payments"), "%s", jget_str(doc, "rca"));
+	json_decref(doc);
+}
