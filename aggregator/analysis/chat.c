@@ -449,6 +449,16 @@ static const char capabilities[] =
 	"- the open anomalies\n\n"
 	"Follow-ups keep the service and the span: \"and users?\", \"why?\".\n";
 
+typedef void answer_fn(const struct chat_world *w, const struct chat_question *q,
+		       struct reply *r);
+
+static answer_fn *const answers[CHAT_INTENT_COUNT] = {
+	[CHAT_HEALTH] = answer_health,	 [CHAT_WHY] = answer_why,
+	[CHAT_HAPPENED] = answer_happened, [CHAT_ACTIONS] = answer_actions,
+	[CHAT_PREDICT] = answer_predict,   [CHAT_TOPOLOGY] = answer_topology,
+	[CHAT_ANOMALIES] = answer_anomalies,
+};
+
 json_t *chat_answer(const struct chat_world *w, const struct chat_question *q)
 {
 	struct reply r = { .sources = json_array(), .prose = "built-in" };
@@ -456,36 +466,14 @@ json_t *chat_answer(const struct chat_world *w, const struct chat_question *q)
 	json_t *doc;
 
 	buf_init(&r.text, CHAT_ANSWER_MAX + 1024);
-	switch (q->intent) {
-	case CHAT_HEALTH:
-		answer_health(w, q, &r);
-		break;
-	case CHAT_WHY:
-		answer_why(w, q, &r);
-		break;
-	case CHAT_HAPPENED:
-		answer_happened(w, q, &r);
-		break;
-	case CHAT_ACTIONS:
-		answer_actions(w, q, &r);
-		break;
-	case CHAT_PREDICT:
-		answer_predict(w, q, &r);
-		break;
-	case CHAT_TOPOLOGY:
-		answer_topology(w, q, &r);
-		break;
-	case CHAT_ANOMALIES:
-		answer_anomalies(w, q, &r);
-		break;
-	case CHAT_HELP:
+	if (q->intent > CHAT_UNKNOWN && q->intent < CHAT_INTENT_COUNT && answers[q->intent]) {
+		answers[q->intent](w, q, &r);
+	} else if (q->intent == CHAT_HELP) {
 		say(&r, "%s", capabilities);
 		r.confidence = 1;
-		break;
-	default:
+	} else {
 		say(&r, "I don't know how to answer that from what prp sees. %s", capabilities);
 		r.confidence = 0;
-		break;
 	}
 	time_format_iso((uint64_t)q->since_ms * 1000000, since);
 	time_format_iso((uint64_t)q->until_ms * 1000000, until);

@@ -360,7 +360,7 @@ static int edges_read(struct store *st, struct evidence *ev)
 
 /* ---- anomalies and actions ---- */
 
-static void anomaly_copy(struct evidence_anomaly *d, const struct store_anomaly *a, bool before)
+void evidence_anomaly_from(struct evidence_anomaly *d, const struct store_anomaly *a, bool before)
 {
 	memset(d, 0, sizeof(*d));
 	d->id = a->id;
@@ -404,7 +404,7 @@ static int anomalies_read_one(struct store *st, const struct evidence *ev,
 	for (size_t i = 0; i < nv; i++) {
 		if (before && !v[i].open && v[i].resolved_ms < ev->since_ms)
 			continue;
-		anomaly_copy(&(*out)[(*n)++], &v[i], before);
+		evidence_anomaly_from(&(*out)[(*n)++], &v[i], before);
 	}
 	store_anomalies_free(v, nv);
 	return 0;

@@ -218,6 +218,9 @@ PRP_MUST_CHECK int evidence_gather(struct store *st, const struct evidence_query
 				   struct evidence *out);
 void evidence_release(struct evidence *ev);
 
+/* @a as an anomaly of the evidence (@before: it started before the span). */
+void evidence_anomaly_from(struct evidence_anomaly *d, const struct store_anomaly *a, bool before);
+
 /* The service called @name, or NULL; borrowed from @ev. */
 const struct evidence_service *evidence_service_find(const struct evidence *ev, const char *name);
 /* Its index in ev->services, or -1. */

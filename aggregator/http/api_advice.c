@@ -237,25 +237,6 @@ static int ask_record(struct req *rq, struct resp *rp, struct store *st, struct 
 	return 0;
 }
 
-static void evidence_anomaly_of(struct evidence_anomaly *d, const struct store_anomaly *a)
-{
-	memset(d, 0, sizeof(*d));
-	d->id = a->id;
-	snprintf(d->service, sizeof(d->service), "%s", a->service);
-	snprintf(d->metric, sizeof(d->metric), "%s", a->metric);
-	d->severity = a->severity;
-	d->open = a->open;
-	d->score = a->score;
-	d->confidence = a->confidence;
-	d->current_value = a->current_value;
-	d->peak_value = a->peak_value;
-	d->expected_mean = a->expected_mean;
-	d->expected_min = a->expected_min;
-	d->expected_max = a->expected_max;
-	d->started_ms = a->started_ms;
-	d->resolved_ms = a->open ? 0 : a->resolved_ms;
-}
-
 /* The span of the evidence: around the record, or the last range_ms. */
 static void ask_span(const struct req *rq, const struct ask *a, struct evidence_query *q)
 {
@@ -305,7 +286,7 @@ static int advice_answer(struct req *rq, struct resp *rp, const struct evidence 
 	char *md;
 
 	if (a->have_rec) {
-		evidence_anomaly_of(&rec, &a->rec);
+		evidence_anomaly_from(&rec, &a->rec, false);
 		t.anomaly = &rec;
 	}
 	advice_build(ev, &t, &adv);
