@@ -157,15 +157,7 @@ int store_action_put(struct store *s, struct store_action *a)
 	bind_fields(st, a);
 	if (!insert)
 		sqlite3_bind_int64(st, 13, a->id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = store_db_error(s, insert ? "cannot record the action"
-					       : "cannot update the action");
-	else if (insert)
-		a->id = sqlite3_last_insert_rowid(s->db);
-	else if (sqlite3_changes(s->db) == 0)
-		err = -ENOENT;
-	sqlite3_finalize(st);
-	return err;
+	return store_step_put(s, st, &a->id, "the action");
 }
 
 /* A row of ACTION_COLS into @a (zeroed first). */

@@ -85,12 +85,8 @@ int store_audit_append(struct store *s, struct store_audit *a)
 	/* may be empty: store_bind_name() binds "" as it is */
 	store_bind_name(st, 5, a->subject, sizeof(a->subject));
 	store_bind_text_or_null(st, 6, a->detail);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = store_db_error(s, "cannot append to the audit log");
-	else
-		a->id = sqlite3_last_insert_rowid(s->db);
-	sqlite3_finalize(st);
-	return err;
+	a->id = 0; /* always a new line */
+	return store_step_put(s, st, &a->id, "the audit line");
 }
 
 /* A row of AUDIT_COLS into @a (zeroed first). */

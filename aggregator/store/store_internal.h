@@ -155,6 +155,13 @@ struct store_agg;
 /* ---- store_sqlite.c ---- */
 /* Logs "store: WHAT: sqlite's message" and returns -EIO. */
 int store_db_error(struct store *s, const char *what);
+/*
+ * Runs @st, prepared from an insert (*@id 0: set to the new row's id) or
+ * an update by id (-ENOENT when no row has it), and finalizes it. A UNIQUE
+ * violation is -EEXIST; other failures are logged naming @what ("the
+ * policy") and are -EIO. The one ending of every row put.
+ */
+int store_step_put(struct store *s, sqlite3_stmt *st, int64_t *id, const char *what);
 /* The cached statement @id, reset and unbound; NULL (logged) on failure. */
 sqlite3_stmt *store_stmt(struct store *s, enum store_stmt_id id);
 /* Runs SQL without results. 0 or -EIO (logged). */

@@ -109,19 +109,7 @@ int store_policy_put(struct store *s, struct store_policy *p)
 	bind_fields(st, p);
 	if (!insert)
 		sqlite3_bind_int64(st, 8, p->id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
-			err = -EEXIST; /* the tenant has a policy of that name */
-		else
-			err = store_db_error(s, insert ? "cannot record the policy"
-						       : "cannot update the policy");
-	} else if (insert) {
-		p->id = sqlite3_last_insert_rowid(s->db);
-	} else if (sqlite3_changes(s->db) == 0) {
-		err = -ENOENT;
-	}
-	sqlite3_finalize(st);
-	return err;
+	return store_step_put(s, st, &p->id, "the policy");
 }
 
 /* A row of POLICY_COLS into @p (zeroed first). */

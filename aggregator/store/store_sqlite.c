@@ -151,6 +151,29 @@ int store_db_error(struct store *s, const char *what)
 	return -EIO;
 }
 
+int store_step_put(struct store *s, sqlite3_stmt *st, int64_t *id, const char *what)
+{
+	bool insert = *id == 0;
+	char msg[96];
+	int err = 0;
+
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE) {
+			err = -EEXIST;
+		} else {
+			snprintf(msg, sizeof(msg), "cannot %s %s", insert ? "record" : "update",
+				 what);
+			err = store_db_error(s, msg);
+		}
+	} else if (insert) {
+		*id = sqlite3_last_insert_rowid(s->db);
+	} else if (sqlite3_changes(s->db) == 0) {
+		err = -ENOENT;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
 sqlite3_stmt *store_stmt(struct store *s, enum store_stmt_id id)
 {
 	sqlite3_stmt *st = s->stmts[id];
