@@ -48,6 +48,7 @@ struct agent_state {
 	uint64_t last_seq;
 	bool last_seq_known; /* read from the store since the last failed commit */
 	uint64_t heard_s;
+	bool next_key_noted; /* "signs with the next key" logged, in this rotation */
 	/*
 	 * What ingest_agents_info() shows, made at the first request that
 	 * passed every check (an agent id only claimed by a forged frame never
@@ -72,7 +73,7 @@ struct request {
 	void *body;	/* nanomsg message */
 	int len;
 	struct agent_state *agent;
-	uint8_t key[KEYRING_MAX_KEY];
+	uint8_t key[KEYRING_MAX_KEY]; /* the reply's: the one the first frame verified with */
 	size_t keylen;
 	bool ok;
 	uint32_t stored, duplicates;
@@ -508,6 +509,48 @@ static int on_windows(struct ingest *in, struct request *r, const struct frame_h
 	return 0;
 }
 
+/* A frame of @r's agent verified with its next key (keyring.h): said once per rotation. */
+static void on_next_key(struct request *r)
+{
+	if (r->agent->next_key_noted)
+		return;
+	r->agent->next_key_noted = true;
+	log_info("ingest: agent '%s' (tenant '%s') signs with the next key", r->agent->agent_id,
+		 r->agent->tenant);
+}
+
+/*
+ * frame_decode() with each of the agent's keys in turn, the current one
+ * first, for as long as only the HMAC fails. The key of the request's first
+ * frame signs the reply: an agent signs its HELLO and results with the key
+ * it holds now, which it checks the reply with, whereas the windows it
+ * replays from its spool keep the key they were signed with when made,
+ * maybe the one before.
+ */
+static int decode(struct request *r, const struct keyring_keys *keys, const uint8_t *p, size_t len,
+		  bool first, struct frame_header *h, struct buf *payload, size_t *used)
+{
+	int ret = FRAME_ERR_HMAC;
+	size_t i;
+
+	for (i = 0; i < keys->n; i++) {
+		ret = frame_decode(p, len, keys->key[i], keys->len[i], h, payload, used);
+		if (ret != FRAME_ERR_HMAC)
+			break;
+	}
+	if (ret)
+		return ret;
+	if (first) {
+		memcpy(r->key, keys->key[i], keys->len[i]);
+		r->keylen = keys->len[i];
+	}
+	if (keys->next[i])
+		on_next_key(r);
+	else if (keys->n == 1)
+		r->agent->next_key_noted = false; /* no rotation: the next one is a new one */
+	return 0;
+}
+
 /*
  * Checks and stores the frames of one request. -EIO (the store failed) ends
  * the batch; any other failure rejects this request only.
@@ -517,7 +560,7 @@ static int process(struct ingest *in, struct request *r, struct buf *payload, ui
 	const uint8_t *p = r->body;
 	size_t len = (size_t)r->len, off = 0;
 	struct frame_header h, first;
-	const uint8_t *key;
+	struct keyring_keys keys; /* borrowed from in->keys until its next lookup */
 	int ret;
 
 	while (off < len) {
@@ -530,12 +573,11 @@ static int process(struct ingest *in, struct request *r, struct buf *payload, ui
 		}
 		if (!off) {
 			first = h;
-			ret = keyring_find(in->keys, h.tenant, h.agent_id, now_s, &key, &r->keylen);
+			ret = keyring_find(in->keys, h.tenant, h.agent_id, now_s, &keys);
 			if (ret) {
 				reject(in, INGEST_REJECT_UNKNOWN_AGENT, h.agent_id);
 				return -EPROTO;
 			}
-			memcpy(r->key, key, r->keylen);
 			r->agent = agent_get(in, h.tenant, h.agent_id);
 			if (!r->agent) {
 				log_ratelimited(LOG_LEVEL_ERROR, "ingest: too many agents");
@@ -545,7 +587,7 @@ static int process(struct ingest *in, struct request *r, struct buf *payload, ui
 			reject(in, INGEST_REJECT_HEADER, first.agent_id);
 			return -EPROTO;
 		}
-		ret = frame_decode(p + off, len - off, r->key, r->keylen, &h, payload, &used);
+		ret = decode(r, &keys, p + off, len - off, !off, &h, payload, &used);
 		if (ret) {
 			reject(in, reject_of(ret), h.agent_id);
 			return -EPROTO;
