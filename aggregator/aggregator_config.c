@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "aggregator/analysis/llm.h"
+#include "aggregator/auth/role.h"
+#include "aggregator/http/api.h"
 #include "aggregator/detect/slo.h"
 #include "common/log.h"
 #include "common/strparse.h"
@@ -31,6 +33,33 @@ static const struct cfg_key aggregator_keys[] = {
 	CFG_UINT("http.threads", struct aggregator_config, http_threads, 0, 0, 256,
 		 "threads answering HTTP requests; 0: one per CPU the aggregator may run on "
 		 "(more threads than CPUs only queue requests behind each other)"),
+	CFG_UINT("http.connection_limit", struct aggregator_config, http_connection_limit, 1024, 1,
+		 1000000, "the most HTTP connections open at once; more are refused"),
+	CFG_UINT("http.per_ip_connection_limit", struct aggregator_config,
+		 http_per_ip_connection_limit, 0, 0, 1000000,
+		 "the most HTTP connections open at once from one IP address; 0: no such limit"),
+	CFG_SEC("http.connection_timeout", struct aggregator_config, http_connection_timeout_s, 30,
+		1, 3600,
+		"an HTTP connection idle this long is closed, a slow client's half-sent request "
+		"too"),
+	CFG_BOOL("auth", struct aggregator_config, auth, true,
+		 "require API keys (X-API-Key or Authorization: Bearer); at first start an admin "
+		 "key is made and written to DATA/admin.key. --no-auth: every request is an admin "
+		 "of the default tenant"),
+	CFG_STR("tls.cert", struct aggregator_config, tls_cert, "",
+		"a PEM certificate (chain) file: serve HTTPS (TLS 1.2 and 1.3 only) instead of "
+		"plain HTTP, which is then refused; needs tls.key"),
+	CFG_STR("tls.key", struct aggregator_config, tls_key, "",
+		"the PEM private key file of tls.cert"),
+	CFG_BOOL("api.rate_limit.enabled", struct aggregator_config, rate_limit_enabled, true,
+		 "limit the requests of each key (and of each IP without a key); 429 past it"),
+	CFG_UINT("api.rate_limit.per_minute", struct aggregator_config, rate_limit_per_minute, 100,
+		 0, 1000000000, "requests per minute of a client (the burst); 0: no such limit"),
+	CFG_UINT("api.rate_limit.per_hour", struct aggregator_config, rate_limit_per_hour, 1000, 0,
+		 1000000000, "requests per hour of a client; 0: no such limit"),
+	CFG_LIST("api.rate_limit.role", struct aggregator_config, rate_limit_role, NULL,
+		 "one role's own limits, ROLE:PER_MINUTE/PER_HOUR (anonymous, viewer, operator, "
+		 "admin; 0: no limit), e.g. admin:1000/20000; a key's own limits beat its role's"),
 	CFG_UINT("retention.raw_hours", struct aggregator_config, retention_raw_hours, 24, 1,
 		 24 * 365, "hours the per-second windows are kept"),
 	CFG_UINT("retention.minute_days", struct aggregator_config, retention_minute_days, 14, 1,
@@ -158,6 +187,43 @@ void aggregator_config_llm(const struct aggregator_config *c, struct llm_config 
 	out->timeout_ms = (unsigned)c->analysis_llm_timeout_ms;
 }
 
+int aggregator_config_limits(const struct aggregator_config *c, struct api_limits *out, char *err,
+			     size_t errlen)
+{
+	for (int r = ROLE_PUBLIC; r <= ROLE_ADMIN; r++) {
+		out->per_minute[r] = c->rate_limit_per_minute;
+		out->per_hour[r] = c->rate_limit_per_hour;
+	}
+	for (size_t i = 0; i < c->rate_limit_role.count; i++) {
+		const char *e = c->rate_limit_role.items[i];
+		char buf[64], *colon, *slash;
+		uint64_t pm, ph;
+		int role;
+
+		snprintf(buf, sizeof(buf), "%s", e);
+		colon = strchr(buf, ':');
+		slash = colon ? strchr(colon, '/') : NULL;
+		if (!slash || strlen(e) >= sizeof(buf))
+			goto bad;
+		*colon = *slash = '\0';
+		role = !strcmp(buf, "anonymous") ? ROLE_PUBLIC : role_parse(buf);
+		if (role < 0 || strparse_u64(colon + 1, 0, 1000000000, &pm) ||
+		    strparse_u64(slash + 1, 0, 1000000000, &ph))
+			goto bad;
+		out->per_minute[role] = pm;
+		out->per_hour[role] = ph;
+		continue;
+bad:
+		if (err)
+			snprintf(err, errlen,
+				 "key 'api.rate_limit.role': '%.100s' is not ROLE:PER_MINUTE/PER_HOUR "
+				 "(anonymous, viewer, operator, admin)",
+				 e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, int *next_arg,
 			   char *err, size_t errlen)
 {
@@ -172,9 +238,16 @@ int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, i
 	if (aggregator_config_listen(c, host, sizeof(host), &port)) {
 		snprintf(err, errlen, "key 'listen': '%.100s' is not HOST:PORT", c->listen);
 		ret = -EINVAL;
+	} else if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(err, errlen, "keys 'tls.cert' and 'tls.key': one without the other");
+		ret = -EINVAL;
 	} else if (!(ret = aggregator_config_slo(c, &slo, err, errlen))) {
+		struct api_limits limits;
+
 		slo_table_release(&slo);
 		ret = check_llm(c, err, errlen);
+		if (!ret)
+			ret = aggregator_config_limits(c, &limits, err, errlen);
 	}
 	if (ret) {
 		cfg_release(aggregator_keys, c);

@@ -23,6 +23,12 @@ struct aggregator_config {
 	char *data;	   /* data directory: the store */
 	char *keys_dir;	   /* aggregator/keyring.h */
 	uint64_t http_threads;
+	uint64_t http_connection_limit, http_per_ip_connection_limit, http_connection_timeout_s;
+	bool auth;
+	char *tls_cert, *tls_key;
+	bool rate_limit_enabled;
+	uint64_t rate_limit_per_minute, rate_limit_per_hour;
+	struct cfg_list rate_limit_role;
 	uint64_t retention_raw_hours;
 	uint64_t retention_minute_days;
 	uint64_t ingest_batch_ms;
@@ -63,6 +69,10 @@ struct llm_config;
  * from @c: use @out (for llm_new(), which copies them) while @c lives.
  */
 void aggregator_config_llm(const struct aggregator_config *c, struct llm_config *out);
+struct api_limits;
+/* The rate limits of api.rate_limit.* by role into @out: 0, or -EINVAL with @err. */
+int aggregator_config_limits(const struct aggregator_config *c, struct api_limits *out, char *err,
+			     size_t errlen);
 /* Splits listen into a host and a port: 0, or -EINVAL. */
 int aggregator_config_listen(const struct aggregator_config *c, char *host, size_t hostlen,
 			     uint16_t *port);

@@ -21,6 +21,8 @@
 
 #include "aggregator/aggregator_config.h"
 #include "aggregator/analysis/llm.h"
+#include "aggregator/auth/audit_log.h"
+#include "aggregator/auth/keys.h"
 #include "aggregator/detect/detection.h"
 #include "aggregator/http/api.h"
 #include "aggregator/ingest.h"
@@ -29,7 +31,10 @@
 #include "aggregator/policy/executor.h"
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
+#include "aggregator/store/store_backup.h"
 #include "common/alloc.h"
+#include "common/buf.h"
+#include "common/timeutil.h"
 #include "common/log.h"
 
 static void ingest_status(void *arg, struct api_ingest_status *out)
@@ -145,6 +150,78 @@ static int load_config(struct aggregator_config *c, int argc, char **argv)
 	return ret;
 }
 
+/* A staged restore (POST /admin/restore) replaces the store before anything opens it. */
+static int apply_restore(const char *dir)
+{
+	char why[256];
+	bool applied = false;
+	int ret = store_restore_apply(dir, &applied, why, sizeof(why));
+
+	if (ret)
+		log_error("aggregator: the staged restore was refused and the store kept: %s", why);
+	else if (applied)
+		log_info("aggregator: restored the store of %s from the staged backup", dir);
+	return ret == -EINVAL ? 0 : ret; /* a bad staged file is set aside; start on the old store */
+}
+
+/* The key registry and the admin key at first start (DESIGN.md: printed once, DATA/admin.key). */
+static int start_keys(struct keys **out, const struct store_options *so, struct audit_log *audit)
+{
+	char path[4096], key[APIKEY_LEN + 1];
+	bool made = false;
+	int ret = keys_open(out, so);
+
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/admin.key", so->dir);
+	ret = keys_bootstrap(*out, path, (int64_t)(time_real_ns() / NSEC_PER_MSEC), &made, key);
+	if (ret) {
+		log_error_err(ret, "aggregator: cannot make the admin key in %s", path);
+		return ret;
+	}
+	if (made) {
+		printf("prp-aggregator: admin API key (shown once, also in %s): %s\n", path, key);
+		fflush(stdout);
+		log_info("aggregator: made the admin API key at first start, in %s", path);
+		audit_log_write(audit, KEYS_DEFAULT_TENANT, "system", "key.created", "key:bootstrap",
+				json_pack("{s:s, s:s}", "role", "admin", "file", path));
+		memset(key, 0, sizeof(key));
+	}
+	return 0;
+}
+
+/* The PEM text of @path into *out (caller frees): 0, or -errno logged. */
+static int read_pem(const char *path, char **out)
+{
+	FILE *f = fopen(path, "re");
+	struct buf b;
+	char chunk[4096];
+	size_t n;
+	int ret = 0;
+
+	if (!f) {
+		ret = -errno;
+		log_error_err(ret, "aggregator: cannot read %s", path);
+		return ret;
+	}
+	buf_init(&b, 1 << 20); /* a certificate chain is a few KiB */
+	while (!ret && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ret = buf_append(&b, chunk, n);
+	if (!ret && ferror(f))
+		ret = -EIO;
+	if (!ret)
+		ret = buf_append(&b, "", 1); /* GnuTLS reads it as a string */
+	fclose(f);
+	explicit_bzero(chunk, sizeof(chunk));
+	if (ret) {
+		log_error_err(ret, "aggregator: cannot read %s", path);
+		buf_release(&b);
+		return ret;
+	}
+	*out = (char *)b.data;
+	return 0;
+}
+
 /* Blocks until SIGTERM or SIGINT. */
 static void wait_for_stop(void)
 {
@@ -174,6 +251,10 @@ int main(int argc, char **argv)
 	struct breaker_health bh = { 0 };
 	struct llm_config lc;
 	struct llm *llm = NULL;
+	struct keys *keys = NULL;
+	struct audit_log *audit = NULL;
+	struct api_limits limits = { 0 };
+	char *tls_cert = NULL, *tls_key = NULL;
 	char why[256];
 	bool check_only = false;
 	char host[256];
@@ -211,6 +292,11 @@ int main(int argc, char **argv)
 	so = (struct store_options){ .dir = cfg.data,
 				     .raw_hours = (unsigned)cfg.retention_raw_hours,
 				     .minute_days = (unsigned)cfg.retention_minute_days };
+	if (apply_restore(cfg.data))
+		goto out;
+	if (cfg.tls_cert[0] &&
+	    (read_pem(cfg.tls_cert, &tls_cert) || read_pem(cfg.tls_key, &tls_key)))
+		goto out;
 	series = series_new();
 	ret = ingest_start(&ingest, &(struct ingest_config){ .url = cfg.ingest,
 							      .keys_dir = cfg.keys_dir,
@@ -256,6 +342,17 @@ int main(int argc, char **argv)
 	if (llm_enabled(llm))
 		log_info("aggregator: analysis prose by the model %s at %s", llm_model(llm),
 			 llm_endpoint(llm));
+	ret = audit_log_open(&audit, &so);
+	if (ret) {
+		log_error_err(ret, "aggregator: the audit log could not open");
+		goto out;
+	}
+	if (cfg.auth && start_keys(&keys, &so, audit))
+		goto out;
+	if (!cfg.auth)
+		log_warn("aggregator: auth is off (--no-auth): anyone who reaches port %u is an admin",
+			 (unsigned)port);
+	(void)aggregator_config_limits(&cfg, &limits, NULL, 0); /* checked at load */
 	so.read_only = true;
 	ret = api_start(&api, &(struct api_config){ .bind_address = host,
 						     .port = port,
@@ -268,17 +365,37 @@ int main(int argc, char **argv)
 						     .detection = detection,
 						     .engine = engine,
 						     .executor = executor,
-						     .llm = llm });
+						     .llm = llm,
+						     .keys = keys,
+						     .audit = audit,
+						     .rate_limit = cfg.rate_limit_enabled,
+						     .limits = limits,
+						     .connection_limit =
+							     (unsigned)cfg.http_connection_limit,
+						     .per_ip_connection_limit = (unsigned)
+							     cfg.http_per_ip_connection_limit,
+						     .connection_timeout_s =
+							     (unsigned)cfg.http_connection_timeout_s,
+						     .tls_cert_pem = tls_cert,
+						     .tls_key_pem = tls_key });
 	if (ret) {
 		log_error_err(ret, "aggregator: the HTTP API could not listen on %s", cfg.listen);
 		goto out;
 	}
-	log_info("aggregator: version %s, data in %s, keys in %s, ingest on %s, HTTP on %s:%u",
-		 PRP_VERSION, cfg.data, cfg.keys_dir, cfg.ingest, host, (unsigned)api_port(api));
+	log_info("aggregator: version %s, data in %s, keys in %s, ingest on %s, %s on %s:%u, auth "
+		 "%s",
+		 PRP_VERSION, cfg.data, cfg.keys_dir, cfg.ingest, tls_cert ? "HTTPS" : "HTTP", host,
+		 (unsigned)api_port(api), keys ? "on" : "off");
 	wait_for_stop();
 	rc = 0;
 out:
 	api_stop(api);
+	keys_close(keys);
+	audit_log_close(audit);
+	free(tls_cert);
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_key);
 	llm_free(llm);
 	engine_stop(engine);
 	executor_stop(executor);

@@ -68,6 +68,7 @@ say "aggregator: prp-aggregator, API on $API, ingest on tcp://127.0.0.1:7070 (lo
 "$BUILD_DIR/prp-aggregator" --data "$VAR/data" --keys-dir "$VAR/keys" \
 	--listen 127.0.0.1:8080 --ingest tcp://127.0.0.1:7070 --detect-warmup 30s \
 	--policy-dir "$PWD/policies" --slo-service payments:latency_p99_ms=150 \
+	--api-rate-limit-role admin:0/0 \
 	2>"$VAR/aggregator.log" &
 aggregator_pid=$!
 for _ in $(seq 100); do
@@ -75,6 +76,12 @@ for _ in $(seq 100); do
 	kill -0 "$aggregator_pid" 2>/dev/null || { cat "$VAR/aggregator.log" >&2; stop_all; exit 1; }
 	sleep 0.1
 done
+# Auth is on: the admin key made at first start (the aggregator printed it
+# above) is what the demo's own calls, and prpctl, use. The watcher below
+# polls every second, hence no rate limit for admin keys.
+API_KEY=$(cat "$VAR/data/admin.key")
+export PRP_URL="$API" PRP_API_KEY="$API_KEY"
+say "API key in $VAR/data/admin.key: try  build/prpctl keys list"
 
 say "starting the demo services (no instrumentation: prp sees them from the kernel)"
 start users 8002
@@ -103,7 +110,7 @@ grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /   
 		sleep 0.2
 	done
 	for _ in $(seq 150); do
-		svcs=$(curl -fs "$API/services" 2>/dev/null | python3 -c \
+		svcs=$(curl -fs -H "X-API-Key: $API_KEY" "$API/services" 2>/dev/null | python3 -c \
 			'import json,sys; print(" ".join(s["service"] for s in json.load(sys.stdin)["services"]))' 2>/dev/null)
 		[ -n "$svcs" ] && { say "aggregator: first windows stored, services: $svcs"; break; }
 		sleep 0.2
@@ -112,15 +119,16 @@ grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /   
 
 # Tell each anomaly as detection opens, escalates and resolves it, each
 # predicted SLO breach, and each action policies take and how it ends.
-python3 -u - "$API" <<'EOF_WATCH' &
+python3 -u - "$API" "$API_KEY" <<'EOF_WATCH' &
 import json, sys, time, urllib.request
-api, seen, warned, acted = sys.argv[1], {}, set(), {}
+api, key, seen, warned, acted = sys.argv[1], sys.argv[2], {}, set(), {}
 rca_at, rca_last = None, 0
 def get(path):
-    return json.load(urllib.request.urlopen(api + path, timeout=2))
+    req = urllib.request.Request(api + path, headers={"X-API-Key": key})
+    return json.load(urllib.request.urlopen(req, timeout=2))
 def post(path, body):
     req = urllib.request.Request(api + path, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", "X-API-Key": key})
     return json.load(urllib.request.urlopen(req, timeout=10))
 def say(msg):
     print("%s demo: %s" % (time.strftime("%H:%M:%S", time.gmtime()), msg))
@@ -228,7 +236,7 @@ rc=$?
 loadgen_pid=
 sleep 2 # the last windows reach the aggregator
 for svc in orders users payments; do
-	curl -fs "$API/services/$svc?since=1h" | python3 -c '
+	curl -fs -H "X-API-Key: $API_KEY" "$API/services/$svc?since=1h" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 print("%s demo: aggregator: %-8s %6d requests, %4d errors, p99 %.1f ms" % (sys.argv[1], s["service"],

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "aggregator/analysis/chat_sessions.h"
+#include "aggregator/auth/ratelimit.h"
 #include "aggregator/http/api_env.h"
 #include "aggregator/http/health_cache.h"
 #include "aggregator/http/http.h"
@@ -24,6 +25,7 @@
 struct api {
 	struct api_env env;
 	char *version;
+	char *data_dir;
 	struct http_server *server;
 };
 
@@ -36,6 +38,7 @@ int api_start(struct api **out, const struct api_config *c)
 		.threads = c->threads ? c->threads : 1,
 		.connection_limit =
 			c->connection_limit ? c->connection_limit : API_CONNECTION_LIMIT,
+		.per_ip_connection_limit = c->per_ip_connection_limit,
 		.connection_timeout_s = c->connection_timeout_s ? c->connection_timeout_s
 								: API_CONNECTION_TIMEOUT_S,
 	};
@@ -54,6 +57,14 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.engine = c->engine;
 	a->env.executor = c->executor;
 	a->env.llm = c->llm;
+	a->env.keys = c->keys;
+	a->env.audit = c->audit;
+	a->data_dir = xstrdup(c->store->dir);
+	a->env.data_dir = a->data_dir;
+	if (c->rate_limit) {
+		a->env.ratelimit = ratelimit_new();
+		a->env.limits = c->limits;
+	}
 	a->env.chat = chat_sessions_new(API_CHAT_CONVERSATIONS, API_CHAT_CONVERSATION_TTL_MS);
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
@@ -62,6 +73,8 @@ int api_start(struct api **out, const struct api_config *c)
 	if (err)
 		goto out_readers;
 	ho.env = &a->env;
+	ho.tls_cert_pem = c->tls_cert_pem;
+	ho.tls_key_pem = c->tls_key_pem;
 	err = http_start(&a->server, &ho);
 	if (err)
 		goto out_env;
@@ -73,7 +86,9 @@ out_env:
 out_readers:
 	readers_free(a->env.readers);
 out_free:
+	ratelimit_free(a->env.ratelimit);
 	chat_sessions_free(a->env.chat);
+	free(a->data_dir);
 	free(a->version);
 	free(a);
 	return err;
@@ -92,6 +107,8 @@ void api_stop(struct api *a)
 	health_cache_free(a->env.health);
 	readers_free(a->env.readers);
 	chat_sessions_free(a->env.chat);
+	ratelimit_free(a->env.ratelimit);
+	free(a->data_dir);
 	free(a->version);
 	free(a);
 }

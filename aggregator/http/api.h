@@ -22,6 +22,8 @@
 
 struct detection;
 struct engine;
+struct keys;
+struct audit_log;
 struct executor;
 struct llm;
 struct series;
@@ -49,11 +51,21 @@ struct api_ingest_status {
  */
 typedef void api_ingest_status_fn(void *arg, struct api_ingest_status *out);
 
+/*
+ * Requests per minute (the burst) and per hour (API.md) by role, the
+ * ROLE_PUBLIC one for requests without a key, each client on its own
+ * buckets; a key may have its own. 0: no limit on that bucket.
+ */
+struct api_limits {
+	uint64_t per_minute[4], per_hour[4]; /* by enum role */
+};
+
 struct api_config {
 	const char *bind_address;      /* IPv4 or IPv6 literal; NULL: "0.0.0.0" */
 	uint16_t port;		       /* 0: an ephemeral port, see api_port() */
 	unsigned threads;	       /* worker threads; 0 means 1 */
 	unsigned connection_limit;     /* 0: API_CONNECTION_LIMIT */
+	unsigned per_ip_connection_limit; /* 0: none */
 	unsigned connection_timeout_s; /* idle connections closed after; 0: API_CONNECTION_TIMEOUT_S
 					*/
 	const char *version;	       /* shown by /health; copied */
@@ -66,6 +78,16 @@ struct api_config {
 	struct engine *engine;	     /* borrowed; must outlive the api; NULL: 503 on its routes */
 	struct executor *executor;   /* borrowed; must outlive the api; NULL: /status without it */
 	const struct llm *llm;	     /* borrowed; must outlive the api; NULL: no LLM */
+	/*
+	 * borrowed; must outlive the api. NULL: auth off, every request is an
+	 * admin of the default tenant (--no-auth, and the tests of handlers)
+	 */
+	struct keys *keys;
+	struct audit_log *audit; /* borrowed; must outlive the api; NULL: key changes unaudited */
+	bool rate_limit;	  /* false: no limits at all */
+	struct api_limits limits; /* with rate_limit */
+	/* HTTPS when both are set: PEM text (not paths), copied */
+	const char *tls_cert_pem, *tls_key_pem;
 };
 
 #define API_CONNECTION_LIMIT	 1024

@@ -115,12 +115,8 @@ static int api_actions_answer(struct req *rq, struct resp *rp, struct store_acti
 /* The page of @q into @f: its limit and the ids below its cursor. 0 or the 400 answered. */
 static int api_actions_page(const struct query *q, struct resp *rp, struct store_action_filter *f)
 {
-	char after[2 * QUERY_CURSOR_MAX];
-
-	if (api_common_cursor(q, rp, after, sizeof(after)))
+	if (api_common_before_id(q, rp, &f->before_id))
 		return -EINVAL;
-	if (after[0] && strparse_i64(after, 1, INT64_MAX, &f->before_id))
-		return resp_error(rp, 400, "bad_request", "cursor: not a cursor this API gave");
 	f->limit = q->limit;
 	return 0;
 }

@@ -119,15 +119,12 @@ static int api_anomalies_answer(struct req *rq, struct resp *rp, struct store_an
 int api_anomalies_list(struct req *rq, struct resp *rp)
 {
 	struct store_anomaly_filter f = { 0 };
-	char after[2 * QUERY_CURSOR_MAX];
 	struct query q;
 
 	if (api_common_query(rq, rp, &q, QUERY_SINCE | QUERY_UNTIL | QUERY_LIMIT | QUERY_CURSOR,
 			     QUERY_RANGE_MAX_MS) ||
-	    api_common_cursor(&q, rp, after, sizeof(after)) || api_anomalies_filter(rq, rp, &f))
+	    api_common_before_id(&q, rp, &f.before_id) || api_anomalies_filter(rq, rp, &f))
 		return -EINVAL;
-	if (after[0] && strparse_i64(after, 1, INT64_MAX, &f.before_id))
-		return resp_error(rp, 400, "bad_request", "cursor: not a cursor this API gave");
 	f.since_ms = q.since_ms;
 	f.until_ms = q.until_ms;
 	f.limit = q.limit;

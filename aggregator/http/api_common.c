@@ -43,6 +43,18 @@ int api_common_cursor(const struct query *q, struct resp *rp, char *key, size_t 
 	return 0;
 }
 
+int api_common_before_id(const struct query *q, struct resp *rp, int64_t *before_id)
+{
+	char after[2 * QUERY_CURSOR_MAX];
+
+	*before_id = 0;
+	if (api_common_cursor(q, rp, after, sizeof(after)))
+		return -EINVAL;
+	if (after[0] && strparse_i64(after, 1, INT64_MAX, before_id))
+		return resp_error(rp, 400, "bad_request", "cursor: not a cursor this API gave");
+	return 0;
+}
+
 int api_common_param(struct req *rq, struct resp *rp, const char *name, const char **value)
 {
 	*value = NULL;
@@ -74,8 +86,15 @@ int api_common_id(struct req *rq, struct resp *rp, const char *what, int64_t *id
 
 const char *api_common_actor(const struct req *rq)
 {
-	(void)rq;
-	return "api";
+	return rq->actor;
+}
+
+int api_common_platform(const struct req *rq, struct resp *rp, const char *what)
+{
+	if (!strcmp(rq->tenant, REQ_DEFAULT_TENANT))
+		return 0;
+	return resp_error(rp, 403, "forbidden",
+			  "%s acts for every tenant: only keys of the default tenant may", what);
 }
 
 bool api_common_media_is(const char *ct, const char *type)

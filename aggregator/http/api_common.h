@@ -29,6 +29,12 @@ struct store *api_common_store(struct req *rq, struct resp *rp);
 int api_common_cursor(const struct query *q, struct resp *rp, char *key, size_t cap);
 
 /*
+ * The cursor of @q as the id the page continues below (0 without one), for
+ * the lists paged by id: 0 or the 400 answered.
+ */
+int api_common_before_id(const struct query *q, struct resp *rp, int64_t *before_id);
+
+/*
  * The query parameter @name that the route's query_parse() keys do not
  * cover: *value is NULL when absent. 0, or the 400 answered (given twice,
  * empty).
@@ -42,11 +48,15 @@ int api_common_param(struct req *rq, struct resp *rp, const char *name, const ch
  */
 int api_common_id(struct req *rq, struct resp *rp, const char *what, int64_t *id);
 
-/*
- * Who a change is audited as. "api" for every request until auth maps keys
- * to actors; the one place that will change then. Borrowed: valid while @rq.
- */
+/* Who a change is audited as: "key:ID", or "api" with auth off. Borrowed: valid while @rq. */
 const char *api_common_actor(const struct req *rq);
+
+/*
+ * For the switches and files that are the whole aggregator's, not one
+ * tenant's (auto-remediation, the detector, backup and restore): 0 for a
+ * caller of the default tenant (who runs the platform), else the 403 answered.
+ */
+int api_common_platform(const struct req *rq, struct resp *rp, const char *what);
 
 /* True when Content-Type @ct is @type (case aside), with parameters (charset) or not. */
 bool api_common_media_is(const char *ct, const char *type);

@@ -15,6 +15,9 @@ struct health_cache;
 struct llm;
 struct chat_sessions;
 struct readers;
+struct keys;
+struct audit_log;
+struct ratelimit;
 
 struct api_env {
 	const char *version;	     /* owned by struct api */
@@ -29,6 +32,11 @@ struct api_env {
 	struct executor *executor;   /* borrowed; thread-safe (executor.h); may be NULL */
 	const struct llm *llm;	     /* borrowed; thread-safe (llm.h); NULL or off: built-in prose */
 	struct chat_sessions *chat;  /* owned by struct api; its own lock */
+	struct keys *keys;	     /* borrowed; thread-safe (keys.h); NULL: auth off */
+	struct audit_log *audit;     /* borrowed; thread-safe; NULL: changes here go unaudited */
+	const char *data_dir;	     /* owned by struct api: the store's directory */
+	struct ratelimit *ratelimit; /* owned by struct api; thread-safe; NULL: no limits */
+	struct api_limits limits;
 };
 
 #endif

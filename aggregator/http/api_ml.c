@@ -66,7 +66,8 @@ int api_ml_toggle(struct req *rq, struct resp *rp)
 
 	if (!d)
 		return -EIO;
-	if (api_common_body(rq, rp, true, &body))
+	if (api_common_platform(rq, rp, "switching the detector") ||
+	    api_common_body(rq, rp, true, &body))
 		return -EINVAL;
 	if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s?s, s?b}", "method", &method, "enabled",
 			   &enabled)) {

@@ -311,7 +311,8 @@ int api_policies_toggle(struct req *rq, struct resp *rp)
 
 	if (!e)
 		return -EIO;
-	if (api_common_body(rq, rp, true, &body))
+	if (api_common_platform(rq, rp, "auto-remediation") ||
+	    api_common_body(rq, rp, true, &body))
 		return -EINVAL;
 	if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s?b}", "enabled", &enabled)) {
 		json_decref(body);

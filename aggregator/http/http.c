@@ -25,6 +25,7 @@
 
 #include "aggregator/http/api_env.h"
 #include "aggregator/http/blob.h"
+#include "aggregator/http/gate.h"
 #include "aggregator/http/req.h"
 #include "aggregator/http/resp.h"
 #include "aggregator/http/routes.h"
@@ -106,6 +107,12 @@ static struct MHD_Response *http_response(struct resp *rp)
 {
 	struct MHD_Response *r;
 
+	if (rp->fd >= 0) {
+		r = MHD_create_response_from_fd64(rp->fd_size, rp->fd);
+		if (r)
+			rp->fd = -1; /* MHD closes it */
+		return r;
+	}
 	if (rp->blob) {
 		r = MHD_create_response_from_buffer_with_free_callback_cls(
 			rp->blob->len, rp->blob->data, http_blob_free, rp->blob);
@@ -132,11 +139,28 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_reques
 	if (!r)
 		return MHD_NO;
 	if (rp->status != 204)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					rp->content_type ? rp->content_type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Request-Id", hr->request_id);
 	if (rp->allow[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	if (rp->rate_limited) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)rp->rate_limit);
+		MHD_add_response_header(r, "X-RateLimit-Limit", v);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)rp->rate_remaining);
+		MHD_add_response_header(r, "X-RateLimit-Remaining", v);
+		snprintf(v, sizeof(v), "%lld", (long long)rp->rate_reset_s);
+		MHD_add_response_header(r, "X-RateLimit-Reset", v);
+	}
+	if (rp->retry_after_s) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)rp->retry_after_s);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
 	if (rp->content_encoding) {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, rp->content_encoding);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
@@ -148,10 +172,31 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_reques
 	return ret;
 }
 
+/* The peer's address as text into @out, or NULL when MHD cannot tell. */
+static const char *http_client_ip(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (!sa)
+		return NULL;
+	if (sa->sa_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+				 out, (socklen_t)cap);
+	if (sa->sa_family == AF_INET6)
+		return inet_ntop(AF_INET6,
+				 &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+				 (socklen_t)cap);
+	return NULL;
+}
+
 static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 			struct http_request *hr, const char *method, const char *url,
 			struct req *rq, struct resp *rp)
 {
+	char ip[INET6_ADDRSTRLEN];
+
 	req_init(rq, hs->env, method, url, hr->request_id);
 	rq->body = hr->body.data;
 	rq->body_len = hr->body.len;
@@ -161,11 +206,15 @@ static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_add_query, rq);
 	resp_init(rp, hr->request_id);
-	if (hr->too_large)
-		resp_error(rp, 413, "payload_too_large", "the body is larger than %zu bytes",
-			   hr->body.max_bytes);
-	else
-		routes_dispatch(rq, rp);
+	gate_serve(rq,
+		   &(struct gate_input){
+			   .x_api_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key"),
+			   .authorization = MHD_lookup_connection_value(
+				   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+			   .client_ip = http_client_ip(conn, ip, sizeof(ip)),
+			   .body_too_large = hr->too_large ? hr->body.max_bytes : 0,
+		   },
+		   rp);
 }
 
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -266,7 +315,8 @@ int http_start(struct http_server **out, const struct http_options *o)
 	const union MHD_DaemonInfo *info;
 	bool v6;
 	size_t k = 0;
-	struct MHD_OptionItem opts[12];
+	struct MHD_OptionItem opts[16];
+	bool tls = o->tls_cert_pem && o->tls_key_pem;
 
 	if (http_addr_parse(o->bind_address, o->port, &addr, &v6)) {
 		log_error("http: cannot parse the address '%s'", o->bind_address);
@@ -274,6 +324,12 @@ int http_start(struct http_server **out, const struct http_options *o)
 	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		log_error("http: this libmicrohttpd has no TLS: cannot serve HTTPS");
+		return -ENOTSUP;
+	}
+	if (tls)
+		flags |= MHD_USE_TLS;
 	hs = xcalloc(1, sizeof(*hs));
 	hs->env = o->env;
 	/* the logger first: MHD warns about options it reads before it */
@@ -284,6 +340,9 @@ int http_start(struct http_server **out, const struct http_options *o)
 		(struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, o->connection_limit, NULL };
 	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
 					     NULL };
+	if (o->per_ip_connection_limit)
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						     o->per_ip_connection_limit, NULL };
 	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					     HTTP_CONNECTION_MEMORY_BYTES, NULL };
 	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
@@ -292,6 +351,14 @@ int http_start(struct http_server **out, const struct http_options *o)
 	if (o->threads > 1)
 		opts[k++] =
 			(struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL };
+	if (tls) {
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						     (void *)(uintptr_t)o->tls_cert_pem };
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						     (void *)(uintptr_t)o->tls_key_pem };
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+						     (void *)(uintptr_t)HTTP_TLS_PRIORITIES };
+	}
 	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	errno = 0;
 	hs->daemon = MHD_start_daemon(flags, o->port, NULL, NULL, http_on_request, hs,
@@ -305,8 +372,8 @@ int http_start(struct http_server **out, const struct http_options *o)
 	}
 	info = MHD_get_daemon_info(hs->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	hs->port = info ? info->port : o->port;
-	log_info("http: listening on %s port %u, %u threads", o->bind_address, hs->port,
-		 o->threads);
+	log_info("http: listening on %s port %u (%s), %u threads", o->bind_address, hs->port,
+		 tls ? "HTTPS, TLS 1.2 and 1.3" : "plain HTTP", o->threads);
 	*out = hs;
 	return 0;
 }

@@ -21,11 +21,21 @@ struct http_options {
 	uint16_t port;		  /* 0: ephemeral */
 	unsigned threads;	  /* >= 1 */
 	unsigned connection_limit;
+	unsigned per_ip_connection_limit; /* 0: none */
 	unsigned connection_timeout_s;
 	struct api_env *env; /* borrowed; must outlive the server */
+	/* HTTPS when both are set: PEM text, borrowed until http_start() returns */
+	const char *tls_cert_pem, *tls_key_pem;
 };
 
-/* Starts listening. 0, -EINVAL for a bad address, or the errno of the failed start. */
+/* TLS 1.2 and 1.3 only, GnuTLS's default ciphers of those (RECIPES.md). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/*
+ * Starts listening. 0, -EINVAL for a bad address, -ENOTSUP for TLS when
+ * libmicrohttpd has none, or the errno of the failed start (a certificate
+ * GnuTLS cannot load fails here too, logged).
+ */
 PRP_MUST_CHECK int http_start(struct http_server **out, const struct http_options *o);
 /* The bound port. */
 uint16_t http_port(const struct http_server *h);

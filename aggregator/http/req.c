@@ -24,6 +24,10 @@ void req_init(struct req *rq, struct api_env *env, const char *method, const cha
 	rq->path = path;
 	rq->request_id = request_id ? request_id : "";
 	rq->tenant = REQ_DEFAULT_TENANT;
+	rq->role = ROLE_PUBLIC;
+	rq->key_id = 0;
+	rq->key_name = NULL;
+	snprintf(rq->actor, sizeof(rq->actor), "anonymous");
 	rq->content_type = NULL;
 	rq->accept_encoding = NULL;
 	rq->body = NULL;

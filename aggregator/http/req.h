@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregator/auth/role.h"
 #include "common/compiler.h"
 
 struct api_env;
@@ -26,8 +27,10 @@ struct store;
 #define REQ_SCRATCH_BYTES 1024
 /* Longest request id, without the terminator. */
 #define REQ_ID_MAX 64
-/* Tenant of requests until auth maps keys to tenants. */
+/* Tenant of requests without a key's (auth off). */
 #define REQ_DEFAULT_TENANT "default"
+/* "key:" and a key id, or "anonymous", "system": who a change is audited as */
+#define REQ_ACTOR_MAX 32
 
 /* Stands for a query value with a NUL byte in it ("%00"): no parameter accepts it. */
 #define REQ_VALUE_WITH_NUL "<a value with a NUL byte>"
@@ -41,7 +44,11 @@ struct req {
 	const char *method;	     /* "GET", "HEAD", ... */
 	const char *path;	     /* decoded, without the query string */
 	const char *request_id;	     /* echoed in X-Request-Id and in error bodies */
-	const char *tenant;	     /* whose data the request sees */
+	const char *tenant;	     /* whose data the request sees: its key's */
+	enum role role;		     /* its key's; ROLE_PUBLIC without one (req_init's) */
+	int64_t key_id;		     /* 0: no key (anonymous, or auth off) */
+	const char *key_name;	     /* its name; NULL without a key */
+	char actor[REQ_ACTOR_MAX];   /* "key:12"; "anonymous"; "api" with auth off */
 	const char *content_type;    /* NULL when absent */
 	const char *accept_encoding; /* NULL when absent */
 	const unsigned char *body;
@@ -56,7 +63,11 @@ struct req {
 	char scratch[REQ_SCRATCH_BYTES];
 };
 
-/* Sets @rq to a request with no body, query or parameters, at the current time. */
+/*
+ * Sets @rq to a request with no body, query or parameters, at the current
+ * time, of the default tenant, with no key: ROLE_PUBLIC, so a route that
+ * needs more answers 401 until the caller (gate.c, or a test) sets a role.
+ */
 void req_init(struct req *rq, struct api_env *env, const char *method, const char *path,
 	      const char *request_id);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregator/http/blob.h"
 
@@ -19,6 +20,7 @@
 void resp_init(struct resp *rp, const char *request_id)
 {
 	memset(rp, 0, sizeof(*rp));
+	rp->fd = -1;
 	rp->request_id = request_id ? request_id : "";
 }
 
@@ -31,6 +33,22 @@ void resp_release(struct resp *rp)
 	rp->body_len = 0;
 	rp->status = 0;
 	rp->content_encoding = NULL;
+	if (rp->fd >= 0)
+		close(rp->fd);
+	rp->fd = -1;
+	rp->fd_size = 0;
+	rp->content_type = NULL;
+}
+
+int resp_file(struct resp *rp, unsigned status, int fd, uint64_t size, const char *content_type)
+{
+	resp_release(rp);
+	rp->status = status;
+	rp->fd = fd;
+	rp->fd_size = size;
+	rp->body_len = (size_t)size;
+	rp->content_type = content_type;
+	return 0;
 }
 
 static void resp_set_body(struct resp *rp, unsigned status, char *text)

@@ -11,6 +11,7 @@
 #define PRP_AGGREGATOR_HTTP_RESP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,13 @@ struct resp {
 	char allow[RESP_ALLOW_MAX];   /* Allow header value; "" for none */
 	const char *content_encoding; /* a literal ("gzip") when the body is encoded, else NULL */
 	const char *request_id;	      /* borrowed from the request */
+	/* the X-RateLimit-* headers (API.md) when rate_limited; Retry-After when retry_after_s */
+	int fd;		      /* or a file to send whole (owned; closed by resp_release()), or -1 */
+	uint64_t fd_size;
+	const char *content_type; /* a literal; NULL: application/json */
+	bool rate_limited;
+	uint64_t rate_limit, rate_remaining, retry_after_s;
+	int64_t rate_reset_s;
 };
 
 /* Sets @rp empty; @request_id is borrowed and must outlive @rp. */
@@ -50,6 +58,9 @@ int resp_json(struct resp *rp, unsigned status, json_t *v);
  * @encoding: a literal Content-Encoding ("gzip") or NULL. Returns 0.
  */
 int resp_blob(struct resp *rp, unsigned status, struct blob *b, const char *encoding);
+
+/* Sends the open file @fd (taken: closed once sent), @size bytes, as @content_type (a literal). */
+int resp_file(struct resp *rp, unsigned status, int fd, uint64_t size, const char *content_type);
 
 /* An answer with no body (204, or OPTIONS). Returns 0. */
 int resp_empty(struct resp *rp, unsigned status);

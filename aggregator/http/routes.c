@@ -13,12 +13,14 @@
 
 #include "aggregator/http/api.h"
 #include "aggregator/http/api_actions.h"
+#include "aggregator/http/api_admin.h"
 #include "aggregator/http/api_advice.h"
 #include "aggregator/http/api_agents.h"
 #include "aggregator/http/api_analysis.h"
 #include "aggregator/http/api_anomalies.h"
 #include "aggregator/http/api_chat.h"
 #include "aggregator/http/api_health.h"
+#include "aggregator/http/api_keys.h"
 #include "aggregator/http/api_ml.h"
 #include "aggregator/http/api_policies.h"
 #include "aggregator/http/api_predictions.h"
@@ -30,7 +32,7 @@
 
 /* clang-format off */
 static const struct route routes[] = {
-	{ "GET", "/health",                 api_health_get,          ROLE_VIEWER, 0 },
+	{ "GET", "/health",                 api_health_get,          ROLE_PUBLIC, 0 },
 	{ "GET", "/services",               api_services_list,       ROLE_VIEWER, 0 },
 	{ "GET", "/services/health",        api_services_health,     ROLE_VIEWER, 0 },
 	{ "GET", "/services/{name}",        api_services_get,        ROLE_VIEWER, 0 },
@@ -65,6 +67,13 @@ static const struct route routes[] = {
 	{ "POST", "/advice",                api_advice_post,         ROLE_VIEWER, API_ADVICE_BODY_MAX },
 	{ "POST", "/rca",                   api_analysis_rca,        ROLE_VIEWER, API_ANALYSIS_MAX_BODY },
 	{ "POST", "/chat",                  api_chat,                ROLE_VIEWER, API_CHAT_BODY_MAX },
+	{ "POST", "/keys",                  api_keys_create,         ROLE_ADMIN, API_KEYS_BODY_MAX },
+	{ "GET", "/keys",                   api_keys_list,           ROLE_ADMIN, 0 },
+	{ "DELETE", "/keys/{id}",           api_keys_delete,         ROLE_ADMIN, 4096 },
+	{ "POST", "/validate",              api_keys_validate,       ROLE_PUBLIC, 4096 },
+	{ "POST", "/admin/backup",          api_admin_backup,        ROLE_ADMIN, API_ADMIN_BODY_MAX },
+	{ "POST", "/admin/restore",         api_admin_restore,       ROLE_ADMIN, API_ADMIN_BODY_MAX },
+	{ "GET", "/audit",                  api_admin_audit,         ROLE_ADMIN, 0 },
 };
 /* clang-format on */
 
@@ -176,6 +185,15 @@ void routes_dispatch(struct req *rq, struct resp *rp)
 	const struct route *r = routes_find(method, rq->path, rq);
 	char allow[RESP_ALLOW_MAX];
 
+	if (r && r->role > rq->role) {
+		if (rq->role == ROLE_PUBLIC)
+			resp_error(rp, 401, "unauthorized",
+				   "this route needs an API key (X-API-Key or Authorization: Bearer)");
+		else
+			resp_error(rp, 403, "forbidden", "this route needs the %s role; the key is %s",
+				   role_name(r->role), role_name(rq->role));
+		return;
+	}
 	if (r) {
 		r->handler(rq, rp);
 		if (!rp->status)

@@ -3,8 +3,9 @@
  * captures, handler, the least role allowed (auth enforces it later) and
  * the largest body. routes_dispatch() answers every request: 404 for a path
  * no route has, 405 with Allow for a known path and another method, HEAD
- * as GET (the server drops the body), OPTIONS as 204 with Allow. The table
- * is constant; any thread.
+ * as GET (the server drops the body), OPTIONS as 204 with Allow; 401 when
+ * the route needs a key and the request has none, 403 when its key's role
+ * is below the route's. The table is constant; any thread.
  */
 #ifndef PRP_AGGREGATOR_HTTP_ROUTES_H
 #define PRP_AGGREGATOR_HTTP_ROUTES_H
@@ -14,11 +15,6 @@
 #include "aggregator/http/req.h"
 #include "aggregator/http/resp.h"
 
-enum route_role {
-	ROLE_VIEWER = 0,   /* reads */
-	ROLE_OPERATOR = 1, /* viewer + actions, policies, webhooks */
-	ROLE_ADMIN = 2,	   /* everything */
-};
 
 /* A handler answers through @resp; its return value (0 or resp_error()'s) is for tests and logs. */
 typedef int api_handler_fn(struct req *req, struct resp *resp);
@@ -27,7 +23,7 @@ struct route {
 	const char *method;  /* "GET", "POST", ... */
 	const char *pattern; /* "/services/{name}/series": literal segments and {captures} */
 	api_handler_fn *handler;
-	enum route_role role;
+	enum role role; /* the least role allowed */
 	size_t max_body; /* bytes; 0: API_MAX_BODY_BYTES */
 };
 

@@ -315,6 +315,31 @@ int store_audit_append(struct store *s, struct store_audit *a);
 int store_audit_list(struct store *s, const char *tenant, int64_t before_id, size_t limit,
 		     struct store_audit **out, size_t *n, bool *more);
 
+/* ---- API keys (store_keys.c) ---- */
+#define STORE_KEY_NAME_MAX 64
+#define STORE_KEY_DESCRIPTION_MAX 256
+#define STORE_KEY_HASH_LEN 32 /* SHA-256 */
+
+/* An API key as kept: never the key, only its hash (aggregator/auth/apikey.h). */
+struct store_key {
+	int64_t id; /* > 0; assigned on insert */
+	char tenant[FRAME_ID_MAX];
+	char name[STORE_KEY_NAME_MAX];
+	char description[STORE_KEY_DESCRIPTION_MAX];
+	int role; /* enum route_role: 1 viewer, 2 operator, 3 admin */
+	uint8_t hash[STORE_KEY_HASH_LEN];
+	uint64_t per_minute, per_hour; /* this key's own rate limits; 0: its role's */
+	int64_t created_ms, last_used_ms, revoked_ms; /* 0: never used, not revoked */
+};
+/* Inserts @k (its id must be 0; sets it). -EEXIST for a hash already kept. Writer, autocommit. */
+int store_key_insert(struct store *s, struct store_key *k);
+/* Every key, revoked ones too, by id; caller frees *out (free()). */
+int store_keys_list(struct store *s, struct store_key **out, size_t *n);
+/* Marks key @id of @tenant revoked at @at_ms: -ENOENT when it has none, or it is revoked. */
+int store_key_revoke(struct store *s, const char *tenant, int64_t id, int64_t at_ms);
+/* Records a use of key @id at @at_ms (kept only when later than the stored one). */
+int store_key_touch(struct store *s, int64_t id, int64_t at_ms);
+
 /* ---- maintenance ---- */
 /*
  * Rolls raw windows of whole minutes before @now_ms into minute rows (once:

@@ -30,6 +30,11 @@
  * created_ms), checking the status on the few rows of that range. Like the
  * anomalies' filters, the other action filters (service, type, policy,
  * status) are checked on the rows the index yields.
+ *
+ * API keys (migration 4, store_keys.c) are few and read whole at start by
+ * the key registry (aggregator/auth/keys.c), which looks them up in memory;
+ * the UNIQUE hash is the only index, and it makes a (vanishingly unlikely)
+ * duplicate key an error rather than an ambiguity.
  */
 #include "aggregator/store/store_internal.h"
 
@@ -118,6 +123,14 @@ static const char *const migrations[] = {
 	" tenant TEXT NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
 	" action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT);"
 	"CREATE INDEX audit_tenant ON audit (tenant, id);",
+	/* 4: API keys, by the SHA-256 of the key (the key itself is never stored) */
+	"CREATE TABLE api_keys ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+	" role INTEGER NOT NULL, hash BLOB NOT NULL UNIQUE,"
+	" per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0,"
+	" revoked_ms INTEGER NOT NULL DEFAULT 0);",
 };
 
 int store_schema_version(void)

@@ -3,10 +3,13 @@
  * build/prp-aggregator on a fresh data directory, fed one frame by each of
  * 100 simulated agents of 10 services (so 1,000 services are live in its
  * series), then wrk on /services/health, as a dashboard or a script would
- * call it (gzip accepted), 3 runs of BENCH_SECONDS. Prints the medians:
+ * call it (gzip accepted) with the admin key, 3 runs of BENCH_SECONDS; and
+ * the same on a second aggregator with --no-auth, the runs alternated.
+ * Prints the medians:
  *
  *	BENCH api_services_health_rps <N> requests/s
  *	BENCH api_services_health_p99_ms <N> ms
+ *	BENCH api_auth_overhead_ratio <R> (authenticated over auth off; target >= 0.9)
  *
  * wrk runs on CPU 1 and the aggregator on CPU 0, as the agent's benchmark
  * does, so that the load tool does not take the server's CPU.
@@ -18,6 +21,7 @@
 #include <nanomsg/reqrep.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +42,6 @@
 #define SERVICES_PER_AGENT 10
 #define KEY "bench-api-key-0123456789"
 #define RUNS 3
-
-static pid_t aggregator;
-
-static void stop_aggregator(void)
-{
-	if (aggregator > 0) {
-		kill(aggregator, SIGTERM);
-		waitpid(aggregator, NULL, 0);
-		aggregator = 0;
-	}
-}
 
 static int free_port(void)
 {
@@ -154,12 +147,94 @@ static double wrk_p99_ms(const char *out)
 	return v;
 }
 
+/* One aggregator under test: its ports, its process, its key ("" with auth off). */
+struct server {
+	const char *name;
+	bool auth;
+	pid_t pid;
+	char ingest[64], listen[64], key[128];
+	double rps[RUNS], p99[RUNS];
+};
+
+static struct server servers[2];
+
+static void stop_all(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (servers[i].pid > 0) {
+			kill(servers[i].pid, SIGTERM);
+			waitpid(servers[i].pid, NULL, 0);
+			servers[i].pid = 0;
+		}
+	}
+}
+
+/*
+ * Starts @s on CPU 0 over @dir/@s->name. Rate limits stay on, raised past
+ * what wrk can send, so that the buckets' cost is in the measure.
+ */
+static void server_start(struct server *s, const char *dir)
+{
+	char data[160], keys[160], path[192];
+	FILE *f;
+
+	snprintf(s->ingest, sizeof(s->ingest), "tcp://127.0.0.1:%d", free_port());
+	snprintf(s->listen, sizeof(s->listen), "127.0.0.1:%d", free_port());
+	snprintf(data, sizeof(data), "%s/%s", dir, s->name);
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	s->pid = fork();
+	if (s->pid == 0) {
+		execlp("taskset", "taskset", "-c", "0", "build/prp-aggregator", "--data", data,
+		       "--keys-dir", keys, "--ingest", s->ingest, "--listen", s->listen,
+		       "--log-level", "warn", "--api-rate-limit-role", "admin:1000000000/1000000000",
+		       s->auth ? "--auth" : "--no-auth", (char *)NULL);
+		_exit(127);
+	}
+	sleep(1);
+	feed(s->ingest);
+	s->key[0] = '\0';
+	snprintf(path, sizeof(path), "%s/admin.key", data);
+	if (s->auth) {
+		f = fopen(path, "r");
+		if (!f || !fgets(s->key, sizeof(s->key), f))
+			die(path);
+		fclose(f);
+		s->key[strcspn(s->key, "\n")] = '\0';
+	}
+}
+
+/* One wrk run on @s into run @r. */
+static void server_run(struct server *s, int r, int seconds)
+{
+	char cmd[768], out[8192], hdr[192] = "";
+	size_t n;
+	FILE *f;
+
+	if (s->key[0])
+		snprintf(hdr, sizeof(hdr), "-H 'X-API-Key: %s'", s->key);
+	snprintf(cmd, sizeof(cmd),
+		 "taskset -c 1 wrk -t1 -c32 -d%ds --latency -H 'Accept-Encoding: gzip' %s "
+		 "http://%s/services/health 2>&1",
+		 seconds, hdr, s->listen);
+	f = popen(cmd, "r");
+	if (!f)
+		die("wrk");
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	s->rps[r] = strstr(out, "Requests/sec:") ? atof(strstr(out, "Requests/sec:") + 13) : 0;
+	s->p99[r] = wrk_p99_ms(out);
+	if (strstr(out, "Non-2xx"))
+		fprintf(stderr, "bench_api: %s: wrk saw non-2xx answers\n", s->name);
+	fprintf(stderr, "bench_api: %s run %d: %.0f requests/s, p99 %.2f ms\n", s->name, r + 1,
+		s->rps[r], s->p99[r]);
+}
+
 int main(void)
 {
-	char dir[] = "/tmp/prp-bench-api-XXXXXX", path[256], ingest[64], listen[64], cmd[512];
+	char dir[] = "/tmp/prp-bench-api-XXXXXX", path[256], cmd[512];
 	int seconds = getenv("BENCH_SECONDS") ? atoi(getenv("BENCH_SECONDS")) : 5;
-	int http = free_port(), in = free_port();
-	double rps[RUNS], p99[RUNS];
+	struct server *on = &servers[0], *off = &servers[1];
 	FILE *f;
 
 	log_init("bench_api", LOG_LEVEL_WARN, LOG_TO_STDERR);
@@ -175,47 +250,26 @@ int main(void)
 		die(path);
 	fputs(KEY "\n", f);
 	fclose(f);
-	snprintf(ingest, sizeof(ingest), "tcp://127.0.0.1:%d", in);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", http);
-	atexit(stop_aggregator);
-	aggregator = fork();
-	if (aggregator == 0) {
-		char data[128], keys[128];
-
-		snprintf(data, sizeof(data), "%s/data", dir);
-		snprintf(keys, sizeof(keys), "%s/keys", dir);
-		execlp("taskset", "taskset", "-c", "0", "build/prp-aggregator", "--data", data,
-		       "--keys-dir", keys, "--ingest", ingest, "--listen", listen, "--log-level",
-		       "warn", (char *)NULL);
-		_exit(127);
-	}
-	sleep(1);
-	feed(ingest);
+	atexit(stop_all);
+	*on = (struct server){ .name = "auth", .auth = true };
+	*off = (struct server){ .name = "no-auth", .auth = false };
+	server_start(on, dir);
+	server_start(off, dir);
 	sleep(2); /* the health snapshot is rebuilt at most once a second */
+	/* alternated, so that a noisy moment of the machine hits both alike */
 	for (int r = 0; r < RUNS; r++) {
-		char out[8192];
-		size_t n;
-
-		snprintf(cmd, sizeof(cmd),
-			 "taskset -c 1 wrk -t1 -c32 -d%ds --latency -H 'Accept-Encoding: gzip' "
-			 "http://%s/services/health 2>&1",
-			 seconds, listen);
-		f = popen(cmd, "r");
-		if (!f)
-			die("wrk");
-		n = fread(out, 1, sizeof(out) - 1, f);
-		out[n] = '\0';
-		pclose(f);
-		rps[r] = strstr(out, "Requests/sec:") ? atof(strstr(out, "Requests/sec:") + 13) : 0;
-		p99[r] = wrk_p99_ms(out);
-		fprintf(stderr, "bench_api: run %d: %.0f requests/s, p99 %.2f ms\n", r + 1, rps[r],
-			p99[r]);
+		server_run(on, r, seconds);
+		server_run(off, r, seconds);
 	}
-	qsort(rps, RUNS, sizeof(double), cmp_double);
-	qsort(p99, RUNS, sizeof(double), cmp_double);
-	printf("BENCH api_services_health_rps %.0f requests/s\n", rps[RUNS / 2]);
-	printf("BENCH api_services_health_p99_ms %.2f ms\n", p99[RUNS / 2]);
-	stop_aggregator();
+	for (int i = 0; i < 2; i++) {
+		qsort(servers[i].rps, RUNS, sizeof(double), cmp_double);
+		qsort(servers[i].p99, RUNS, sizeof(double), cmp_double);
+	}
+	printf("BENCH api_services_health_rps %.0f requests/s\n", on->rps[RUNS / 2]);
+	printf("BENCH api_services_health_p99_ms %.2f ms\n", on->p99[RUNS / 2]);
+	printf("BENCH api_auth_overhead_ratio %.3f (authenticated over auth off, median of %d)\n",
+	       off->rps[RUNS / 2] > 0 ? on->rps[RUNS / 2] / off->rps[RUNS / 2] : 0, RUNS);
+	stop_all();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) ? 1 : 0;
 }

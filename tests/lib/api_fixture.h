@@ -15,6 +15,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "aggregator/auth/audit_log.h"
+#include "aggregator/auth/keys.h"
 #include "aggregator/http/api.h"
 #include "aggregator/policy/engine.h"
 #include "aggregator/policy/executor.h"
@@ -26,6 +28,13 @@
 enum api_fixture_flags {
 	API_FIXTURE_ENGINE = 1 << 0,
 	API_FIXTURE_EXECUTOR = 1 << 1, /* the engine's: one worker, short timeouts */
+	API_FIXTURE_AUTH = 1 << 2,     /* keys required; an admin key made (admin_key) */
+};
+
+/* With API_FIXTURE_AUTH: limits (NULL: none) and HTTPS (both PEM texts, or NULL: HTTP). */
+struct api_fixture_auth {
+	const struct api_limits *limits;
+	const char *tls_cert_pem, *tls_key_pem;
 };
 
 /* No evaluation by the engine's own thread during a test. */
@@ -37,6 +46,9 @@ struct api_fixture {
 	struct series *series;
 	struct executor *executor; /* NULL without API_FIXTURE_EXECUTOR */
 	struct engine *engine;	   /* NULL without API_FIXTURE_ENGINE */
+	struct keys *keys;	   /* NULL without API_FIXTURE_AUTH */
+	struct audit_log *audit;   /* NULL without API_FIXTURE_AUTH */
+	char admin_key[APIKEY_LEN + 1]; /* of the default tenant, with API_FIXTURE_AUTH */
 	struct api *api;
 };
 
@@ -45,7 +57,8 @@ struct api_fixture {
  * /tmp/prp-test-@what-XXXXXX. Without an engine the store is created before
  * the API starts, as it is once ingest has run. Asserts on failure.
  */
-static inline void api_fixture_start(struct api_fixture *f, const char *what, unsigned flags)
+static inline void api_fixture_start_auth(struct api_fixture *f, const char *what,
+					  unsigned flags, const struct api_fixture_auth *auth)
 {
 	struct api_config c = {
 		.bind_address = "127.0.0.1",
@@ -86,13 +99,35 @@ static inline void api_fixture_start(struct api_fixture *f, const char *what, un
 	c.series = f->series;
 	c.engine = f->engine;
 	c.executor = f->executor;
+	if (flags & API_FIXTURE_AUTH) {
+		struct store_key admin = { .tenant = "default", .name = "admin", .role = ROLE_ADMIN };
+
+		cr_assert_eq(audit_log_open(&f->audit, &f->so), 0);
+		cr_assert_eq(keys_open(&f->keys, &f->so), 0);
+		cr_assert_eq(keys_create(f->keys, &admin, 1, f->admin_key), 0);
+		c.keys = f->keys;
+		c.audit = f->audit;
+		if (auth && auth->limits) {
+			c.rate_limit = true;
+			c.limits = *auth->limits;
+		}
+		c.tls_cert_pem = auth ? auth->tls_cert_pem : NULL;
+		c.tls_key_pem = auth ? auth->tls_key_pem : NULL;
+	}
 	cr_assert_eq(api_start(&f->api, &c), 0);
+}
+
+static inline void api_fixture_start(struct api_fixture *f, const char *what, unsigned flags)
+{
+	api_fixture_start_auth(f, what, flags, NULL);
 }
 
 /* Stops all that api_fixture_start() started and removes its directory. */
 static inline void api_fixture_stop(struct api_fixture *f)
 {
 	api_stop(f->api);
+	keys_close(f->keys);
+	audit_log_close(f->audit);
 	engine_stop(f->engine);
 	executor_stop(f->executor);
 	series_free(f->series);

@@ -40,6 +40,19 @@ static void args_join(const char **argv, const char *const *fixed, const char *c
 	argv[n] = NULL;
 }
 
+/* The first line of @path into @out; "" when there is none (auth off). */
+static void read_key(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(out, (int)cap, f))
+		out[strcspn(out, "\r\n")] = '\0';
+	fclose(f);
+}
+
 static void start_aggregator(struct platform *p, const char *const *extra)
 {
 	char data[128], keys[128], path[192];
@@ -52,13 +65,19 @@ static void start_aggregator(struct platform *p, const char *const *extra)
 	cr_assert_eq(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/default/tenant.key", keys);
 	write_file(path, PLATFORM_KEY "\n");
+	/* the tests poll the API often: no limit for the admin key they use */
 	args_join(argv,
 		  (const char *const[]){ AGGREGATOR, "--data", data, "--keys-dir", keys, "--listen",
-					 p->listen, "--ingest", p->ingest_url, NULL },
+					 p->listen, "--ingest", p->ingest_url,
+					 "--api-rate-limit-role", "admin:0/0", NULL },
 		  extra);
 	cr_assert_eq(proc_start(&p->aggregator, argv), 0);
 	cr_assert_eq(proc_wait_for(&p->aggregator, "HTTP on", 15000), 0, "aggregator: %s",
 		     buf_str(&p->aggregator.err));
+	/* made at first start (DESIGN.md); every later call of the test sends it */
+	snprintf(path, sizeof(path), "%s/admin.key", data);
+	read_key(path, p->admin_key, sizeof(p->admin_key));
+	http_set_api_key(p->admin_key);
 }
 
 static void start_agent(struct platform *p, const char *const *extra)
@@ -110,6 +129,7 @@ void platform_start(struct platform *p, int ingest_port, int http_port,
 
 void platform_stop(struct platform *p)
 {
+	http_set_api_key(NULL);
 	struct proc *all[] = { &p->loadgen, &p->agent, &p->aggregator };
 
 	for (size_t i = 0; i < 3; i++) {

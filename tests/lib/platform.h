@@ -19,6 +19,7 @@ struct platform {
 	char ingest_url[64];  /* "tcp://127.0.0.1:PORT" */
 	char listen[32];      /* "127.0.0.1:PORT" */
 	char api[64];	      /* "http://127.0.0.1:PORT" */
+	char admin_key[128];  /* DATA/admin.key; sent by every http_call() until platform_stop() */
 	struct demo_trio trio;
 	struct proc aggregator, agent, loadgen;
 };

@@ -70,6 +70,37 @@ static long get(const char *path, struct buf *body)
 	return status;
 }
 
+/* The admin key made at first start: private to its owner, and sent by every later call. */
+static void use_admin_key(const char *data)
+{
+	char path[256], key[128] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/admin.key", data);
+	cr_assert_eq(stat(path, &st), 0, "no %s", path);
+	cr_assert_eq(st.st_mode & 0777, 0600, "%s has mode %o", path, st.st_mode & 0777);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(key, sizeof(key), f));
+	fclose(f);
+	key[strcspn(key, "\n")] = '\0';
+	cr_assert_eq(strncmp(key, "prp_", 4), 0);
+	http_set_api_key(key);
+}
+
+/* @method @path with @body as the admin: the status. */
+static long call(const char *method, const char *path, const char *body, struct buf *resp)
+{
+	char url[256];
+	long status = 0;
+
+	snprintf(url, sizeof(url), API "%s", path);
+	buf_reset(resp);
+	cr_assert_eq(http_call(method, url, body, &status, resp, NULL), 0, "%s %s", method, path);
+	return status;
+}
+
 static void expect_clean_exit(struct proc *p, const char *name)
 {
 	cr_assert_eq(proc_stop(p, 60000), 0, "%s: no exit after SIGTERM", name);
@@ -105,9 +136,12 @@ Test(daemons, aggregator_and_agent_are_clean_under_valgrind_from_start_to_sigter
 							     PRP_BUILD_DIR "/prp-aggregator", "--data",
 							     data, "--keys-dir", keys, "--listen",
 							     "127.0.0.1:18491", "--ingest",
-							     "tcp://127.0.0.1:18490", NULL }),
+							     "tcp://127.0.0.1:18490",
+							     "--api-rate-limit-role", "admin:0/0",
+							     NULL }),
 		     0);
 	cr_assert_eq(proc_wait_for(&agg, "HTTP on", 60000), 0, "%s", buf_str(&agg.err));
+	use_admin_key(data);
 	snprintf(svc, sizeof(svc), "users=port:%d", users.port);
 	cr_assert_eq(proc_start(&agent,
 				(const char *const[]){
@@ -140,6 +174,15 @@ Test(daemons, aggregator_and_agent_are_clean_under_valgrind_from_start_to_sigter
 	cr_expect_eq(get("/services/nosuch", &body), 404);
 	cr_expect_eq(get("/services/users?since=garbage", &body), 400);
 	cr_expect_eq(get("/nowhere", &body), 404);
+	/* auth, keys, the audit log and a backup, under valgrind too */
+	cr_expect_eq(call("POST", "/keys", "{\"name\": \"ci\", \"role\": \"viewer\"}", &body),
+		     201);
+	cr_expect_eq(call("GET", "/audit", NULL, &body), 200);
+	snprintf(path, sizeof(path), "{\"path\": \"%s/backup.db\"}", data);
+	cr_expect_eq(call("POST", "/admin/backup", path, &body), 200, "%s", buf_str(&body));
+	http_set_api_key(NULL);
+	cr_expect_eq(get("/services", &body), 401);
+	cr_expect_eq(get("/health", &body), 200);
 	buf_release(&body);
 
 	expect_clean_exit(&agent, "prp-agent");

@@ -96,7 +96,7 @@ static void aggregator_start(void)
 	cr_assert_eq(proc_start(&aggregator,
 				(const char *const[]){ AGGREGATOR, "--data", data, "--keys-dir", keys,
 						       "--listen", HTTP_LISTEN, "--ingest",
-						       INGEST_URL, NULL }),
+						       INGEST_URL, "--no-auth", NULL }),
 		     0);
 	cr_assert_eq(proc_wait_for(&aggregator, "HTTP on", 15000), 0, "aggregator: %s",
 		     buf_str(&aggregator.err));

@@ -1,0 +1,120 @@
+/*
+ * The gate (gate.h). The order matters: a bad key is refused before
+ * anything else, so a guesser learns nothing of routes; the rate limit
+ * comes before the route, so refused requests cost no handler; a client
+ * is its key ("key:ID"), or its IP without one, so a stolen IP cannot
+ * drain a key's budget nor a key an IP's.
+ */
+#include "aggregator/http/gate.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "aggregator/auth/keys.h"
+#include "aggregator/auth/ratelimit.h"
+#include "aggregator/http/api_env.h"
+#include "aggregator/http/routes.h"
+
+/* The key of "Bearer KEY" (scheme case aside, spaces around), or NULL. */
+static const char *bearer(const char *authorization, char *out, size_t cap)
+{
+	const char *p = authorization;
+	size_t n;
+
+	if (!p || strncasecmp(p, "Bearer ", 7))
+		return NULL;
+	for (p += 7; *p == ' '; p++)
+		;
+	n = strcspn(p, " ");
+	if (!n || n >= cap || p[n + strspn(p + n, " ")])
+		return NULL;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return out;
+}
+
+/* Sets who @rq is from its key: 0, or the error answered. */
+static int gate_identify(struct req *rq, const struct gate_input *in, struct resp *rp,
+			 struct key_identity *who)
+{
+	char tok[APIKEY_LEN + 2];
+	const char *key = in->x_api_key, *b = bearer(in->authorization, tok, sizeof(tok));
+
+	if (in->authorization && !b && !key)
+		return resp_error(rp, 401, "unauthorized",
+				  "the Authorization header is not 'Bearer <API key>'");
+	if (key && b && strcmp(key, b))
+		return resp_error(rp, 400, "bad_request",
+				  "X-API-Key and Authorization carry two different keys");
+	if (!key)
+		key = b;
+	if (!key) {
+		rq->role = ROLE_PUBLIC;
+		snprintf(rq->actor, sizeof(rq->actor), "anonymous");
+		return 0;
+	}
+	if (keys_verify(rq->env->keys, key, rq->now_ms, who))
+		return resp_error(rp, 401, "unauthorized", "the API key is not valid");
+	rq->role = who->role;
+	rq->key_id = who->id;
+	rq->key_name = who->name;
+	rq->tenant = who->tenant;
+	snprintf(rq->actor, sizeof(rq->actor), "key:%lld", (long long)who->id);
+	return 0;
+}
+
+/* Takes a token for @rq: 0, or the 429 answered. The headers go on @rp either way. */
+static int gate_limit(struct req *rq, const struct gate_input *in, const struct key_identity *who,
+		      struct resp *rp)
+{
+	const struct api_limits *l = &rq->env->limits;
+	uint64_t pm = l->per_minute[rq->role], ph = l->per_hour[rq->role];
+	struct ratelimit_verdict v;
+	char client[80];
+
+	if (rq->key_id) {
+		snprintf(client, sizeof(client), "key:%lld", (long long)rq->key_id);
+		if (who->per_minute)
+			pm = who->per_minute;
+		if (who->per_hour)
+			ph = who->per_hour;
+	} else {
+		snprintf(client, sizeof(client), "ip:%s", in->client_ip ? in->client_ip : "?");
+	}
+	if (!pm && !ph)
+		return 0;
+	ratelimit_take(rq->env->ratelimit, client, pm, ph, rq->now_ms, &v);
+	rp->rate_limited = true;
+	rp->rate_limit = pm ? pm : ph;
+	rp->rate_remaining = v.remaining;
+	rp->rate_reset_s = v.reset_s;
+	if (v.allowed)
+		return 0;
+	resp_error(rp, 429, "rate_limited",
+		   "more than %llu requests per minute or %llu per hour; retry in %llu s",
+		   (unsigned long long)pm, (unsigned long long)ph,
+		   (unsigned long long)v.retry_after_s);
+	rp->retry_after_s = v.retry_after_s;
+	return -EAGAIN;
+}
+
+void gate_serve(struct req *rq, const struct gate_input *in, struct resp *rp)
+{
+	struct key_identity who = { 0 };
+
+	if (!rq->env || !rq->env->keys) {
+		rq->role = ROLE_ADMIN;
+		snprintf(rq->actor, sizeof(rq->actor), "api");
+	} else if (gate_identify(rq, in, rp, &who)) {
+		return;
+	}
+	if (rq->env && rq->env->ratelimit && gate_limit(rq, in, &who, rp))
+		return;
+	if (in->body_too_large)
+		resp_error(rp, 413, "payload_too_large", "the body is larger than %zu bytes",
+			   in->body_too_large);
+	else
+		routes_dispatch(rq, rp);
+}
