@@ -55,7 +55,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I. -I$(BPFO)
 
 # ---- Sources ---------------------------------------------------------------
 # Files with a main(); everything else in a folder goes into its archive.
-MAINS := agent/main.c aggregator/main.c aggregator/cli/prp_detect.c demo/demo_service.c demo/loadgen.c
+MAINS := agent/main.c aggregator/main.c aggregator/cli/prp_detect.c aggregator/cli/prpctl.c \
+	demo/demo_service.c demo/loadgen.c
 
 modsrc = $(filter-out $(MAINS),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
 COMMON_SRCS := $(call modsrc,common)
@@ -75,11 +76,13 @@ AGG_LIB    := $(O)/libprp-aggregator.a
 # ---- Programs --------------------------------------------------------------
 PROGRAMS := $(if $(wildcard agent/main.c),$(O)/prp-agent) \
 	$(if $(wildcard aggregator/main.c),$(O)/prp-aggregator) \
-	$(if $(wildcard aggregator/cli/prp_detect.c),$(O)/prp-detect) $(O)/prp-demo-service $(O)/prp-loadgen
+	$(if $(wildcard aggregator/cli/prp_detect.c),$(O)/prp-detect) \
+	$(if $(wildcard aggregator/cli/prpctl.c),$(O)/prpctl) $(O)/prp-demo-service $(O)/prp-loadgen
 
 $(O)/prp-agent: $(call obj,agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
 $(O)/prp-aggregator: $(call obj,aggregator/main.c) $(AGG_LIB) $(COMMON_LIB)
 $(O)/prp-detect: $(call obj,aggregator/cli/prp_detect.c) $(AGG_LIB) $(COMMON_LIB)
+$(O)/prpctl: $(call obj,aggregator/cli/prpctl.c) $(AGG_LIB) $(COMMON_LIB)
 
 $(O)/prp-demo-service: $(call obj,demo/demo_service.c) $(DEMO_LIB) $(COMMON_LIB)
 $(O)/prp-loadgen: $(call obj,demo/loadgen.c) $(DEMO_LIB) $(COMMON_LIB)
@@ -167,22 +170,32 @@ $(BPFO)/%.skel.h: $(BPFO)/%.bpf.o
 
 # ---- Fuzzing (clang, libFuzzer) --------------------------------------------
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -isystem /usr/include/p11-kit-1 \
+	-DPRP_VERSION='"$(VERSION)"' \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror
 # the aggregator parsers of untrusted input that have a target
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(DEMO_SRCS) \
 	aggregator/http/query.c aggregator/detect/csv_row.c aggregator/policy/condition.c \
 	aggregator/policy/policy_doc.c aggregator/policy/policy_yaml.c aggregator/policy/policy_action.c \
 	aggregator/analysis/chat_intent.c)
+# fuzz_api runs the whole aggregator (its HTTP request handling): common and every
+# aggregator object, without the demo's, which define req_init() and others too
+FUZZ_AGG_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(AGG_SRCS))
+fuzz_link = $(CLANG) $(filter-out -fsanitize=fuzzer-no-link%,$(FUZZ_CFLAGS)) \
+	-fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS) -pthread
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call say,FUZZLD,$@)
-	$(Q)$(CLANG) $(filter-out -fsanitize=fuzzer-no-link%,$(FUZZ_CFLAGS)) \
-		-fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS) -pthread
+	$(Q)$(fuzz_link)
+
+# an explicit rule: the pattern's $(FUZZ_OBJS) would bring the demo's objects in
+$(BUILD)/fuzz/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_AGG_OBJS)
+	$(call say,FUZZLD,$@)
+	$(Q)$(fuzz_link)
 
 # ---- Entry points ----------------------------------------------------------
 deps:

@@ -25,7 +25,9 @@ struct http_sink {
 	unsigned port;
 	int *statuses;
 	size_t nstatuses;
-	char *body;
+	char *body; /* NULL: none */
+	size_t body_len;
+	char *content_type;
 	pthread_t thread;
 	atomic_bool stop;
 	pthread_mutex_t lock; /* guards heads, bodies, n */
@@ -94,13 +96,29 @@ static bool read_request(struct http_sink *s, int c)
 	return ok;
 }
 
+/* Writes all @len bytes of @p; false when the client went away (no SIGPIPE). */
+static bool write_all(int c, const void *p, size_t len)
+{
+	const char *q = p;
+
+	while (len) {
+		ssize_t n = send(c, q, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return false;
+		q += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
 static void *sink_main(void *arg)
 {
 	struct http_sink *s = arg;
 
 	while (!atomic_load(&s->stop)) {
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
-		char answer[256];
+		char answer[512];
 		size_t i;
 		int c;
 
@@ -116,13 +134,11 @@ static void *sink_main(void *arg)
 			if (i >= s->nstatuses)
 				i = s->nstatuses - 1;
 			snprintf(answer, sizeof(answer),
-				 "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n"
+				 "HTTP/1.1 %d Test\r\nContent-Type: %s\r\n"
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-				 s->statuses[i], s->body ? strlen(s->body) : 0);
-			if (write(c, answer, strlen(answer)) < 0 ||
-			    (s->body && write(c, s->body, strlen(s->body)) < 0)) {
-				/* the client went away: nothing to do */
-			}
+				 s->statuses[i], s->content_type, s->body_len);
+			if (write_all(c, answer, strlen(answer)) && s->body)
+				write_all(c, s->body, s->body_len); /* false: the client went away */
 		}
 		close(c);
 	}
@@ -130,6 +146,12 @@ static void *sink_main(void *arg)
 }
 
 struct http_sink *http_sink_start(const int *statuses, size_t n, const char *body)
+{
+	return http_sink_start_raw(statuses, n, NULL, body, body ? strlen(body) : 0);
+}
+
+struct http_sink *http_sink_start_raw(const int *statuses, size_t n, const char *content_type,
+				      const void *body, size_t len)
 {
 	struct http_sink *s = xcalloc(1, sizeof(*s));
 	struct sockaddr_in sa = { .sin_family = AF_INET,
@@ -140,7 +162,12 @@ struct http_sink *http_sink_start(const int *statuses, size_t n, const char *bod
 	s->statuses = xcalloc(n, sizeof(*s->statuses));
 	memcpy(s->statuses, statuses, n * sizeof(*statuses));
 	s->nstatuses = n;
-	s->body = body ? xstrdup(body) : NULL;
+	if (body) {
+		s->body = xmalloc(len + 1);
+		memcpy(s->body, body, len);
+		s->body_len = len;
+	}
+	s->content_type = xstrdup(content_type ? content_type : "application/json");
 	pthread_mutex_init(&s->lock, NULL);
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(s->fd, 0);
@@ -166,6 +193,7 @@ void http_sink_stop(struct http_sink *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->statuses);
 	free(s->body);
+	free(s->content_type);
 	free(s);
 }
 

@@ -1,0 +1,53 @@
+/*
+ * One call to the aggregator's API as the commands make it, and the
+ * reporting of every way it can fail, so each command handles only its
+ * answer. Failures are reported on stderr as one line:
+ *
+ *	prpctl: 404 not_found: no key with id 7	   an error envelope (API.md)
+ *	prpctl: HTTP 502: <its first line>	   any other answer that is not 2xx
+ *	prpctl: Failed to connect to ...	   no answer: curl's words
+ */
+#ifndef PRP_AGGREGATOR_CLI_CTL_CALL_H
+#define PRP_AGGREGATOR_CLI_CTL_CALL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "aggregator/cli/ctl_cmds.h"
+#include "aggregator/cli/ctl_http.h"
+#include "aggregator/cli/ctl_opts.h"
+
+struct ctl_answer {
+	struct ctl_http_resp http;
+	json_t *json; /* the answer, an object; NULL unless ctl_call() returned CTL_OK */
+};
+
+/*
+ * Makes @rq and reports a failure: no answer, or a status that is not 2xx.
+ * Returns CTL_OK or CTL_FAILED. Release @rs with ctl_http_resp_release() in
+ * both cases.
+ */
+enum ctl_status ctl_call_http(const struct ctl_opts *o, const struct ctl_http_req *rq,
+			      struct ctl_http_resp *rs);
+
+/*
+ * @method @path with @body (borrowed; NULL: none), expecting a 2xx answer
+ * holding a JSON object. Returns CTL_OK with it in @ans, or CTL_FAILED once
+ * the failure is reported. Release @ans with ctl_answer_release() in both
+ * cases.
+ */
+enum ctl_status ctl_call(const struct ctl_opts *o, const char *method, const char *path,
+			 const json_t *body, struct ctl_answer *ans);
+void ctl_answer_release(struct ctl_answer *ans);
+
+/*
+ * With --json, writes the answer's body as it came, ending in a newline,
+ * and returns true; otherwise returns false and the caller prints its
+ * table.
+ */
+bool ctl_call_print_raw(const struct ctl_opts *o, const struct ctl_http_resp *rs);
+
+/* Reports a non-2xx answer in @rs as described above. */
+void ctl_call_report(const struct ctl_http_resp *rs);
+
+#endif
