@@ -42,6 +42,12 @@ static const struct cfg_key aggregator_keys[] = {
 		1, 3600,
 		"an HTTP connection idle this long is closed, a slow client's half-sent request "
 		"too"),
+	CFG_BOOL("http.access_log", struct aggregator_config, http_access_log, true,
+		 "one info line per HTTP request: method, path, status, bytes, duration, the key "
+		 "(key:ID) or anonymous, the client's IP and the request id"),
+	CFG_BOOL("compat_ports", struct aggregator_config, compat_ports, false,
+		 "also serve the API on 8081, 8085, 8089 and 8090, the ports of the platform prp "
+		 "replaces, so its clients work unchanged"),
 	CFG_BOOL("auth", struct aggregator_config, auth, true,
 		 "require API keys (X-API-Key or Authorization: Bearer); at first start an admin "
 		 "key is made and written to DATA/admin.key. --no-auth: every request is an admin "

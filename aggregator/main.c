@@ -376,6 +376,8 @@ int main(int argc, char **argv)
 							     cfg.http_per_ip_connection_limit,
 						     .connection_timeout_s =
 							     (unsigned)cfg.http_connection_timeout_s,
+						     .access_log = cfg.http_access_log,
+						     .compat_ports = cfg.compat_ports,
 						     .tls_cert_pem = tls_cert,
 						     .tls_key_pem = tls_key });
 	if (ret) {

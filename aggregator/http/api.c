@@ -27,6 +27,7 @@ struct api {
 	char *version;
 	char *data_dir;
 	struct http_server *server;
+	struct http_server *compat[API_COMPAT_NPORTS];
 };
 
 int api_start(struct api **out, const struct api_config *c)
@@ -75,12 +76,27 @@ int api_start(struct api **out, const struct api_config *c)
 	ho.env = &a->env;
 	ho.tls_cert_pem = c->tls_cert_pem;
 	ho.tls_key_pem = c->tls_key_pem;
+	ho.access_log = c->access_log;
 	err = http_start(&a->server, &ho);
 	if (err)
 		goto out_env;
+	if (c->compat_ports) {
+		static const uint16_t ports[] = API_COMPAT_PORTS;
+
+		for (size_t i = 0; i < API_COMPAT_NPORTS; i++) {
+			ho.port = ports[i];
+			err = http_start(&a->compat[i], &ho);
+			if (err)
+				goto out_server;
+		}
+	}
 	*out = a;
 	return 0;
 
+out_server:
+	for (size_t i = 0; i < API_COMPAT_NPORTS; i++)
+		http_stop(a->compat[i]);
+	http_stop(a->server);
 out_env:
 	health_cache_free(a->env.health);
 out_readers:
@@ -103,6 +119,8 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	for (size_t i = 0; i < API_COMPAT_NPORTS; i++)
+		http_stop(a->compat[i]);
 	http_stop(a->server);
 	health_cache_free(a->env.health);
 	readers_free(a->env.readers);

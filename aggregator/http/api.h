@@ -86,10 +86,15 @@ struct api_config {
 	struct audit_log *audit; /* borrowed; must outlive the api; NULL: key changes unaudited */
 	bool rate_limit;	  /* false: no limits at all */
 	struct api_limits limits; /* with rate_limit */
+	bool access_log;   /* one info line per request (who, status, duration, request id) */
+	bool compat_ports; /* also listen on API_COMPAT_PORTS (the earlier platform's) */
 	/* HTTPS when both are set: PEM text (not paths), copied */
 	const char *tls_cert_pem, *tls_key_pem;
 };
 
+/* --compat-ports (DESIGN.md): the earlier platform's ports, the same API on each */
+#define API_COMPAT_PORTS { 8081, 8085, 8089, 8090 }
+#define API_COMPAT_NPORTS 4
 #define API_CONNECTION_LIMIT	 1024
 #define API_CONNECTION_TIMEOUT_S 30
 /* Largest request body of any route (a route may set a lower one): 413 past it. */

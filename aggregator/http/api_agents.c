@@ -49,7 +49,8 @@ int api_agents_list(struct req *rq, struct resp *rp)
 	if (store_agents(st, rq->tenant, &v, &n))
 		return resp_error(rp, 500, "internal", "cannot read the agents");
 	/* the store sorts by id already; sorting again costs nothing and pins the order */
-	qsort(v, n, sizeof(*v), api_agents_by_id);
+	if (n) /* qsort() of NULL is undefined, even for 0 items */
+		qsort(v, n, sizeof(*v), api_agents_by_id);
 	while (i < n && after[0] && strcmp(v[i].agent_id, after) <= 0)
 		i++;
 	list = json_array();

@@ -54,7 +54,8 @@ int api_services_list(struct req *rq, struct resp *rp)
 	err = store_services(st, rq->tenant, &v, &n);
 	if (err)
 		return resp_error(rp, 500, "internal", "cannot read the services");
-	qsort(v, n, sizeof(*v), api_services_by_name);
+	if (n) /* qsort() of NULL is undefined, even for 0 items */
+		qsort(v, n, sizeof(*v), api_services_by_name);
 	while (i < n && after[0] && strcmp(v[i].name, after) <= 0)
 		i++;
 	list = json_array();

@@ -115,6 +115,8 @@ void gate_serve(struct req *rq, const struct gate_input *in, struct resp *rp)
 	if (in->body_too_large)
 		resp_error(rp, 413, "payload_too_large", "the body is larger than %zu bytes",
 			   in->body_too_large);
+	else if (rq->query_overflow) /* every route, also those that read no parameter */
+		resp_error(rp, 400, "bad_request", "more than %d query parameters", REQ_QUERY_MAX);
 	else
 		routes_dispatch(rq, rp);
 }

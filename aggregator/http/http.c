@@ -48,6 +48,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	struct api_env *env;
 	uint16_t port;
+	bool access_log;
 };
 
 struct http_request {
@@ -59,6 +60,8 @@ struct http_request {
 	char method[16];
 	char path[HTTP_LOG_PATH_MAX + 1];
 	char request_id[REQ_ID_MAX + 1];
+	char actor[REQ_ACTOR_MAX];    /* who, once the gate has said */
+	char ip[INET6_ADDRSTRLEN];
 };
 
 static struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
@@ -195,8 +198,6 @@ static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 			struct http_request *hr, const char *method, const char *url,
 			struct req *rq, struct resp *rp)
 {
-	char ip[INET6_ADDRSTRLEN];
-
 	req_init(rq, hs->env, method, url, hr->request_id);
 	rq->body = hr->body.data;
 	rq->body_len = hr->body.len;
@@ -211,10 +212,11 @@ static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 			   .x_api_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key"),
 			   .authorization = MHD_lookup_connection_value(
 				   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-			   .client_ip = http_client_ip(conn, ip, sizeof(ip)),
+			   .client_ip = http_client_ip(conn, hr->ip, sizeof(hr->ip)),
 			   .body_too_large = hr->too_large ? hr->body.max_bytes : 0,
 		   },
 		   rp);
+	memcpy(hr->actor, rq->actor, sizeof(hr->actor));
 }
 
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -253,18 +255,20 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			      enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *hs = cls;
 	struct http_request *hr = *con_cls;
+	enum log_level level = hs->access_log ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
 
-	(void)cls;
 	(void)conn;
 	if (!hr)
 		return;
-	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug("http: %s %s %u %zu bytes in %.3f ms%s request_id=%s", hr->method,
-			  hr->path, hr->status, hr->bytes,
-			  (double)(time_mono_ns() - hr->start_ns) / NSEC_PER_MSEC,
-			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)",
-			  hr->request_id);
+	if (log_enabled(level))
+		log_msg(level, 0, "http: %s %s %u %zu bytes in %.3f ms%s by %s from %s request_id=%s",
+			hr->method, hr->path, hr->status, hr->bytes,
+			(double)(time_mono_ns() - hr->start_ns) / NSEC_PER_MSEC,
+			toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)",
+			hr->actor[0] ? hr->actor : "-", hr->ip[0] ? hr->ip : "-",
+			hr->request_id);
 	buf_release(&hr->body);
 	free(hr);
 	*con_cls = NULL;
@@ -332,6 +336,7 @@ int http_start(struct http_server **out, const struct http_options *o)
 		flags |= MHD_USE_TLS;
 	hs = xcalloc(1, sizeof(*hs));
 	hs->env = o->env;
+	hs->access_log = o->access_log;
 	/* the logger first: MHD warns about options it reads before it */
 	opts[k++] =
 		(struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL };
@@ -346,7 +351,7 @@ int http_start(struct http_server **out, const struct http_options *o)
 	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					     HTTP_CONNECTION_MEMORY_BYTES, NULL };
 	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
-					     (intptr_t)http_on_completed, NULL };
+					     (intptr_t)http_on_completed, hs };
 	/* a pool of one draws a warning from MHD: one internal thread is the same */
 	if (o->threads > 1)
 		opts[k++] =

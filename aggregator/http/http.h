@@ -9,6 +9,7 @@
 #ifndef PRP_AGGREGATOR_HTTP_HTTP_H
 #define PRP_AGGREGATOR_HTTP_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/compiler.h"
@@ -24,6 +25,7 @@ struct http_options {
 	unsigned per_ip_connection_limit; /* 0: none */
 	unsigned connection_timeout_s;
 	struct api_env *env; /* borrowed; must outlive the server */
+	bool access_log;     /* one info line per request; else at debug level */
 	/* HTTPS when both are set: PEM text, borrowed until http_start() returns */
 	const char *tls_cert_pem, *tls_key_pem;
 };

@@ -186,7 +186,8 @@ static void server_start(struct server *s, const char *dir)
 	if (s->pid == 0) {
 		execlp("taskset", "taskset", "-c", "0", "build/prp-aggregator", "--data", data,
 		       "--keys-dir", keys, "--ingest", s->ingest, "--listen", s->listen,
-		       "--log-level", "warn", "--api-rate-limit-role", "admin:1000000000/1000000000",
+		       "--log-level", "warn", "--no-http-access-log", "--api-rate-limit-role",
+		       "admin:1000000000/1000000000",
 		       s->auth ? "--auth" : "--no-auth", (char *)NULL);
 		_exit(127);
 	}

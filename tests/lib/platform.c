@@ -65,11 +65,15 @@ static void start_aggregator(struct platform *p, const char *const *extra)
 	cr_assert_eq(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/default/tenant.key", keys);
 	write_file(path, PLATFORM_KEY "\n");
-	/* the tests poll the API often: no limit for the admin key they use */
+	/*
+	 * the tests poll the API often: no limit for the admin key they use, and
+	 * no access log, whose lines would fill the pipe read only now and then
+	 */
 	args_join(argv,
 		  (const char *const[]){ AGGREGATOR, "--data", data, "--keys-dir", keys, "--listen",
 					 p->listen, "--ingest", p->ingest_url,
-					 "--api-rate-limit-role", "admin:0/0", NULL },
+					 "--api-rate-limit-role", "admin:0/0", "--no-http-access-log",
+					 NULL },
 		  extra);
 	cr_assert_eq(proc_start(&p->aggregator, argv), 0);
 	cr_assert_eq(proc_wait_for(&p->aggregator, "HTTP on", 15000), 0, "aggregator: %s",

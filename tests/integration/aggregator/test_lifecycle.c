@@ -184,6 +184,10 @@ Test(daemons, aggregator_and_agent_are_clean_under_valgrind_from_start_to_sigter
 	cr_expect_eq(get("/services", &body), 401);
 	cr_expect_eq(get("/health", &body), 200);
 	buf_release(&body);
+	/* the access log: who, what, how it ended (written once the answer is sent) */
+	cr_expect_eq(proc_wait_for(&agg, "http: GET /services 401 ", 10000), 0, "%s",
+		     buf_str(&agg.err));
+	cr_expect_not_null(strstr(buf_str(&agg.err), " by key:1 from 127.0.0.1 request_id="));
 
 	expect_clean_exit(&agent, "prp-agent");
 	expect_clean_exit(&agg, "prp-aggregator");

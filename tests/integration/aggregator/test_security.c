@@ -1,6 +1,7 @@
 /*
  * The daemon's security, with the real prp-aggregator: the admin key made
- * at first start (printed once, DATA/admin.key 0600, never again); HTTPS
+ * at first start (printed once, DATA/admin.key 0600, never again), and
+ * the same rules on the --compat-ports; HTTPS
  * with a certificate made here, plain HTTP refused on its port, and `ab -n
  * 1000 -c 10` over it with no failure; a backup taken while windows stream
  * in, restored into a new data directory: the same anomalies, actions,
@@ -86,9 +87,14 @@ TestSuite(security, .init = setup, .fini = teardown);
 static void start(struct proc *p, const char *data, const char *ingest, const char *listen,
 		  const char *const *extra)
 {
+	/*
+	 * No access log: its lines would fill the pipe this test reads only
+	 * now and then, and block the daemon (test_lifecycle checks the log).
+	 */
 	const char *argv[32] = { AGGREGATOR, "--data", data, "--keys-dir", keys, "--ingest",
-				 ingest, "--listen", listen, "--api-rate-limit-role", "admin:0/0" };
-	size_t n = 11;
+				 ingest, "--listen", listen, "--api-rate-limit-role", "admin:0/0",
+				 "--no-http-access-log" };
+	size_t n = 12;
 
 	for (; extra && *extra; extra++)
 		argv[n++] = *extra;
@@ -173,6 +179,15 @@ Test(security, the_admin_key_is_made_once_printed_once_and_private)
 	start(&agg, data, INGEST_A, LISTEN_A, NULL);
 	cr_assert_null(strstr(buf_str(&agg.out), "admin API key"), "%s", buf_str(&agg.out));
 	json_decref(api("http://" LISTEN_A, 200, "GET", "/services", NULL));
+	stop(&agg);
+
+	/* --compat-ports: the same API, the same rules, on the earlier platform's ports */
+	start(&agg, data, INGEST_A, LISTEN_A, (const char *const[]){ "--compat-ports", NULL });
+	json_decref(api("http://127.0.0.1:8085", 200, "GET", "/health", NULL));
+	json_decref(api("http://127.0.0.1:8090", 200, "GET", "/services", NULL));
+	http_set_api_key(NULL);
+	json_decref(api("http://127.0.0.1:8081", 401, "GET", "/services", NULL));
+	json_decref(api("http://127.0.0.1:8089", 200, "GET", "/health", NULL));
 	stop(&agg);
 
 	/* --no-auth: no key needed, and none made */
