@@ -151,15 +151,14 @@ static int load_config(struct aggregator_config *c, int argc, char **argv)
 }
 
 /* A staged restore (POST /admin/restore) replaces the store before anything opens it. */
-static int apply_restore(const char *dir)
+static int apply_restore(const char *dir, bool *applied)
 {
 	char why[256];
-	bool applied = false;
-	int ret = store_restore_apply(dir, &applied, why, sizeof(why));
+	int ret = store_restore_apply(dir, applied, why, sizeof(why));
 
 	if (ret)
 		log_error("aggregator: the staged restore was refused and the store kept: %s", why);
-	else if (applied)
+	else if (*applied)
 		log_info("aggregator: restored the store of %s from the staged backup", dir);
 	return ret == -EINVAL ? 0 : ret; /* a bad staged file is set aside; start on the old store */
 }
@@ -255,6 +254,7 @@ int main(int argc, char **argv)
 	struct audit_log *audit = NULL;
 	struct api_limits limits = { 0 };
 	char *tls_cert = NULL, *tls_key = NULL;
+	bool restored = false;
 	char why[256];
 	bool check_only = false;
 	char host[256];
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 	so = (struct store_options){ .dir = cfg.data,
 				     .raw_hours = (unsigned)cfg.retention_raw_hours,
 				     .minute_days = (unsigned)cfg.retention_minute_days };
-	if (apply_restore(cfg.data))
+	if (apply_restore(cfg.data, &restored))
 		goto out;
 	if (cfg.tls_cert[0] &&
 	    (read_pem(cfg.tls_cert, &tls_cert) || read_pem(cfg.tls_key, &tls_key)))
@@ -347,6 +347,9 @@ int main(int argc, char **argv)
 		log_error_err(ret, "aggregator: the audit log could not open");
 		goto out;
 	}
+	if (restored) /* in the restored store's own log */
+		audit_log_write(audit, KEYS_DEFAULT_TENANT, "system", "restore.applied", "store",
+				NULL);
 	if (cfg.auth && start_keys(&keys, &so, audit))
 		goto out;
 	if (!cfg.auth)

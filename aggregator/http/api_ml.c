@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 
+#include "aggregator/auth/audit_log.h"
 #include "aggregator/detect/detection.h"
 #include "aggregator/http/api_common.h"
 #include "aggregator/http/api_env.h"
@@ -83,6 +84,13 @@ int api_ml_toggle(struct req *rq, struct resp *rp)
 		return -EINVAL;
 	}
 	json_decref(body);
-	detection_set(d, (enum detection_method)m, enabled >= 0 ? enabled : st.enabled);
+	enabled = enabled >= 0 ? enabled : st.enabled;
+	detection_set(d, (enum detection_method)m, enabled);
+	if (rq->env->audit)
+		audit_log_write(rq->env->audit, rq->tenant, api_common_actor(rq), "ml.toggle",
+				"detection",
+				json_pack("{s:s, s:b}", "method",
+					  detection_method_name((enum detection_method)m), "enabled",
+					  enabled));
 	return api_ml_answer(d, rp);
 }
