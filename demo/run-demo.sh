@@ -121,14 +121,14 @@ grep 'discovery: service\|samplers' "$VAR/agent.log" | sed 's/^[^ ]* [a-z]* /   
 # predicted SLO breach, and each action policies take and how it ends.
 python3 -u - "$API" "$API_KEY" <<'EOF_WATCH' &
 import json, sys, time, urllib.request
-api, key, seen, warned, acted = sys.argv[1], sys.argv[2], {}, set(), {}
+api, api_key, seen, warned, acted = sys.argv[1], sys.argv[2], {}, set(), {}
 rca_at, rca_last = None, 0
 def get(path):
-    req = urllib.request.Request(api + path, headers={"X-API-Key": key})
+    req = urllib.request.Request(api + path, headers={"X-API-Key": api_key})
     return json.load(urllib.request.urlopen(req, timeout=2))
 def post(path, body):
     req = urllib.request.Request(api + path, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "X-API-Key": key})
+                                 headers={"Content-Type": "application/json", "X-API-Key": api_key})
     return json.load(urllib.request.urlopen(req, timeout=10))
 def say(msg):
     print("%s demo: %s" % (time.strftime("%H:%M:%S", time.gmtime()), msg))
