@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "aggregator/aggregator_config.h"
@@ -24,6 +25,7 @@
 #include "aggregator/auth/audit_log.h"
 #include "aggregator/auth/keys.h"
 #include "aggregator/detect/detection.h"
+#include "aggregator/events/bus.h"
 #include "aggregator/http/api.h"
 #include "aggregator/ingest.h"
 #include "aggregator/policy/breaker_health.h"
@@ -221,6 +223,19 @@ static int read_pem(const char *path, char **out)
 	return 0;
 }
 
+/* Every stream subscriber is a socket: as many descriptors as the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_warn("aggregator: cannot raise the open files limit to %llu",
+			 (unsigned long long)rl.rlim_max);
+}
+
 /* Blocks until SIGTERM or SIGINT. */
 static void wait_for_stop(void)
 {
@@ -251,6 +266,7 @@ int main(int argc, char **argv)
 	struct llm_config lc;
 	struct llm *llm = NULL;
 	struct keys *keys = NULL;
+	struct bus *bus = NULL;
 	struct audit_log *audit = NULL;
 	struct api_limits limits = { 0 };
 	char *tls_cert = NULL, *tls_key = NULL;
@@ -283,6 +299,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	if (mkdir(cfg.data, 0750) && errno != EEXIST) {
 		log_error("aggregator: cannot create the data directory %s: %s", cfg.data,
@@ -305,6 +322,11 @@ int main(int argc, char **argv)
 							      .batch_ms = (unsigned)cfg.ingest_batch_ms });
 	if (ret) {
 		log_error_err(ret, "aggregator: ingest could not start");
+		goto out;
+	}
+	ret = bus_open(&bus, &so);
+	if (ret) {
+		log_error_err(ret, "aggregator: the event bus could not open");
 		goto out;
 	}
 	detection_config_default(&dc);
@@ -370,6 +392,7 @@ int main(int argc, char **argv)
 						     .executor = executor,
 						     .llm = llm,
 						     .keys = keys,
+						     .bus = bus,
 						     .audit = audit,
 						     .rate_limit = cfg.rate_limit_enabled,
 						     .limits = limits,
@@ -405,6 +428,7 @@ out:
 	engine_stop(engine);
 	executor_stop(executor);
 	detection_stop(detection);
+	bus_close(bus); /* after every publisher */
 	if (ingest) {
 		struct ingest_stats st;
 

@@ -59,6 +59,7 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.executor = c->executor;
 	a->env.llm = c->llm;
 	a->env.keys = c->keys;
+	a->env.bus = c->bus;
 	a->env.audit = c->audit;
 	a->data_dir = xstrdup(c->store->dir);
 	a->env.data_dir = a->data_dir;

@@ -23,6 +23,7 @@
 struct detection;
 struct engine;
 struct keys;
+struct bus;
 struct audit_log;
 struct executor;
 struct llm;
@@ -83,6 +84,7 @@ struct api_config {
 	 * admin of the default tenant (--no-auth, and the tests of handlers)
 	 */
 	struct keys *keys;
+	struct bus *bus;	 /* borrowed; must outlive the api; NULL: no streams */
 	struct audit_log *audit; /* borrowed; must outlive the api; NULL: key changes unaudited */
 	bool rate_limit;	  /* false: no limits at all */
 	struct api_limits limits; /* with rate_limit */

@@ -16,6 +16,7 @@ struct llm;
 struct chat_sessions;
 struct readers;
 struct keys;
+struct bus;
 struct audit_log;
 struct ratelimit;
 
@@ -33,6 +34,7 @@ struct api_env {
 	const struct llm *llm;	     /* borrowed; thread-safe (llm.h); NULL or off: built-in prose */
 	struct chat_sessions *chat;  /* owned by struct api; its own lock */
 	struct keys *keys;	     /* borrowed; thread-safe (keys.h); NULL: auth off */
+	struct bus *bus;	     /* borrowed; thread-safe (bus.h); NULL: no streams (503) */
 	struct audit_log *audit;     /* borrowed; thread-safe; NULL: changes here go unaudited */
 	const char *data_dir;	     /* owned by struct api: the store's directory */
 	struct ratelimit *ratelimit; /* owned by struct api; thread-safe; NULL: no limits */

@@ -7,6 +7,16 @@
  *
  * A body past its route's limit is read and dropped (memory stays bounded
  * by the limit) so that the 413 can be sent on a clean connection.
+ *
+ * Streams (resp_stream(), Server-Sent Events) are MHD callback responses
+ * whose reader suspends the connection when it has nothing to send, and
+ * http_stream_wake() resumes it; both under the stream's lock, so a wake
+ * between "nothing" and "suspend" cannot be lost. A suspended connection
+ * neither times out nor notices a client that left, so a ticker wakes
+ * every stream each HTTP_STREAM_TICK_S: the reader then sends a keep-alive
+ * (its own choice) and a dead client fails the write. Before MHD stops,
+ * every stream is marked closing and resumed: MHD must not stop with
+ * suspended connections.
  */
 #include "aggregator/http/http.h"
 
@@ -16,6 +26,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -44,11 +55,31 @@
 /* Longest path kept for the access log line. */
 #define HTTP_LOG_PATH_MAX 200
 
+/* How often every stream is woken, for its keep-alive and to notice dead clients. */
+#define HTTP_STREAM_TICK_S 15
+
+struct http_stream {
+	pthread_mutex_t mu; /* suspended, closing; held around the reader */
+	bool suspended, closing;
+	struct MHD_Connection *conn;
+	const struct resp_stream_ops *ops;
+	void *ctx;
+	struct http_server *server;
+	struct http_stream *prev, *next; /* the server's list, under streams_mu */
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct api_env *env;
 	uint16_t port;
 	bool access_log;
+	pthread_mutex_t streams_mu; /* streams, stopping */
+	pthread_cond_t ticker_cv;
+	struct http_stream *streams;
+	size_t nstreams;
+	bool stopping;
+	pthread_t ticker;
+	bool ticker_running;
 };
 
 struct http_request {
@@ -105,11 +136,158 @@ static void http_blob_free(void *cls)
 	blob_unref(cls);
 }
 
+/* ---- streams ---- */
+
+void http_stream_wake(struct http_stream *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->conn);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *s = cls;
+	long n;
+
+	(void)pos;
+	pthread_mutex_lock(&s->mu);
+	n = s->closing ? -1 : s->ops->read(s->ctx, buf, max);
+	if (n == 0) {
+		s->suspended = true;
+		MHD_suspend_connection(s->conn);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void http_stream_free(void *cls)
+{
+	struct http_stream *s = cls;
+	struct http_server *hs = s->server;
+
+	pthread_mutex_lock(&hs->streams_mu);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		hs->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	hs->nstreams--;
+	pthread_mutex_unlock(&hs->streams_mu);
+	s->ops->free(s->ctx); /* nothing wakes @s once it returns */
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* MHD's response for the stream of @rp, which it takes. NULL when MHD cannot. */
+static struct MHD_Response *http_stream_response(struct http_server *hs,
+						 struct MHD_Connection *conn, struct resp *rp)
+{
+	struct http_stream *s = xcalloc(1, sizeof(*s));
+	struct MHD_Response *r;
+
+	pthread_mutex_init(&s->mu, NULL);
+	s->conn = conn;
+	s->ops = rp->stream_ops;
+	s->ctx = rp->stream_ctx;
+	s->server = hs;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, http_stream_read, s,
+					      http_stream_free);
+	if (!r) {
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return NULL; /* rp still owns the ctx */
+	}
+	rp->stream_ops = NULL;
+	rp->stream_ctx = NULL;
+	pthread_mutex_lock(&hs->streams_mu);
+	s->closing = hs->stopping;
+	s->next = hs->streams;
+	if (s->next)
+		s->next->prev = s;
+	hs->streams = s;
+	hs->nstreams++;
+	pthread_mutex_unlock(&hs->streams_mu);
+	s->ops->start(s->ctx, s);
+	return r;
+}
+
+/* Wakes every stream; with @closing, for the last time. */
+static void http_streams_wake_all(struct http_server *hs, bool closing)
+{
+	pthread_mutex_lock(&hs->streams_mu);
+	for (struct http_stream *s = hs->streams; s; s = s->next) {
+		if (closing) {
+			pthread_mutex_lock(&s->mu);
+			s->closing = true;
+			pthread_mutex_unlock(&s->mu);
+		}
+		http_stream_wake(s);
+	}
+	pthread_mutex_unlock(&hs->streams_mu);
+}
+
+static void *http_ticker_main(void *arg)
+{
+	struct http_server *hs = arg;
+
+	pthread_mutex_lock(&hs->streams_mu);
+	while (!hs->stopping) {
+		uint64_t at = time_mono_ns() + HTTP_STREAM_TICK_S * NSEC_PER_SEC;
+		struct timespec until = { .tv_sec = (time_t)(at / NSEC_PER_SEC),
+					  .tv_nsec = (long)(at % NSEC_PER_SEC) };
+
+		pthread_cond_timedwait(&hs->ticker_cv, &hs->streams_mu, &until);
+		if (hs->stopping)
+			break;
+		pthread_mutex_unlock(&hs->streams_mu);
+		http_streams_wake_all(hs, false);
+		pthread_mutex_lock(&hs->streams_mu);
+	}
+	pthread_mutex_unlock(&hs->streams_mu);
+	return NULL;
+}
+
+size_t http_streams(struct http_server *hs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&hs->streams_mu);
+	n = hs->nstreams;
+	pthread_mutex_unlock(&hs->streams_mu);
+	return n;
+}
+
+static void http_server_init_streams(struct http_server *hs)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&hs->streams_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hs->ticker_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void http_server_free(struct http_server *hs)
+{
+	pthread_cond_destroy(&hs->ticker_cv);
+	pthread_mutex_destroy(&hs->streams_mu);
+	free(hs);
+}
+
 /* Builds MHD's response from @rp, taking its body. NULL when MHD cannot. */
-static struct MHD_Response *http_response(struct resp *rp)
+static struct MHD_Response *http_response(struct http_server *hs, struct MHD_Connection *conn,
+					  struct resp *rp)
 {
 	struct MHD_Response *r;
 
+	if (rp->stream_ops)
+		return http_stream_response(hs, conn, rp);
 	if (rp->fd >= 0) {
 		r = MHD_create_response_from_fd64(rp->fd_size, rp->fd);
 		if (r)
@@ -132,11 +310,11 @@ static struct MHD_Response *http_response(struct resp *rp)
 	return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 }
 
-static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_request *hr,
-				 struct resp *rp)
+static enum MHD_Result http_send(struct http_server *hs, struct MHD_Connection *conn,
+				 struct http_request *hr, struct resp *rp)
 {
 	size_t len = rp->body_len;
-	struct MHD_Response *r = http_response(rp);
+	struct MHD_Response *r = http_response(hs, conn, rp);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -145,6 +323,8 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_reques
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 					rp->content_type ? rp->content_type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (rp->status == 200 && rp->content_type && !strcmp(rp->content_type, "text/event-stream"))
+		MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* proxies: do not hold it */
 	MHD_add_response_header(r, "X-Request-Id", hr->request_id);
 	if (rp->allow[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
@@ -205,6 +385,7 @@ static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	rq->accept_encoding =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	rq->last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
 	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_add_query, rq);
 	resp_init(rp, hr->request_id);
 	gate_serve(rq,
@@ -246,7 +427,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 	/* struct req carries a 1 KiB scratch: keep it off MHD's small thread stacks */
 	rq = xmalloc(sizeof(*rq));
 	http_answer(cls, conn, hr, method, url, rq, &rp);
-	ret = http_send(conn, hr, &rp);
+	ret = http_send(cls, conn, hr, &rp);
 	resp_release(&rp);
 	free(rq);
 	return ret;
@@ -313,7 +494,8 @@ static int http_addr_parse(const char *host, uint16_t port, union http_addr *a, 
 
 int http_start(struct http_server **out, const struct http_options *o)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	struct http_server *hs;
 	union http_addr addr;
 	const union MHD_DaemonInfo *info;
@@ -337,6 +519,7 @@ int http_start(struct http_server **out, const struct http_options *o)
 	hs = xcalloc(1, sizeof(*hs));
 	hs->env = o->env;
 	hs->access_log = o->access_log;
+	http_server_init_streams(hs);
 	/* the logger first: MHD warns about options it reads before it */
 	opts[k++] =
 		(struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL };
@@ -372,9 +555,13 @@ int http_start(struct http_server **out, const struct http_options *o)
 		int err = errno ? -errno : -EIO;
 
 		log_error_err(err, "http: cannot listen on %s port %u", o->bind_address, o->port);
-		free(hs);
+		http_server_free(hs);
 		return err;
 	}
+	if (pthread_create(&hs->ticker, NULL, http_ticker_main, hs) == 0)
+		hs->ticker_running = true;
+	else
+		log_warn("http: no stream ticker: idle streams get no keep-alive");
 	info = MHD_get_daemon_info(hs->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	hs->port = info ? info->port : o->port;
 	log_info("http: listening on %s port %u (%s), %u threads", o->bind_address, hs->port,
@@ -392,6 +579,16 @@ void http_stop(struct http_server *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->streams_mu);
+	h->stopping = true;
+	pthread_cond_signal(&h->ticker_cv);
+	pthread_mutex_unlock(&h->streams_mu);
+	if (h->ticker_running)
+		pthread_join(h->ticker, NULL);
+	/* MHD must not stop with a suspended connection: end every stream first */
+	http_streams_wake_all(h, true);
+	for (int i = 0; i < 100 && http_streams(h); i++)
+		time_sleep_ns(10 * NSEC_PER_MSEC);
 	MHD_stop_daemon(h->daemon);
-	free(h);
+	http_server_free(h);
 }

@@ -10,6 +10,7 @@
 #define PRP_AGGREGATOR_HTTP_HTTP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/compiler.h"
@@ -41,7 +42,16 @@ struct http_options {
 PRP_MUST_CHECK int http_start(struct http_server **out, const struct http_options *o);
 /* The bound port. */
 uint16_t http_port(const struct http_server *h);
-/* Stops, waiting for the worker threads to finish; frees @h. NULL does nothing. */
+/* Wakes a stream's connection (resp.h, struct resp_stream_ops) to read from it again. Any thread. */
+struct http_stream;
+void http_stream_wake(struct http_stream *s);
+/* Streams open now. */
+size_t http_streams(struct http_server *h);
+
+/*
+ * Stops: ends every stream, then waits for the worker threads to finish;
+ * frees @h. NULL does nothing.
+ */
 void http_stop(struct http_server *h);
 
 #endif

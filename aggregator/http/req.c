@@ -30,6 +30,7 @@ void req_init(struct req *rq, struct api_env *env, const char *method, const cha
 	snprintf(rq->actor, sizeof(rq->actor), "anonymous");
 	rq->content_type = NULL;
 	rq->accept_encoding = NULL;
+	rq->last_event_id = NULL;
 	rq->body = NULL;
 	rq->body_len = 0;
 	rq->now_ms = (int64_t)(time_real_ns() / NSEC_PER_MSEC);

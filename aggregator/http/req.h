@@ -51,6 +51,7 @@ struct req {
 	char actor[REQ_ACTOR_MAX];   /* "key:12"; "anonymous"; "api" with auth off */
 	const char *content_type;    /* NULL when absent */
 	const char *accept_encoding; /* NULL when absent */
+	const char *last_event_id;   /* Last-Event-ID (SSE resumes); NULL when absent */
 	const unsigned char *body;
 	size_t body_len;
 	int64_t now_ms; /* the instant the request is answered at; fixed per request */

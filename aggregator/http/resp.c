@@ -38,6 +38,21 @@ void resp_release(struct resp *rp)
 	rp->fd = -1;
 	rp->fd_size = 0;
 	rp->content_type = NULL;
+	if (rp->stream_ops)
+		rp->stream_ops->free(rp->stream_ctx);
+	rp->stream_ops = NULL;
+	rp->stream_ctx = NULL;
+}
+
+int resp_stream(struct resp *rp, const char *content_type, const struct resp_stream_ops *ops,
+		void *ctx)
+{
+	resp_release(rp);
+	rp->status = 200;
+	rp->content_type = content_type;
+	rp->stream_ops = ops;
+	rp->stream_ctx = ctx;
+	return 0;
 }
 
 int resp_file(struct resp *rp, unsigned status, int fd, uint64_t size, const char *content_type)

@@ -19,7 +19,22 @@
 #include "common/timeutil.h"
 
 struct blob;
+struct http_stream;
 
+/*
+ * A response that goes on (Server-Sent Events): its bytes come from @read
+ * as they are ready. The server calls @start once the connection is set
+ * up, with the handle the producer wakes it through (http_stream_wake(),
+ * http.h); @read under the stream's lock: > 0 bytes written, 0 none now
+ * (the connection sleeps until woken), -1 the end; @free once the stream
+ * is over (the client left, the end, shutdown): it must stop whatever may
+ * wake the handle before it returns, then free @ctx.
+ */
+struct resp_stream_ops {
+	void (*start)(void *ctx, struct http_stream *s);
+	long (*read)(void *ctx, char *buf, size_t max);
+	void (*free)(void *ctx);
+};
 /* compact, and reals without binary noise (0.1, not 0.10000000000000001) */
 #define RESP_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define RESP_ALLOW_MAX	64
@@ -36,6 +51,8 @@ struct resp {
 	int fd;		      /* or a file to send whole (owned; closed by resp_release()), or -1 */
 	uint64_t fd_size;
 	const char *content_type; /* a literal; NULL: application/json */
+	const struct resp_stream_ops *stream_ops; /* or a stream (stream_ctx owned), or NULL */
+	void *stream_ctx;
 	bool rate_limited;
 	uint64_t rate_limit, rate_remaining, retry_after_s;
 	int64_t rate_reset_s;
@@ -61,6 +78,10 @@ int resp_blob(struct resp *rp, unsigned status, struct blob *b, const char *enco
 
 /* Sends the open file @fd (taken: closed once sent), @size bytes, as @content_type (a literal). */
 int resp_file(struct resp *rp, unsigned status, int fd, uint64_t size, const char *content_type);
+
+/* A stream answer (status 200, @content_type a literal); takes @ctx (freed by ops->free). */
+int resp_stream(struct resp *rp, const char *content_type, const struct resp_stream_ops *ops,
+		void *ctx);
 
 /* An answer with no body (204, or OPTIONS). Returns 0. */
 int resp_empty(struct resp *rp, unsigned status);

@@ -25,6 +25,7 @@
 #include "aggregator/http/api_policies.h"
 #include "aggregator/http/api_predictions.h"
 #include "aggregator/http/api_services.h"
+#include "aggregator/http/api_stream.h"
 #include "aggregator/http/api_summarize.h"
 #include "aggregator/http/api_topology.h"
 #include "aggregator/policy/policy_doc.h"
@@ -74,6 +75,8 @@ static const struct route routes[] = {
 	{ "POST", "/admin/backup",          api_admin_backup,        ROLE_ADMIN, API_ADMIN_BODY_MAX },
 	{ "POST", "/admin/restore",         api_admin_restore,       ROLE_ADMIN, API_ADMIN_BODY_MAX },
 	{ "GET", "/audit",                  api_admin_audit,         ROLE_ADMIN, 0 },
+	{ "GET", "/stream/events",          api_stream_events,       ROLE_VIEWER, 0 },
+	{ "GET", "/stream/status",          api_stream_status,       ROLE_VIEWER, 0 },
 };
 /* clang-format on */
 

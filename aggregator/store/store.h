@@ -340,6 +340,28 @@ int store_key_revoke(struct store *s, const char *tenant, int64_t id, int64_t at
 /* Records a use of key @id at @at_ms (kept only when later than the stored one). */
 int store_key_touch(struct store *s, int64_t id, int64_t at_ms);
 
+/* ---- events (store_events.c) ---- */
+/* One event of the bus (aggregator/events/bus.h) as kept. */
+struct store_event {
+	int64_t id; /* > 0; assigned on insert */
+	char tenant[FRAME_ID_MAX];
+	int64_t at_ms;
+	int type;     /* enum bus_type */
+	int severity; /* enum store_severity */
+	char service[SERVICE_NAME_MAX];
+	char *json; /* owned; the event as sent */
+};
+void store_events_free(struct store_event *v, size_t n);
+/* Inserts @e (sets e->id); the JSON at most 1 MiB (-E2BIG). Writer, autocommit. */
+int store_event_insert(struct store *s, struct store_event *e);
+/* Events with ids above @after_id, of @tenant (NULL: all), oldest first, at most @limit. */
+int store_events_after(struct store *s, const char *tenant, int64_t after_id, size_t limit,
+		       struct store_event **out, size_t *n);
+/* The highest id kept, 0 when none. */
+int store_events_last_id(struct store *s, int64_t *id);
+/* Deletes events older than @before_ms, at most @max rows; *deleted how many. */
+int store_events_prune(struct store *s, int64_t before_ms, size_t max, size_t *deleted);
+
 /* ---- maintenance ---- */
 /*
  * Rolls raw windows of whole minutes before @now_ms into minute rows (once:

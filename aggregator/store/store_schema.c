@@ -35,6 +35,10 @@
  * the key registry (aggregator/auth/keys.c), which looks them up in memory;
  * the UNIQUE hash is the only index, and it makes a (vanishingly unlikely)
  * duplicate key an error rather than an ambiguity.
+ *
+ * Events (migration 5, store_events.c) are read by id after a resume point
+ * (the primary key) and pruned by time (events_time); the tenant and the
+ * other filters are checked on the rows: a resume reads a few hundred.
  */
 #include "aggregator/store/store_internal.h"
 
@@ -131,6 +135,12 @@ static const char *const migrations[] = {
 	" per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
 	" created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0,"
 	" revoked_ms INTEGER NOT NULL DEFAULT 0);",
+	/* 5: the event bus's events, each as sent (JSON), for subscribers that resume */
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, at_ms INTEGER NOT NULL, type INTEGER NOT NULL,"
+	" severity INTEGER NOT NULL, service TEXT NOT NULL, json TEXT NOT NULL);"
+	"CREATE INDEX events_time ON events (at_ms);",
 };
 
 int store_schema_version(void)

@@ -17,6 +17,7 @@
 
 #include "aggregator/auth/audit_log.h"
 #include "aggregator/auth/keys.h"
+#include "aggregator/events/bus.h"
 #include "aggregator/http/api.h"
 #include "aggregator/policy/engine.h"
 #include "aggregator/policy/executor.h"
@@ -47,6 +48,7 @@ struct api_fixture {
 	struct executor *executor; /* NULL without API_FIXTURE_EXECUTOR */
 	struct engine *engine;	   /* NULL without API_FIXTURE_ENGINE */
 	struct keys *keys;	   /* NULL without API_FIXTURE_AUTH */
+	struct bus *bus;	   /* always: the streams' */
 	struct audit_log *audit;   /* NULL without API_FIXTURE_AUTH */
 	char admin_key[APIKEY_LEN + 1]; /* of the default tenant, with API_FIXTURE_AUTH */
 	struct api *api;
@@ -99,6 +101,8 @@ static inline void api_fixture_start_auth(struct api_fixture *f, const char *wha
 	c.series = f->series;
 	c.engine = f->engine;
 	c.executor = f->executor;
+	cr_assert_eq(bus_open(&f->bus, &f->so), 0);
+	c.bus = f->bus;
 	if (flags & API_FIXTURE_AUTH) {
 		struct store_key admin = { .tenant = "default", .name = "admin", .role = ROLE_ADMIN };
 
@@ -126,6 +130,7 @@ static inline void api_fixture_start(struct api_fixture *f, const char *what, un
 static inline void api_fixture_stop(struct api_fixture *f)
 {
 	api_stop(f->api);
+	bus_close(f->bus);
 	keys_close(f->keys);
 	audit_log_close(f->audit);
 	engine_stop(f->engine);

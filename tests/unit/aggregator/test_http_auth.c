@@ -140,6 +140,9 @@ Test(http_auth, every_route_with_every_role, .init = setup, .fini = teardown)
 		char path[256];
 
 		route_path(r[i].pattern, path, sizeof(path));
+		/* a stream that passes goes on for ever: a bad filter ends it after the checks */
+		if (!strcmp(r[i].pattern, "/stream/events"))
+			snprintf(path, sizeof(path), "/stream/events?severity=none");
 		for (size_t k = 0; k < 4; k++) {
 			const char *body = strcmp(r[i].method, "GET") ? "{}" : NULL;
 			struct answer a = call_key(keys[k], r[i].method, path, body);
