@@ -176,7 +176,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -isystem /usr/include/p11-kit
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(DEMO_SRCS) \
 	aggregator/http/query.c aggregator/detect/csv_row.c aggregator/policy/condition.c \
 	aggregator/policy/policy_doc.c aggregator/policy/policy_yaml.c aggregator/policy/policy_action.c \
-	aggregator/analysis/chat_intent.c)
+	aggregator/analysis/chat_intent.c aggregator/stream/ws_frame.c)
 # fuzz_api runs the whole aggregator (its HTTP request handling): common and every
 # aggregator object, without the demo's, which define req_init() and others too
 FUZZ_AGG_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRCS) $(AGG_SRCS))

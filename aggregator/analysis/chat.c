@@ -234,9 +234,11 @@ static void answer_happened(const struct chat_world *w, const struct chat_questi
 	struct summary s;
 	const char *only[1] = { q->service };
 	char span[64];
+	/* the duration alone: the summary says "the last" itself */
 	struct summary_options so = { .services = q->service[0] ? only : NULL,
 				      .nservices = q->service[0] ? 1 : 0,
-				      .range_text = span_text(q, span, sizeof(span)) };
+				      .range_text = narrate_duration(q->until_ms - q->since_ms,
+								     span, sizeof(span)) };
 	char *md, *facts;
 
 	if (gather(w, q, false, &ev)) {

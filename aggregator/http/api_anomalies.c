@@ -80,6 +80,12 @@ static int api_anomalies_filter(struct req *rq, struct resp *rp, struct store_an
 	    api_common_param(rq, rp, "severity", &sev) ||
 	    api_common_param(rq, rp, "status", &status))
 		return -EINVAL;
+	/* longer than any stored name: nothing can match, and the store refuses such a filter */
+	if ((f->service && strlen(f->service) >= SERVICE_NAME_MAX) ||
+	    (f->metric && strlen(f->metric) >= STORE_METRIC_MAX))
+		return resp_error(rp, 400, "bad_request", "%s: longer than any name kept",
+				  f->metric && strlen(f->metric) >= STORE_METRIC_MAX ? "metric"
+										     : "service");
 	if (sev && api_anomalies_severity_parse(sev, &f->min_severity))
 		return resp_error(rp, 400, "bad_request",
 				  "severity: '%.32s' is not info, warning or critical", sev);

@@ -188,6 +188,12 @@ void routes_dispatch(struct req *rq, struct resp *rp)
 	const struct route *r = routes_find(method, rq->path, rq);
 	char allow[RESP_ALLOW_MAX];
 
+	/* captures that do not fit the request's scratch: no route has such a path (req.h) */
+	if (!r && strlen(rq->path) >= REQ_SCRATCH_BYTES - 2 * REQ_PARAMS_MAX) {
+		resp_error(rp, 404, "not_found", "no route for a path of %zu bytes",
+			   strlen(rq->path));
+		return;
+	}
 	if (r && r->role > rq->role) {
 		if (rq->role == ROLE_PUBLIC)
 			resp_error(rp, 401, "unauthorized",
