@@ -68,6 +68,18 @@ struct http_stream {
 	struct http_stream *prev, *next; /* the server's list, under streams_mu */
 };
 
+/* An upgrade queued and not yet handed over: freed at stop if it never is. */
+struct http_upgrade {
+	const struct resp_upgrade_ops *ops;
+	void *ctx;
+	struct http_server *server;
+	struct http_upgrade *prev, *next; /* the server's list, under streams_mu */
+};
+
+struct http_upgraded {
+	struct MHD_UpgradeResponseHandle *urh;
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct api_env *env;
@@ -77,6 +89,7 @@ struct http_server {
 	pthread_cond_t ticker_cv;
 	struct http_stream *streams;
 	size_t nstreams;
+	struct http_upgrade *upgrades;
 	bool stopping;
 	pthread_t ticker;
 	bool ticker_running;
@@ -280,6 +293,68 @@ static void http_server_free(struct http_server *hs)
 	free(hs);
 }
 
+/* ---- upgrades ---- */
+
+static void http_upgrade_unlink(struct http_upgrade *u)
+{
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		u->server->upgrades = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+}
+
+static void http_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+			    const char *extra_in, size_t extra_in_size, MHD_socket sock,
+			    struct MHD_UpgradeResponseHandle *urh)
+{
+	struct http_upgrade *u = cls;
+	struct http_upgraded *h = xcalloc(1, sizeof(*h));
+
+	(void)conn;
+	(void)con_cls;
+	pthread_mutex_lock(&u->server->streams_mu);
+	http_upgrade_unlink(u);
+	pthread_mutex_unlock(&u->server->streams_mu);
+	h->urh = urh;
+	u->ops->upgraded(u->ctx, sock, extra_in, extra_in_size, h);
+	free(u);
+}
+
+void http_upgraded_close(struct http_upgraded *h)
+{
+	if (!h)
+		return;
+	MHD_upgrade_action(h->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(h);
+}
+
+static struct MHD_Response *http_upgrade_response(struct http_server *hs, struct resp *rp)
+{
+	struct http_upgrade *u = xcalloc(1, sizeof(*u));
+	struct MHD_Response *r = MHD_create_response_for_upgrade(http_on_upgrade, u);
+
+	if (!r) {
+		free(u);
+		return NULL; /* rp still owns the ctx */
+	}
+	u->ops = rp->upgrade_ops;
+	u->ctx = rp->upgrade_ctx;
+	u->server = hs;
+	rp->upgrade_ops = NULL;
+	rp->upgrade_ctx = NULL;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", rp->ws_accept);
+	pthread_mutex_lock(&hs->streams_mu);
+	u->next = hs->upgrades;
+	if (u->next)
+		u->next->prev = u;
+	hs->upgrades = u;
+	pthread_mutex_unlock(&hs->streams_mu);
+	return r;
+}
+
 /* Builds MHD's response from @rp, taking its body. NULL when MHD cannot. */
 static struct MHD_Response *http_response(struct http_server *hs, struct MHD_Connection *conn,
 					  struct resp *rp)
@@ -288,6 +363,8 @@ static struct MHD_Response *http_response(struct http_server *hs, struct MHD_Con
 
 	if (rp->stream_ops)
 		return http_stream_response(hs, conn, rp);
+	if (rp->upgrade_ops)
+		return http_upgrade_response(hs, rp);
 	if (rp->fd >= 0) {
 		r = MHD_create_response_from_fd64(rp->fd_size, rp->fd);
 		if (r)
@@ -319,7 +396,7 @@ static enum MHD_Result http_send(struct http_server *hs, struct MHD_Connection *
 
 	if (!r)
 		return MHD_NO;
-	if (rp->status != 204)
+	if (rp->status != 204 && rp->status != 101)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 					rp->content_type ? rp->content_type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -386,6 +463,12 @@ static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 	rq->accept_encoding =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	rq->last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+	rq->upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+	rq->connection =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+	rq->ws_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	rq->ws_version =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
 	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_add_query, rq);
 	resp_init(rp, hr->request_id);
 	gate_serve(rq,
@@ -495,7 +578,7 @@ static int http_addr_parse(const char *host, uint16_t port, union http_addr *a, 
 int http_start(struct http_server **out, const struct http_options *o)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_SUSPEND_RESUME;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
 	struct http_server *hs;
 	union http_addr addr;
 	const union MHD_DaemonInfo *info;
@@ -590,5 +673,13 @@ void http_stop(struct http_server *h)
 	for (int i = 0; i < 100 && http_streams(h); i++)
 		time_sleep_ns(10 * NSEC_PER_MSEC);
 	MHD_stop_daemon(h->daemon);
+	/* upgrades MHD never handed over: their connections are gone */
+	while (h->upgrades) {
+		struct http_upgrade *u = h->upgrades;
+
+		http_upgrade_unlink(u);
+		u->ops->free(u->ctx);
+		free(u);
+	}
 	http_server_free(h);
 }

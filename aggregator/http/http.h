@@ -45,6 +45,9 @@ uint16_t http_port(const struct http_server *h);
 /* Wakes a stream's connection (resp.h, struct resp_stream_ops) to read from it again. Any thread. */
 struct http_stream;
 void http_stream_wake(struct http_stream *s);
+/* Gives an upgraded connection (resp_upgrade_ops) back: closes its socket. Any thread. */
+struct http_upgraded;
+void http_upgraded_close(struct http_upgraded *h);
 /* Streams open now. */
 size_t http_streams(struct http_server *h);
 

@@ -52,6 +52,8 @@ struct req {
 	const char *content_type;    /* NULL when absent */
 	const char *accept_encoding; /* NULL when absent */
 	const char *last_event_id;   /* Last-Event-ID (SSE resumes); NULL when absent */
+	/* the WebSocket handshake's headers (RFC 6455 §4.2.1); each NULL when absent */
+	const char *upgrade, *connection, *ws_key, *ws_version;
 	const unsigned char *body;
 	size_t body_len;
 	int64_t now_ms; /* the instant the request is answered at; fixed per request */

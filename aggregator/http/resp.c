@@ -42,6 +42,21 @@ void resp_release(struct resp *rp)
 		rp->stream_ops->free(rp->stream_ctx);
 	rp->stream_ops = NULL;
 	rp->stream_ctx = NULL;
+	if (rp->upgrade_ops)
+		rp->upgrade_ops->free(rp->upgrade_ctx);
+	rp->upgrade_ops = NULL;
+	rp->upgrade_ctx = NULL;
+}
+
+int resp_upgrade(struct resp *rp, const char *accept, const struct resp_upgrade_ops *ops,
+		 void *ctx)
+{
+	resp_release(rp);
+	rp->status = 101;
+	rp->upgrade_ops = ops;
+	rp->upgrade_ctx = ctx;
+	snprintf(rp->ws_accept, sizeof(rp->ws_accept), "%s", accept);
+	return 0;
 }
 
 int resp_stream(struct resp *rp, const char *content_type, const struct resp_stream_ops *ops,

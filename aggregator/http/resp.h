@@ -20,7 +20,22 @@
 
 struct blob;
 struct http_stream;
+struct http_upgraded;
 
+/*
+ * A 101 answer that hands the connection over (WebSocket, RFC 6455 §4.2.2).
+ * Once the 101 is sent, @upgraded takes the connection: its socket @fd
+ * (blocking; the new owner sets what it wants), the bytes the client sent
+ * past its request (@extra), @ctx, and the handle to give back with
+ * http_upgraded_close() when done (which closes @fd). It runs on a server
+ * thread: hand over and return. Without an upgrade (the client left
+ * first, or the server stops), @free(@ctx) instead; never both.
+ */
+struct resp_upgrade_ops {
+	void (*upgraded)(void *ctx, int fd, const void *extra, size_t extra_len,
+			 struct http_upgraded *h);
+	void (*free)(void *ctx);
+};
 /*
  * A response that goes on (Server-Sent Events): its bytes come from @read
  * as they are ready. The server calls @start once the connection is set
@@ -53,6 +68,9 @@ struct resp {
 	const char *content_type; /* a literal; NULL: application/json */
 	const struct resp_stream_ops *stream_ops; /* or a stream (stream_ctx owned), or NULL */
 	void *stream_ctx;
+	const struct resp_upgrade_ops *upgrade_ops; /* or an upgrade (upgrade_ctx owned), or NULL */
+	void *upgrade_ctx;
+	char ws_accept[32];			     /* Sec-WebSocket-Accept of the upgrade */
 	bool rate_limited;
 	uint64_t rate_limit, rate_remaining, retry_after_s;
 	int64_t rate_reset_s;
@@ -82,6 +100,10 @@ int resp_file(struct resp *rp, unsigned status, int fd, uint64_t size, const cha
 /* A stream answer (status 200, @content_type a literal); takes @ctx (freed by ops->free). */
 int resp_stream(struct resp *rp, const char *content_type, const struct resp_stream_ops *ops,
 		void *ctx);
+
+/* A WebSocket upgrade (101) with @accept (Sec-WebSocket-Accept); takes @ctx. */
+int resp_upgrade(struct resp *rp, const char *accept, const struct resp_upgrade_ops *ops,
+		 void *ctx);
 
 /* An answer with no body (204, or OPTIONS). Returns 0. */
 int resp_empty(struct resp *rp, unsigned status);
