@@ -76,7 +76,7 @@ static const char *or_null(const char *s)
 
 static int start_executor(struct executor **out, const struct aggregator_config *cfg,
 			  const struct store_options *so, struct ingest *ingest,
-			  struct breaker_health *bh)
+			  struct breaker_health *bh, struct bus *bus)
 {
 	struct executor_config xc;
 
@@ -98,12 +98,13 @@ static int start_executor(struct executor **out, const struct aggregator_config 
 	xc.webhook_secret = or_null(cfg->action_webhook_secret);
 	xc.health = breaker_health_judge;
 	xc.health_arg = bh;
+	xc.bus = bus;
 	return executor_start(out, &xc);
 }
 
 static int start_engine(struct engine **out, const struct aggregator_config *cfg,
 			const struct store_options *so, struct series *series,
-			struct detection *detection, struct executor *executor)
+			struct detection *detection, struct executor *executor, struct bus *bus)
 {
 	struct engine_config ec;
 
@@ -115,6 +116,7 @@ static int start_engine(struct engine **out, const struct aggregator_config *cfg
 	ec.executor = executor;
 	ec.auto_remediation = cfg->policy_auto_remediation;
 	ec.max_actions_per_hour = (unsigned)cfg->policy_max_actions_per_hour;
+	ec.bus = bus;
 	return engine_start(out, &ec);
 }
 
@@ -337,6 +339,7 @@ int main(int argc, char **argv)
 	dc.warmup_s = (unsigned)cfg.detect_warmup_s;
 	dc.resolve_after_s = (unsigned)cfg.detect_resolve_after_s;
 	dc.horizon_s = (unsigned)cfg.predict_horizon_s;
+	dc.bus = bus;
 	(void)aggregator_config_slo(&cfg, &dc.slo, NULL, 0); /* checked at load */
 	ret = detection_start(&detection, &dc);
 	slo_table_release(&dc.slo); /* detection keeps its own copy */
@@ -345,12 +348,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	bh = (struct breaker_health){ .series = series, .detection = detection };
-	ret = start_executor(&executor, &cfg, &so, ingest, &bh);
+	ret = start_executor(&executor, &cfg, &so, ingest, &bh, bus);
 	if (ret) {
 		log_error_err(ret, "aggregator: the action executor could not start");
 		goto out;
 	}
-	ret = start_engine(&engine, &cfg, &so, series, detection, executor);
+	ret = start_engine(&engine, &cfg, &so, series, detection, executor, bus);
 	if (ret) {
 		log_error_err(ret, "aggregator: the policy engine could not start");
 		goto out;
@@ -428,7 +431,7 @@ out:
 	engine_stop(engine);
 	executor_stop(executor);
 	detection_stop(detection);
-	bus_close(bus); /* after every publisher */
+	bus_close(bus); /* after every publisher: detection, the engine, the executor */
 	if (ingest) {
 		struct ingest_stats st;
 

@@ -9,6 +9,13 @@
  * and guards the tracks and the writer store; state_mu guards the settings,
  * the counters and the predictions the HTTP workers read, and is only held
  * for copies, never across a store write.
+ *
+ * Events: a cycle queues them (under cycle_mu); detection_run_now()
+ * publishes them once cycle_mu is released, under publish_mu, which it
+ * takes before releasing cycle_mu, so the next cycle's follow these. So no
+ * store write of the bus's is made under the locks the HTTP workers take
+ * (detection_predictions(), the status); only a cycle that ends while the
+ * previous one still publishes waits for it, holding cycle_mu.
  */
 #include "aggregator/detect/detection.h"
 
@@ -25,6 +32,7 @@
 #include "aggregator/detect/incident.h"
 #include "aggregator/detect/prediction.h"
 #include "aggregator/detect/signals.h"
+#include "aggregator/events/bus.h"
 #include "aggregator/series.h"
 #include "common/alloc.h"
 #include "common/hash.h"
@@ -61,7 +69,19 @@ struct track {
 	struct incident inc[SIGNAL_COUNT];
 	struct predictor pred[NPREDICTED];
 	struct detection_prediction out[NPREDICTED]; /* guarded by state_mu */
-	size_t open;				      /* anomalies open; guarded by state_mu */
+	size_t open;				     /* anomalies open; guarded by state_mu */
+	/* the incident (open > 0): when its first anomaly started, and that one's severity */
+	int64_t incident_started_ms;
+	enum store_severity incident_severity;
+};
+
+/* An event of a cycle, published when the cycle ends. */
+struct detection_event {
+	enum bus_type type;
+	enum store_severity severity;
+	char tenant[FRAME_ID_MAX];
+	char service[SERVICE_NAME_MAX];
+	json_t *data; /* owned until published */
 };
 
 struct detection {
@@ -77,8 +97,13 @@ struct detection {
 	uint64_t points_fed;   /* this cycle's, moved to points at its end */
 	struct track **tracks; /* by insertion */
 	size_t ntracks, captracks;
-	size_t *index; /* open hash of track numbers + 1; 0 = free */
-	size_t nindex; /* a power of two, at least twice ntracks */
+	size_t *index;			/* open hash of track numbers + 1; 0 = free */
+	size_t nindex;			/* a power of two, at least twice ntracks */
+	struct detection_event *events; /* this cycle's, to publish */
+	size_t nevents, capevents;
+
+	struct bus *bus;	    /* borrowed (cfg.bus, fixed at start); NULL: no events */
+	pthread_mutex_t publish_mu; /* taken before cycle_mu is released; see above */
 
 	pthread_mutex_t state_mu; /* guards cfg, the counters and every track's out[] */
 	struct detection_config cfg;
@@ -277,6 +302,135 @@ static const char *severity_name(enum store_severity s)
 					     : "info";
 }
 
+/* ---- events ---- */
+
+/* Queues an event of this cycle; @data taken. cycle_mu held. */
+static void event_queue(struct detection *d, enum bus_type type, enum store_severity severity,
+			const struct track *t, json_t *data)
+{
+	struct detection_event *e;
+
+	if (!d->bus || !data) {
+		json_decref(data);
+		return;
+	}
+	if (d->nevents == d->capevents) {
+		d->capevents = d->capevents ? 2 * d->capevents : 16;
+		d->events = xreallocarray(d->events, d->capevents, sizeof(*d->events));
+	}
+	e = &d->events[d->nevents++];
+	e->type = type;
+	e->severity = severity;
+	memcpy(e->tenant, t->tenant, sizeof(e->tenant));
+	memcpy(e->service, t->service, sizeof(e->service));
+	e->data = data;
+}
+
+/* A number for an event: null when it is not finite (JSON has no NaN). */
+static json_t *num_json(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* An instant in ISO 8601; null for 0. */
+static json_t *time_json(int64_t ms)
+{
+	char iso[TIME_ISO_LEN];
+
+	if (ms <= 0)
+		return json_null();
+	time_format_iso((uint64_t)ms * NSEC_PER_MSEC, iso);
+	return json_string(iso);
+}
+
+/* Evidence text as an array; [] when absent or unreadable. */
+static json_t *evidence_json(const char *text)
+{
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (json_is_array(v))
+		return v;
+	json_decref(v);
+	return json_array();
+}
+
+/*
+ * The anomaly as GET /anomalies shows it: the fields of api_anomalies_item()
+ * (aggregator/http/api_anomalies.c, which needs the HTTP layer), the same way.
+ */
+static json_t *anomaly_json(const struct store_anomaly *a)
+{
+	int64_t end_ms = a->open ? a->updated_ms : a->resolved_ms;
+
+	return json_pack(
+		"{s:I, s:s, s:s, s:o, s:{s:o, s:o, s:o}, s:b, s:o, s:s, s:o, s:s, s:o, "
+		"s:o, s:o, s:o, s:f, s:o}",
+		"id", (json_int_t)a->id, "service", a->service, "metric", a->metric,
+		"current_value", num_json(a->current_value), "expected_range", "min",
+		num_json(a->expected_min), "max", num_json(a->expected_max), "mean",
+		num_json(a->expected_mean), "anomaly", 1, "confidence", num_json(a->confidence),
+		"severity", severity_name(a->severity), "score", num_json(a->score), "status",
+		a->open ? "open" : "resolved", "started_at", time_json(a->started_ms),
+		"resolved_at", a->open ? json_null() : time_json(a->resolved_ms), "updated_at",
+		time_json(a->updated_ms), "peak_value", num_json(a->peak_value), "duration_s",
+		(double)(end_ms - a->started_ms) / 1000.0, "evidence", evidence_json(a->evidence));
+}
+
+/*
+ * The events of anomaly @a of @t, opened or resolved; @edge: it was the
+ * service's first open one, or its last.
+ */
+static void anomaly_events(struct detection *d, struct track *t, const struct store_anomaly *a,
+			   enum incident_event ev, bool edge)
+{
+	if (!d->bus)
+		return;
+	if (ev == INCIDENT_OPENED) {
+		event_queue(d, BUS_ANOMALY_DETECTED, a->severity, t, anomaly_json(a));
+		if (edge)
+			event_queue(d, BUS_INCIDENT_STARTED, a->severity, t,
+				    json_pack("{s:s, s:I, s:s, s:s, s:o}", "service", t->service,
+					      "anomaly_id", (json_int_t)a->id, "metric", a->metric,
+					      "severity", severity_name(a->severity), "started_at",
+					      time_json(a->started_ms)));
+	} else if (ev == INCIDENT_RESOLVED) {
+		event_queue(d, BUS_ANOMALY_RESOLVED, a->severity, t, anomaly_json(a));
+		if (edge)
+			event_queue(d, BUS_INCIDENT_RESOLVED, t->incident_severity, t,
+				    json_pack("{s:s, s:o, s:o, s:f}", "service", t->service,
+					      "started_at", time_json(t->incident_started_ms),
+					      "resolved_at", time_json(a->resolved_ms),
+					      "duration_s",
+					      (double)(a->resolved_ms - t->incident_started_ms) /
+						      1000.0));
+	}
+}
+
+/* prediction.breach of @p, which has just started to say a breach is near. */
+static void prediction_event(struct detection *d, const struct track *t,
+			     const struct detection_prediction *p, enum signal_id s)
+{
+	if (!d->bus)
+		return;
+	event_queue(d, BUS_PREDICTION_BREACH, STORE_SEVERITY_WARNING, t,
+		    json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "service",
+			      t->service, "metric", p->metric, "current", num_json(p->current),
+			      "threshold", num_json(p->threshold), "unit", signal_def(s)->unit,
+			      "breach_in_s", num_json(p->breach_in_s), "estimated_breach_time",
+			      time_json(p->updated_ms + (int64_t)(p->breach_in_s * 1000)),
+			      "confidence", num_json(p->confidence), "trend_per_s",
+			      num_json(p->trend_per_s)));
+}
+
+/* Publishes @n events taken from a cycle, then frees them. publish_mu held, cycle_mu not. */
+static void events_publish(struct detection *d, struct detection_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		(void)bus_publish(d->bus, v[i].tenant, v[i].type, v[i].service, v[i].severity,
+				  v[i].data);
+	free(v);
+}
+
 static void incident_write(struct detection *d, struct track *t, enum signal_id s,
 			   enum incident_event ev)
 {
@@ -285,6 +439,7 @@ static void incident_write(struct detection *d, struct track *t, enum signal_id 
 			   : ev == INCIDENT_ESCALATED ? "escalated"
 			   : ev == INCIDENT_RESOLVED  ? "resolved"
 						      : NULL;
+	bool edge = false; /* the service's first anomaly opened, or its last resolved */
 	int err;
 
 	if (ev == INCIDENT_OPENED) {
@@ -308,13 +463,18 @@ static void incident_write(struct detection *d, struct track *t, enum signal_id 
 	if (ev == INCIDENT_OPENED) {
 		d->opened++;
 		d->open_now++;
-		t->open++;
+		edge = t->open++ == 0;
 	} else if (ev == INCIDENT_RESOLVED) {
 		d->resolved++;
 		d->open_now--;
-		t->open--;
+		edge = --t->open == 0;
 	}
 	pthread_mutex_unlock(&d->state_mu);
+	if (ev == INCIDENT_OPENED && edge) {
+		t->incident_started_ms = a->started_ms;
+		t->incident_severity = a->severity;
+	}
+	anomaly_events(d, t, a, ev, edge);
 	if (ev == INCIDENT_RESOLVED)
 		store_anomaly_release(a);
 }
@@ -381,11 +541,13 @@ static void track_feed(struct detection *d, struct track *t, const struct series
 		pthread_mutex_lock(&d->state_mu);
 		t->out[i] = out;
 		pthread_mutex_unlock(&d->state_mu);
-		if (started)
+		if (started) {
 			log_info("detection: prediction.breach: %s %s %.4g -> %.4g %s in %.0f s "
 				 "(confidence %.2f) tenant=%s",
 				 t->service, out.metric, out.current, out.threshold,
 				 signal_def(s)->unit, out.breach_in_s, out.confidence, t->tenant);
+			prediction_event(d, t, &out, s);
+		}
 	}
 }
 
@@ -447,11 +609,24 @@ static int cycle_locked(struct detection *d)
 
 int detection_run_now(struct detection *d)
 {
+	struct detection_event *events;
+	size_t n;
 	int err;
 
 	pthread_mutex_lock(&d->cycle_mu);
 	err = cycle_locked(d);
+	events = d->events;
+	n = d->nevents;
+	d->events = NULL;
+	d->nevents = d->capevents = 0;
+	/*
+	 * taken before cycle_mu goes: the next cycle's events wait for these,
+	 * and this call returns only once the cycles before it are published
+	 */
+	pthread_mutex_lock(&d->publish_mu);
 	pthread_mutex_unlock(&d->cycle_mu);
+	events_publish(d, events, n);
+	pthread_mutex_unlock(&d->publish_mu);
 	return err;
 }
 
@@ -507,6 +682,9 @@ static void adopt_open(struct detection *d)
 			continue;
 		incident_adopt(&t->inc[s], &v[i]);
 		d->open_now++;
+		/* newest first: the incident ends up the oldest anomaly's */
+		t->incident_started_ms = v[i].started_ms;
+		t->incident_severity = v[i].severity;
 		t->open++;
 	}
 	if (d->open_now)
@@ -521,6 +699,7 @@ int detection_start(struct detection **out, const struct detection_config *c)
 	int err;
 
 	d->series = c->series;
+	d->bus = c->bus;
 	d->cfg = *c;
 	slo_table_copy(&d->cfg.slo, &c->slo);
 	d->so = c->store;
@@ -538,6 +717,7 @@ int detection_start(struct detection **out, const struct detection_config *c)
 	d->scratch = detector_new(&d->dparams);
 	pthread_mutex_init(&d->cycle_mu, NULL);
 	pthread_mutex_init(&d->state_mu, NULL);
+	pthread_mutex_init(&d->publish_mu, NULL);
 	pthread_mutex_init(&d->stop_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&d->stop_cv, &ca);
@@ -577,10 +757,14 @@ void detection_stop(struct detection *d)
 		track_free(d->tracks[i]);
 	free(d->tracks);
 	free(d->index);
+	for (size_t i = 0; i < d->nevents; i++) /* none: each cycle publishes its own */
+		json_decref(d->events[i].data);
+	free(d->events);
 	detector_free(d->scratch);
 	store_close(d->store);
 	pthread_mutex_destroy(&d->cycle_mu);
 	pthread_mutex_destroy(&d->state_mu);
+	pthread_mutex_destroy(&d->publish_mu);
 	pthread_mutex_destroy(&d->stop_mu);
 	pthread_cond_destroy(&d->stop_cv);
 	slo_table_release(&d->cfg.slo);

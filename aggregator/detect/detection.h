@@ -11,6 +11,13 @@
  * arrived; a window later than that still counts in the series and the
  * store, but not in detection.
  *
+ * Events (API.md "events", aggregator/events/bus.h): anomaly.detected and
+ * anomaly.resolved for each anomaly (an escalation is none);
+ * incident.started when a service's first open anomaly opens and
+ * incident.resolved when its last one resolves; prediction.breach when a
+ * forecast starts saying a breach is within horizon_s. A cycle's events
+ * are published in order when it ends, with no lock of detection held.
+ *
  * Threads: detection_start()/detection_stop() by one thread (main); every
  * other function from any thread (the HTTP workers). One cycle runs at a
  * time: detection_run_now() waits for a running one and then runs its own.
@@ -37,6 +44,7 @@ enum detection_method {
 	DETECTION_METHOD_COUNT
 };
 
+struct bus;
 struct series;
 
 struct detection_config {
@@ -48,6 +56,7 @@ struct detection_config {
 	unsigned resolve_after_s;   /* an anomaly resolves after this many normal seconds */
 	struct slo_table slo;	    /* every service's objectives; copied (deep) */
 	unsigned horizon_s; /* a breach forecast within this many seconds is a prediction.breach */
+	struct bus *bus;    /* borrowed; may be NULL: no events; must outlive detection */
 };
 
 /* The defaults every field of struct detection_config has in aggregator.yaml. */
@@ -64,7 +73,10 @@ PRP_MUST_CHECK int detection_start(struct detection **out, const struct detectio
 /* Stops the thread after its cycle and frees @d. NULL does nothing. */
 void detection_stop(struct detection *d);
 
-/* Runs a cycle now, on the calling thread. Returns 0 or a negative errno. */
+/*
+ * Runs a cycle now, on the calling thread; when it returns, the events of
+ * that cycle and of every one before are published. 0 or a negative errno.
+ */
 int detection_run_now(struct detection *d);
 
 struct detection_status {

@@ -74,7 +74,7 @@ struct bus;
 
 /* Opens its writer on the store of @so (not read-only) and reads the last id. 0 or -errno. */
 PRP_MUST_CHECK int bus_open(struct bus **out, const struct store_options *so);
-/* Wakes every waiter for good (bus_wait returns -ESHUTDOWN), then frees. NULL does nothing. */
+/* Forgets every watch and frees; every publisher and reader must be done. NULL does nothing. */
 void bus_close(struct bus *b);
 
 /*

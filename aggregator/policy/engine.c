@@ -15,8 +15,10 @@
 #include <time.h>
 
 #include "aggregator/detect/detection.h"
+#include "aggregator/events/bus.h"
 #include "aggregator/policy/engine_internal.h"
 #include "aggregator/policy/executor.h"
+#include "aggregator/policy/executor_events.h"
 #include "aggregator/series.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -59,6 +61,20 @@ void engine_fail(struct engine_result *r, int status, const char *code, const ch
 	r->status = status;
 	r->body = json_pack("{s:{s:i, s:s, s:s}}", "error", "status", status, "code", code,
 			    "message", message);
+}
+
+void engine_unlock_publish(struct engine *e, const char *tenant, enum bus_type type,
+			   const char *service, enum store_severity severity, json_t *data)
+{
+	if (!data || !e->cfg.bus) {
+		pthread_mutex_unlock(&e->lock);
+		json_decref(data);
+		return;
+	}
+	pthread_mutex_lock(&e->publish_mu);
+	pthread_mutex_unlock(&e->lock);
+	(void)bus_publish(e->cfg.bus, tenant, type, service, severity, data);
+	pthread_mutex_unlock(&e->publish_mu);
 }
 
 void engine_audit(struct engine *e, const char *tenant, const char *actor, const char *action,
@@ -444,6 +460,7 @@ int engine_start(struct engine **out, const struct engine_config *c)
 	e->policies_dir = c->policies_dir && *c->policies_dir ? xstrdup(c->policies_dir) : NULL;
 	e->auto_remediation = c->auto_remediation;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->publish_mu, NULL);
 	pthread_mutex_init(&e->stop_mu, NULL);
 	pthread_cond_init(&e->stop_cv, NULL);
 	ret = store_open(&e->store, &c->store);
@@ -494,6 +511,7 @@ void engine_stop(struct engine *e)
 	free(e->policies_dir);
 	pthread_cond_destroy(&e->stop_cv);
 	pthread_mutex_destroy(&e->stop_mu);
+	pthread_mutex_destroy(&e->publish_mu);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
@@ -625,6 +643,9 @@ void engine_execute(struct engine *e, const char *tenant, const char *actor, con
 			     json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a.id, "action",
 				       a.type, "service", service));
 	pthread_mutex_unlock(&e->lock);
+	/* the executor publishes what it runs; an action failed here is ours to */
+	if (!ret && !e->cfg.executor)
+		executor_events_publish(e->cfg.bus, &a);
 	policy_doc_free(pd);
 	if (ret) {
 		engine_fail(r, 503, "store", "cannot record the action: %s", strerror(-ret));

@@ -13,8 +13,8 @@
  * is recorded once per cooldown, not every second.
  *
  * Changes (create, update, delete) are validated (policy_doc.h), written
- * to the store, audited, and effective at the next evaluation, without a
- * restart.
+ * to the store, audited, published (policy.changed) and effective at the
+ * next evaluation, without a restart.
  *
  * Threads: engine_start()/engine_stop() by one thread (main); every other
  * function from any thread (the HTTP workers). Evaluations run one at a
@@ -33,6 +33,7 @@
 #include "aggregator/store/store.h"
 #include "common/compiler.h"
 
+struct bus;
 struct series;
 struct detection;
 struct executor;
@@ -48,6 +49,13 @@ struct engine_config {
 	bool auto_remediation;	     /* default true */
 	unsigned max_actions_per_hour; /* the brake; default 20; 0: no brake */
 	unsigned interval_ms;	       /* default 1000; the evaluation thread's period */
+	/*
+	 * borrowed; may be NULL: no events. policy.changed for each policy
+	 * created, updated or deleted (by the API, or by a file at start), and
+	 * action.failed for a manual action recorded failed for want of an
+	 * executor (the executor publishes the others: executor_config.bus).
+	 */
+	struct bus *bus;
 };
 void engine_config_default(struct engine_config *c);
 

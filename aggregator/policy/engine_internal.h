@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aggregator/events/bus.h"
 #include "aggregator/policy/engine.h"
 
 /* Where one policy stands for one service. */
@@ -53,6 +54,13 @@ struct engine {
 	int64_t brake[ENGINE_BRAKE_MAX]; /* created_ms of executed actions, oldest first */
 	size_t nbrake;
 
+	/*
+	 * Orders the events of changes: taken before lock is released and held
+	 * while publishing (engine_unlock_publish()), so that events leave in
+	 * the order of the changes without being published under lock.
+	 */
+	pthread_mutex_t publish_mu;
+
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	bool stopping;
@@ -90,6 +98,12 @@ void engine_facts_from(const struct series_health *h, const struct store_anomaly
 /* engine.c: an error answer {"error": {status, code, message, ...}}. */
 void engine_fail(struct engine_result *r, int status, const char *code, const char *fmt, ...)
 	PRP_PRINTF(4, 5);
+/*
+ * Releases e->lock (held), then publishes @data (taken; NULL: nothing) as
+ * an event @type of @tenant and @service on the bus, when there is one.
+ */
+void engine_unlock_publish(struct engine *e, const char *tenant, enum bus_type type,
+			   const char *service, enum store_severity severity, json_t *data);
 /* Appends an audit line; failures are logged. Under e->lock. */
 void engine_audit(struct engine *e, const char *tenant, const char *actor, const char *action,
 		  int64_t policy_id, json_t *detail);

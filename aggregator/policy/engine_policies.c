@@ -3,7 +3,8 @@
  * and the API's create, update, delete, list and get. Every change is
  * validated by policy_doc_parse(), written to the store, audited, and
  * replaces the in-memory policy under e->lock, so the next evaluation (and
- * none before it) sees it.
+ * none before it) sees it; then, e->lock released, it is published as
+ * policy.changed (engine_unlock_publish()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/events/bus.h"
 #include "aggregator/policy/engine_internal.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -115,6 +117,23 @@ static json_t *policy_json(const struct engine_policy *ep)
 	json_object_set_new(o, "created_at", iso_time(ep->created_ms));
 	json_object_set_new(o, "updated_at", iso_time(ep->updated_ms));
 	return o;
+}
+
+/* The data of policy.changed: {id, name, change: created|updated|deleted, actor}. */
+static json_t *change_json(const struct engine_policy *ep, const char *change, const char *actor)
+{
+	return json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)ep->id, "name",
+			 engine_policy_of(ep)->name, "change", change, "actor", actor);
+}
+
+/* The service of the event of @ep: the one it names when it names one ("*" is not one), else "". */
+static void change_service(const struct engine_policy *ep, char out[SERVICE_NAME_MAX])
+{
+	const struct policy *p = engine_policy_of(ep);
+
+	out[0] = '\0';
+	if (p->nservices == 1 && strcmp(p->services[0], "*"))
+		snprintf(out, SERVICE_NAME_MAX, "%s", p->services[0]);
 }
 
 /* Fills @ep from stored @sp: its source parsed. */
@@ -232,9 +251,19 @@ static int load_file(struct engine *e, const char *dir, const char *name)
 				log_error_err(ret, "policy: cannot store '%s' of %s",
 					      doc->policies[i].name, path);
 			} else {
+				char service[SERVICE_NAME_MAX];
+
 				engine_audit(e, ENGINE_DEFAULT_TENANT, "config",
 					     fresh ? "policy.created" : "policy.updated", ep->id,
 					     json_pack("{s:s}", "origin", origin));
+				/* at start: no other thread has the engine yet, no lock to leave */
+				change_service(ep, service);
+				if (e->cfg.bus)
+					(void)bus_publish(
+						e->cfg.bus, ENGINE_DEFAULT_TENANT,
+						BUS_POLICY_CHANGED, service, STORE_SEVERITY_INFO,
+						change_json(ep, fresh ? "created" : "updated",
+							    "config"));
 			}
 		}
 		free(source);
@@ -331,6 +360,8 @@ void engine_policy_create(struct engine *e, const char *tenant, const char *acto
 	struct policy_doc *doc = NULL;
 	struct policy_error err;
 	struct engine_policy *ep;
+	char service[SERVICE_NAME_MAX] = "";
+	json_t *event = NULL;
 	int ret;
 
 	if (parse_one(body, len, &doc, &err)) {
@@ -364,8 +395,10 @@ void engine_policy_create(struct engine *e, const char *tenant, const char *acto
 	r->status = 201;
 	r->body = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)ep->id, "status", "created",
 			    "policy", policy_json(ep));
+	event = change_json(ep, "created", actor);
+	change_service(ep, service);
 out:
-	pthread_mutex_unlock(&e->lock);
+	engine_unlock_publish(e, tenant, BUS_POLICY_CHANGED, service, STORE_SEVERITY_INFO, event);
 }
 
 /*
@@ -398,8 +431,8 @@ void engine_policy_update(struct engine *e, const char *tenant, const char *acto
 	struct policy_doc *doc = NULL;
 	struct policy_error err;
 	struct engine_policy *ep, *other;
-	char *source = NULL;
-	json_t *patch = NULL;
+	char *source = NULL, service[SERVICE_NAME_MAX] = "";
+	json_t *patch = NULL, *event = NULL;
 	int ret;
 
 	if (!yaml) {
@@ -445,8 +478,10 @@ void engine_policy_update(struct engine *e, const char *tenant, const char *acto
 	r->status = 200;
 	r->body = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)ep->id, "status", "updated",
 			    "policy", policy_json(ep));
+	event = change_json(ep, "updated", actor);
+	change_service(ep, service);
 out:
-	pthread_mutex_unlock(&e->lock);
+	engine_unlock_publish(e, tenant, BUS_POLICY_CHANGED, service, STORE_SEVERITY_INFO, event);
 	free(source);
 	json_decref(patch);
 }
@@ -455,6 +490,8 @@ void engine_policy_delete(struct engine *e, const char *tenant, const char *acto
 			  struct engine_result *r)
 {
 	struct engine_policy *ep;
+	char service[SERVICE_NAME_MAX] = "";
+	json_t *event = NULL;
 	int ret;
 
 	pthread_mutex_lock(&e->lock);
@@ -472,9 +509,11 @@ void engine_policy_delete(struct engine *e, const char *tenant, const char *acto
 		     json_pack("{s:s}", "name", engine_policy_of(ep)->name));
 	log_info("policy: '%s' deleted (id %lld) by %s", engine_policy_of(ep)->name,
 		 (long long)id, actor);
+	event = change_json(ep, "deleted", actor);
+	change_service(ep, service);
 	remove_policy(e, ep);
 	r->status = 200;
 	r->body = json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "deleted");
 out:
-	pthread_mutex_unlock(&e->lock);
+	engine_unlock_publish(e, tenant, BUS_POLICY_CHANGED, service, STORE_SEVERITY_INFO, event);
 }

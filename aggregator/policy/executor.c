@@ -12,7 +12,8 @@
  * Every change of an action is written to the store at once (one writer
  * connection, under store_lock), so GET /actions/{id}/status follows it
  * and a crash leaves it pending or running, which the next start marks
- * failed.
+ * failed. Where an action ends (run_job(), end_with(), close_breakers())
+ * its event goes to the bus, with no lock of ours held.
  */
 #include "aggregator/policy/executor.h"
 
@@ -31,6 +32,7 @@
 #include "aggregator/policy/action_scale.h"
 #include "aggregator/policy/agent_cmd.h"
 #include "aggregator/policy/breaker_loop.h"
+#include "aggregator/policy/executor_events.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -180,7 +182,10 @@ static int put(struct executor *x, struct store_action *a)
 	return err;
 }
 
-/* Ends @a with @status and the result {"error": @why}, and stores it. */
+/*
+ * Ends @a with @status and the result {"error": @why}, stores it and, once
+ * stored (a row left unfinished comes back at the next start), publishes it.
+ */
 static void end_with(struct executor *x, struct store_action *a, enum store_action_status status,
 		     const char *why)
 {
@@ -193,8 +198,11 @@ static void end_with(struct executor *x, struct store_action *a, enum store_acti
 	a->completed_ms = now_ms();
 	if (!a->started_ms)
 		a->started_ms = a->completed_ms;
-	if (put(x, a) == 0 && status == STORE_ACTION_FAILED)
+	if (put(x, a))
+		return;
+	if (status == STORE_ACTION_FAILED)
 		atomic_fetch_add(&x->failed, 1);
+	executor_events_publish(x->cfg.bus, a);
 }
 
 /* Marks what a previous run left pending or running as failed. */
@@ -320,6 +328,7 @@ static void run_job(struct executor *x, struct job *j)
 		json_is_string(err) ? json_string_value(err) : "",
 		(long long)(a->completed_ms - a->started_ms));
 	count_end(x, st);
+	executor_events_publish(x->cfg.bus, a);
 	action_ctx_release(&ctx);
 }
 
@@ -498,6 +507,7 @@ static void close_breakers(struct executor *x)
 		c[i].ctx.save_arg = x;
 		action_ctx_save(&c[i].ctx);
 		count_end(x, st);
+		executor_events_publish(x->cfg.bus, &c[i].a);
 		agent_cmds_release(&c[i].cmds);
 		action_ctx_release(&c[i].ctx);
 		store_action_release(&c[i].a);

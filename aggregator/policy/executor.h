@@ -35,6 +35,7 @@
 #include "aggregator/store/store.h"
 #include "common/compiler.h"
 
+struct bus;
 struct ingest;
 
 /* What the executor knows of a service's health while a breaker half-opens. */
@@ -66,6 +67,13 @@ struct executor_config {
 	unsigned probe_window_ms;    /* a half-open breaker is judged after this; default 10000 */
 	executor_health_fn *health;  /* NULL: every half-open breaker closes after its window */
 	void *health_arg;
+	/*
+	 * borrowed; may be NULL: no events. Each action that ends publishes
+	 * action.executed (succeeded) or action.failed (failed, timed_out) on
+	 * it, those a previous run left unfinished and the stop's too: it must
+	 * outlive executor_stop().
+	 */
+	struct bus *bus;
 };
 void executor_config_default(struct executor_config *c);
 

@@ -31,6 +31,7 @@
 #include "tests/lib/jget.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/sse_client.h"
 #include "tests/lib/tmpdir.h"
 
 #define AGGREGATOR PRP_BUILD_DIR "/prp-aggregator"
@@ -422,4 +423,51 @@ Test(security, a_backup_under_load_restores_into_a_new_data_directory, .timeout 
 	cr_assert_geq(jget_int(d, "count"), 3, "the audit log came too");
 	json_decref(d);
 	stop(&b);
+}
+
+/* ---- the event stream of the real daemon ---- */
+
+static void expect_sse(struct sse_client *c, const char *type)
+{
+	struct sse_event ev;
+
+	cr_assert_eq(sse_client_next(c, 5000, &ev), 1, "no %s within 5 s", type);
+	cr_assert_str_eq(ev.type, type, "%s", ev.data);
+	free(ev.data);
+}
+
+Test(security, policy_changes_reach_the_stream_of_their_tenant_only)
+{
+	char data[192], key[128];
+	static struct proc agg;
+	struct sse_client c, b;
+	json_t *d;
+	char bkey[128];
+
+	snprintf(data, sizeof(data), "%s/data", dir);
+	start(&agg, data, INGEST_A, LISTEN_A, NULL);
+	read_key(data, key, sizeof(key));
+	http_set_api_key(key);
+	d = api("http://" LISTEN_A, 201, "POST", "/keys",
+		"{\"name\": \"b\", \"role\": \"viewer\", \"tenant\": \"team-b\"}");
+	snprintf(bkey, sizeof(bkey), "%s", jget_str(d, "key"));
+	json_decref(d);
+	cr_assert_eq(sse_client_open(&c, 18881, "/stream/events", key, NULL, 5000), 0);
+	cr_assert_eq(c.status, 200);
+	cr_assert_eq(sse_client_open(&b, 18881, "/stream/events", bkey, NULL, 5000), 0);
+	cr_assert_eq(b.status, 200);
+	json_decref(api("http://" LISTEN_A, 201, "POST", "/policies",
+			"{\"name\": \"p1\", \"service\": \"payments\", \"condition\": "
+			"\"error_rate > 0.5\", \"action\": \"alert\"}"));
+	expect_sse(&c, "policy.changed");
+	json_decref(api("http://" LISTEN_A, 200, "DELETE", "/policies/1", NULL));
+	expect_sse(&c, "policy.changed");
+	{
+		struct sse_event ev;
+
+		cr_assert_eq(sse_client_next(&b, 300, &ev), 0, "team-b saw default's events");
+	}
+	sse_client_close(&c);
+	sse_client_close(&b);
+	stop(&agg);
 }

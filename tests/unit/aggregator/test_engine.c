@@ -4,7 +4,10 @@
  * what is recorded (for, cooldowns, dry runs, the toggle), changes taking
  * effect without a restart. The executor's side is tested with it in
  * test_executor; here the engine runs without one, so every decision is
- * recorded as skipped "no executor" unless another reason comes first.
+ * recorded as skipped "no executor" unless another reason comes first,
+ * except in the tests of the events (action.executed, action.failed), which
+ * run exec actions through a real executor. Every engine publishes on a bus
+ * (policy.changed).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aggregator/events/bus.h"
 #include "aggregator/policy/engine.h"
 #include "aggregator/policy/executor.h"
 #include "aggregator/series.h"
@@ -28,17 +32,27 @@
 static char dir[64];
 static struct series *series;
 static struct engine *engine;
+static struct executor *executor; /* NULL but in the tests of action events */
+static struct bus *bus;
 
 static void init(void)
 {
+	struct store_options so = { .dir = NULL };
+
 	tmpdir_make(dir, sizeof(dir), "engine");
+	so.dir = dir;
 	series = series_new();
+	cr_assert_eq(bus_open(&bus, &so), 0);
 }
 
 static void fini(void)
 {
 	engine_stop(engine);
 	engine = NULL;
+	executor_stop(executor);
+	executor = NULL;
+	bus_close(bus);
+	bus = NULL;
 	series_free(series);
 	tmpdir_remove(dir);
 	test_no_leaks();
@@ -69,6 +83,8 @@ static void start(const char *policies_dir, bool auto_on)
 	c.policies_dir = policies_dir;
 	c.auto_remediation = auto_on;
 	c.interval_ms = 3600 * 1000; /* the tests evaluate with engine_evaluate_now() */
+	c.executor = executor;
+	c.bus = bus;
 	cr_assert_eq(engine_start(&engine, &c), 0);
 }
 
@@ -538,4 +554,292 @@ Test(engine, the_hourly_brake_holds_back_actions_past_the_limit)
 	start(NULL, true);
 	engine_get_status(engine, &st);
 	cr_assert_eq(st.actions_last_hour, 2);
+}
+
+/* ---- events ---- */
+
+/* An event read back from the bus: data owned. */
+struct seen {
+	enum bus_type type;
+	enum store_severity severity;
+	char service[SERVICE_NAME_MAX];
+	json_t *data;
+};
+
+/* The events of @types (0: all) published so far, oldest first, into @out; how many. */
+static size_t published(unsigned types, struct seen *out, size_t max)
+{
+	struct bus_filter f = { .tenant = "default", .types = types };
+	struct bus_event *ev[16];
+	int64_t after = 0, next = 0;
+	size_t total = 0, n;
+
+	do {
+		cr_assert_eq(bus_read(bus, after, &f, ev, 16, &n, &next), 0);
+		for (size_t i = 0; i < n; i++) {
+			json_t *doc = json_loadb(ev[i]->json, ev[i]->json_len, 0, NULL);
+
+			cr_assert(doc, "%s", ev[i]->json);
+			cr_assert_lt(total, max, "more events than expected");
+			out[total].type = ev[i]->type;
+			out[total].severity = ev[i]->severity;
+			snprintf(out[total].service, sizeof(out[total].service), "%s",
+				 ev[i]->service);
+			out[total].data = json_incref(json_object_get(doc, "data"));
+			total++;
+			json_decref(doc);
+			bus_event_unref(ev[i]);
+		}
+		after = next;
+	} while (n);
+	return total;
+}
+
+static void seen_release(struct seen *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i].data);
+}
+
+/* published(), after waiting (10 s at most) for @want of them. */
+static size_t wait_published(unsigned types, size_t want, struct seen *out, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		n = published(types, out, max);
+		if (n >= want)
+			break;
+		seen_release(out, n);
+		usleep(50 * 1000);
+	}
+	return n;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "(none)";
+}
+
+/* Asserts that @v is policy.changed: @change of @name by @actor, on @service. */
+static void expect_change(const struct seen *v, const char *change, const char *name,
+			  const char *actor, const char *service)
+{
+	cr_expect_eq(v->type, BUS_POLICY_CHANGED);
+	cr_expect_eq(v->severity, STORE_SEVERITY_INFO);
+	cr_expect_str_eq(jstr(v->data, "change"), change);
+	cr_expect_str_eq(jstr(v->data, "name"), name);
+	cr_expect_str_eq(jstr(v->data, "actor"), actor);
+	cr_expect_gt(json_integer_value(json_object_get(v->data, "id")), 0);
+	cr_expect_str_eq(v->service, service, "%s of %s", change, name);
+}
+
+#define ACTION_EVENTS (1u << BUS_ACTION_EXECUTED | 1u << BUS_ACTION_FAILED)
+
+Test(engine, policy_changes_are_published_once_each_with_who_made_them)
+{
+	const char *patch = "{\"services\": [\"payments\", \"orders\"]}";
+	struct engine_result r = { 0 };
+	struct seen ev[8];
+	int64_t id, star;
+	size_t n;
+
+	start(NULL, true);
+	id = create(ERRORS_POLICY, 201);
+	create(ERRORS_POLICY, 409);
+	create("name: broken\nservice: payments\ncondition: error_rate >\naction: restart\n", 422);
+	star = create("name: all\nservice: \"*\"\ncondition: error_rate > 0.5\naction: alert\n",
+		      201);
+	engine_policy_update(engine, "default", "ops-key", id, patch, strlen(patch), false, &r);
+	cr_assert_eq(r.status, 200);
+	engine_result_release(&r);
+	engine_policy_delete(engine, "default", "test", id, &r);
+	cr_assert_eq(r.status, 200);
+	engine_result_release(&r);
+	engine_policy_delete(engine, "default", "test", id, &r);
+	cr_assert_eq(r.status, 404);
+	engine_result_release(&r);
+
+	n = published(0, ev, 8);
+	cr_assert_eq(n, 4, "only what changed");
+	expect_change(&ev[0], "created", "pay_errors", "test", "payments");
+	cr_expect_eq(json_integer_value(json_object_get(ev[0].data, "id")), id);
+	expect_change(&ev[1], "created", "all", "test", "");
+	cr_expect_eq(json_integer_value(json_object_get(ev[1].data, "id")), star);
+	expect_change(&ev[2], "updated", "pay_errors", "ops-key", "");
+	expect_change(&ev[3], "deleted", "pay_errors", "test", "");
+	cr_expect_eq(json_integer_value(json_object_get(ev[3].data, "id")), id);
+	seen_release(ev, n);
+}
+
+Test(engine, policies_loaded_from_files_are_published_by_config_when_they_change)
+{
+	char pdir[128], path[160];
+	struct seen ev[8];
+	size_t n;
+
+	snprintf(pdir, sizeof(pdir), "%s/policies", dir);
+	cr_assert_eq(mkdir(pdir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/demo.yaml", pdir);
+	write_file(path, "policies:\n"
+			 "  - {name: a, service: payments, condition: error_rate > 0.5, action: restart}\n"
+			 "  - {name: b, service: orders, condition: latency_p99 > 2s, action: restart}\n");
+	start(pdir, true);
+	n = published(0, ev, 8);
+	cr_assert_eq(n, 2);
+	expect_change(&ev[0], "created", "a", "config", "payments");
+	expect_change(&ev[1], "created", "b", "config", "orders");
+	seen_release(ev, n);
+
+	restart(pdir);
+	n = published(0, ev, 8);
+	cr_expect_eq(n, 2, "an unchanged file changes nothing");
+	seen_release(ev, n);
+
+	write_file(path, "policies:\n"
+			 "  - {name: a, service: payments, condition: error_rate > 0.4, action: restart}\n"
+			 "  - {name: b, service: orders, condition: latency_p99 > 2s, action: restart}\n");
+	restart(pdir);
+	n = published(0, ev, 8);
+	cr_assert_eq(n, 3);
+	expect_change(&ev[2], "updated", "a", "config", "payments");
+	seen_release(ev, n);
+}
+
+Test(engine, a_manual_action_without_an_executor_is_published_failed)
+{
+	struct engine_result r = { 0 };
+	struct seen ev[4];
+	int64_t id;
+	json_t *d;
+	size_t n;
+
+	start(NULL, true);
+	feed("payments", 3, 10, 0, 5);
+	engine_execute(engine, "default", "test", "restart", "payments", "by hand", NULL, &r);
+	cr_assert_eq(r.status, 202);
+	id = json_integer_value(json_object_get(r.body, "action_id"));
+	engine_result_release(&r);
+
+	n = published(ACTION_EVENTS, ev, 4);
+	cr_assert_eq(n, 1);
+	d = ev[0].data;
+	cr_expect_eq(ev[0].type, BUS_ACTION_FAILED);
+	cr_expect_eq(ev[0].severity, STORE_SEVERITY_WARNING);
+	cr_expect_str_eq(ev[0].service, "payments");
+	cr_expect_eq(json_integer_value(json_object_get(d, "action_id")), id);
+	cr_expect_str_eq(jstr(d, "policy_name"), "");
+	cr_expect(json_is_true(json_object_get(d, "manual")));
+	cr_expect_str_eq(jstr(d, "service"), "payments");
+	cr_expect_str_eq(jstr(d, "action"), "restart");
+	cr_expect(json_is_object(json_object_get(d, "parameters")));
+	cr_expect_str_eq(jstr(d, "reason"), "by hand");
+	cr_expect_str_eq(jstr(d, "status"), "failed");
+	cr_expect(json_is_string(json_object_get(d, "created_at")));
+	cr_expect(json_is_string(json_object_get(d, "completed_at")));
+	cr_expect_str_eq(jstr(json_object_get(d, "result"), "error"), "no executor is running");
+	seen_release(ev, n);
+}
+
+/* A manual exec of @command; its action id. */
+static int64_t exec_now(const char *command)
+{
+	struct engine_result r = { 0 };
+	json_t *params = json_pack("{s:s}", "command", command);
+	int64_t id;
+
+	engine_execute(engine, "default", "test", "exec", "payments", NULL, params, &r);
+	json_decref(params);
+	cr_assert_eq(r.status, 202, "%s", json_dumps(r.body, 0));
+	cr_assert_str_eq(jstr(r.body, "status"), "pending");
+	id = json_integer_value(json_object_get(r.body, "action_id"));
+	engine_result_release(&r);
+	return id;
+}
+
+/* The event of action @id among @v. */
+static const struct seen *of_action(const struct seen *v, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (json_integer_value(json_object_get(v[i].data, "action_id")) == id)
+			return &v[i];
+	cr_assert_fail("no event of action %lld", (long long)id);
+	return NULL;
+}
+
+Test(engine, actions_that_end_are_published_executed_or_failed_and_skips_are_not, .timeout = 60)
+{
+	const char *allow[] = { "true", "false", "sleep 5" };
+	struct executor_config xc;
+	struct seen ev[8];
+	const struct seen *e;
+	int64_t ok, bad, slow;
+	size_t n;
+
+	executor_config_default(&xc);
+	xc.store.dir = dir;
+	xc.exec_allow = allow;
+	xc.nexec_allow = 3;
+	xc.exec_timeout_ms = 300;
+	xc.bus = bus;
+	cr_assert_eq(executor_start(&executor, &xc), 0);
+	start(NULL, true);
+	feed("payments", 6, 100, 50, 20);
+
+	ok = exec_now("true");
+	bad = exec_now("false");
+	slow = exec_now("sleep 5");
+	n = wait_published(ACTION_EVENTS, 3, ev, 8);
+	cr_assert_eq(n, 3);
+
+	e = of_action(ev, n, ok);
+	cr_expect_eq(e->type, BUS_ACTION_EXECUTED);
+	cr_expect_eq(e->severity, STORE_SEVERITY_INFO);
+	cr_expect_str_eq(e->service, "payments");
+	cr_expect_str_eq(jstr(e->data, "status"), "succeeded");
+	cr_expect_str_eq(jstr(e->data, "action"), "exec");
+	cr_expect_str_eq(jstr(json_object_get(e->data, "parameters"), "command"), "true");
+	cr_expect_str_eq(jstr(e->data, "reason"), "manual");
+	cr_expect(json_is_true(json_object_get(e->data, "manual")));
+	cr_expect(json_is_string(json_object_get(e->data, "started_at")));
+	cr_expect(json_is_string(json_object_get(e->data, "completed_at")));
+	cr_expect_eq(json_integer_value(
+			     json_object_get(json_object_get(e->data, "result"), "exit_code")),
+		     0);
+	cr_expect_null(json_object_get(e->data, "logs"), "the logs stay in GET /actions");
+
+	e = of_action(ev, n, bad);
+	cr_expect_eq(e->type, BUS_ACTION_FAILED);
+	cr_expect_eq(e->severity, STORE_SEVERITY_WARNING);
+	cr_expect_str_eq(jstr(e->data, "status"), "failed");
+	cr_expect_eq(json_integer_value(
+			     json_object_get(json_object_get(e->data, "result"), "exit_code")),
+		     1);
+
+	e = of_action(ev, n, slow);
+	cr_expect_eq(e->type, BUS_ACTION_FAILED);
+	cr_expect_str_eq(jstr(e->data, "status"), "timed_out");
+	seen_release(ev, n);
+
+	/* a policy's decision run: published with its policy; a dry run's skip: not at all */
+	create("{\"name\": \"pay_exec\", \"service\": \"payments\", \"condition\": "
+	       "\"error_rate > 0.2\", \"actions\": [{\"type\": \"exec\", \"parameters\": "
+	       "{\"command\": \"true\"}}]}",
+	       201);
+	create("{\"name\": \"pay_dry\", \"service\": \"payments\", \"dry_run\": true, "
+	       "\"condition\": \"error_rate > 0.2\", \"action\": \"restart\"}",
+	       201);
+	json_decref(evaluate());
+	n = wait_published(ACTION_EVENTS, 4, ev, 8);
+	cr_assert_eq(n, 4);
+	cr_expect_eq(ev[3].type, BUS_ACTION_EXECUTED);
+	cr_expect_str_eq(jstr(ev[3].data, "policy_name"), "pay_exec");
+	cr_expect(json_is_false(json_object_get(ev[3].data, "manual")));
+	seen_release(ev, n);
+	usleep(200 * 1000);
+	n = published(ACTION_EVENTS, ev, 8);
+	cr_expect_eq(n, 4, "the skipped restart of pay_dry is no event");
+	seen_release(ev, n);
 }
