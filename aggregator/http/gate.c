@@ -35,28 +35,34 @@ static const char *bearer(const char *authorization, char *out, size_t cap)
 	return out;
 }
 
-/* Sets who @rq is from its key: 0, or the error answered. */
+/*
+ * Sets who @rq is from its key: 0; -EACCES for a key that is not valid,
+ * with the reason in *why, not answered yet (the caller answers 401 once
+ * the IP's budget is charged); or -EINVAL with the 400 answered.
+ */
 static int gate_identify(struct req *rq, const struct gate_input *in, struct resp *rp,
-			 struct key_identity *who)
+			 struct key_identity *who, const char **why)
 {
 	char tok[APIKEY_LEN + 2];
 	const char *key = in->x_api_key, *b = bearer(in->authorization, tok, sizeof(tok));
 
-	if (in->authorization && !b && !key)
-		return resp_error(rp, 401, "unauthorized",
-				  "the Authorization header is not 'Bearer <API key>'");
+	rq->role = ROLE_PUBLIC;
+	snprintf(rq->actor, sizeof(rq->actor), "anonymous");
+	if (in->authorization && !b && !key) {
+		*why = "the Authorization header is not 'Bearer <API key>'";
+		return -EACCES;
+	}
 	if (key && b && strcmp(key, b))
 		return resp_error(rp, 400, "bad_request",
 				  "X-API-Key and Authorization carry two different keys");
 	if (!key)
 		key = b;
-	if (!key) {
-		rq->role = ROLE_PUBLIC;
-		snprintf(rq->actor, sizeof(rq->actor), "anonymous");
+	if (!key)
 		return 0;
+	if (keys_verify(rq->env->keys, key, rq->now_ms, who)) {
+		*why = "the API key is not valid";
+		return -EACCES;
 	}
-	if (keys_verify(rq->env->keys, key, rq->now_ms, who))
-		return resp_error(rp, 401, "unauthorized", "the API key is not valid");
 	rq->role = who->role;
 	rq->key_id = who->id;
 	rq->key_name = who->name;
@@ -103,11 +109,20 @@ static int gate_limit(struct req *rq, const struct gate_input *in, const struct 
 void gate_serve(struct req *rq, const struct gate_input *in, struct resp *rp)
 {
 	struct key_identity who = { 0 };
+	const char *why = NULL;
+	int err;
 
 	if (!rq->env || !rq->env->keys) {
 		rq->role = ROLE_ADMIN;
 		snprintf(rq->actor, sizeof(rq->actor), "api");
-	} else if (gate_identify(rq, in, rp, &who)) {
+	} else if ((err = gate_identify(rq, in, rp, &who, &why))) {
+		/*
+		 * A refused key costs its IP a token as a request without a key
+		 * would: guessing keys (hopeless at 256 bits) gets no more tries
+		 * than anonymous requests, and past them a 429 says so.
+		 */
+		if (err == -EACCES && (!rq->env->ratelimit || !gate_limit(rq, in, &who, rp)))
+			resp_error(rp, 401, "unauthorized", "%s", why);
 		return;
 	}
 	if (rq->env && rq->env->ratelimit && gate_limit(rq, in, &who, rp))

@@ -393,6 +393,17 @@ Test(http_auth, the_101st_request_in_a_minute_is_429, .init = setup_limited, .fi
 	a = call_key(NULL, "GET", "/health", NULL);
 	cr_assert_eq(a.status, 200);
 	answer_free(&a);
+	/* wrong keys charge their IP as anonymous requests do: 401s, then 429 */
+	for (int i = 0; i < 99; i++) {
+		a = call_as("X-API-Key: prp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET",
+			    "/health", NULL);
+		cr_assert_eq(a.status, 401, "guess %d: %ld", i + 1, a.status);
+		answer_free(&a);
+	}
+	a = call_as("X-API-Key: prp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/health",
+		    NULL);
+	cr_assert_eq(a.status, 429, "the 101st request of the IP: %ld", a.status);
+	answer_free(&a);
 	/* a token comes back every 600 ms: after Retry-After the key succeeds again */
 	sleep((unsigned)retry);
 	a = call_key(fx.admin_key, "GET", "/services", NULL);
