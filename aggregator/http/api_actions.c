@@ -20,6 +20,7 @@
 #include "aggregator/http/api_engine.h"
 #include "aggregator/http/api_env.h"
 #include "aggregator/http/query.h"
+#include "aggregator/policy/action_json.h"
 #include "aggregator/policy/engine.h"
 #include "common/alloc.h"
 #include "common/strparse.h"
@@ -27,66 +28,9 @@
 /* GET /actions/recent without a limit: the few an operator glances at. */
 #define API_ACTIONS_RECENT_DEFAULT 10
 
-/* Text as a JSON string; a command's output need not be UTF-8: other bytes become '?'. */
-static json_t *api_actions_text(const char *s)
-{
-	json_t *v;
-	char *copy;
-
-	if (!s)
-		return json_null();
-	if ((v = json_string(s)))
-		return v;
-	copy = xstrdup(s);
-	for (char *p = copy; *p; p++) {
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	}
-	v = json_string(copy);
-	free(copy);
-	return v;
-}
-
-/* The parameters as an object: {} when absent or (a bug elsewhere) not an object. */
-static json_t *api_actions_parameters(const char *text)
-{
-	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-
-	if (json_is_object(v))
-		return v;
-	json_decref(v);
-	return json_object();
-}
-
-/* The result parsed when it is JSON (the executor's are), else as text; null when none. */
-static json_t *api_actions_result(const char *text)
-{
-	json_t *v;
-
-	if (!text)
-		return json_null();
-	v = json_loads(text, JSON_DECODE_ANY, NULL);
-	return v ? v : api_actions_text(text);
-}
-
-static json_t *api_actions_time(int64_t ms)
-{
-	return ms ? resp_time(ms) : json_null();
-}
-
 json_t *api_actions_item(const struct store_action *a)
 {
-	const char *status = store_action_status_name(a->status);
-
-	return json_pack("{s:I, s:s, s:b, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
-			 "action_id", (json_int_t)a->id, "policy_name", a->policy_name, "manual",
-			 !a->policy_name[0], "service", a->service, "action", a->type,
-			 "parameters", api_actions_parameters(a->parameters), "reason",
-			 api_actions_text(a->reason), "status", status ? status : "unknown",
-			 "created_at", resp_time(a->created_ms), "started_at",
-			 api_actions_time(a->started_ms), "completed_at",
-			 api_actions_time(a->completed_ms), "result", api_actions_result(a->result),
-			 "logs", api_actions_text(a->logs));
+	return action_json(a, true);
 }
 
 /* Answers the actions matching @f, with next_cursor when @paged and more remain. */

@@ -18,15 +18,6 @@
 struct bus;
 
 /*
- * The action as GET /actions shows it (api_actions_item() without the
- * logs, which may be 64 KiB): action_id, policy_name, manual, service,
- * action, parameters, reason, status, created_at, started_at,
- * completed_at, result. Caller owns: json_decref(); NULL only out of
- * memory.
- */
-json_t *executor_events_action_json(const struct store_action *a);
-
-/*
  * Publishes the end of @a on @b (borrowed; NULL: nothing): action.executed
  * (info) for succeeded, action.failed (warning) for failed and timed_out;
  * nothing for any other status.
