@@ -128,6 +128,19 @@ static const struct cfg_key aggregator_keys[] = {
 	CFG_STR("action.webhook_secret", struct aggregator_config, action_webhook_secret, "",
 		"the secret that signs alert and webhook deliveries (X-Webhook-Signature); empty: "
 		"unsigned"),
+	CFG_UINT("webhooks.max_attempts", struct aggregator_config, webhooks_max_attempts, 8, 1, 100,
+		 "attempts of one webhook delivery before it is marked failed"),
+	CFG_MS("webhooks.backoff", struct aggregator_config, webhooks_backoff_ms, 1000, 10, 3600000,
+	       "the pause after a delivery's first failed attempt; it doubles (with jitter) after "
+	       "each next one"),
+	CFG_MS("webhooks.backoff_max", struct aggregator_config, webhooks_backoff_max_ms, 600000, 10,
+	       86400000, "the longest pause between two attempts of a delivery"),
+	CFG_MS("webhooks.timeout", struct aggregator_config, webhooks_timeout_ms, 10000, 100, 300000,
+	       "one delivery attempt, connecting included, is given up after this long"),
+	CFG_UINT("webhooks.workers", struct aggregator_config, webhooks_workers, 2, 1, 32,
+		 "deliveries to distinct hooks sent at once (a hook's own are sent in order)"),
+	CFG_STR("webhooks.ca_file", struct aggregator_config, webhooks_ca_file, "",
+		"a PEM bundle trusted for https hooks; empty: the system's"),
 	CFG_STR("analysis.llm.url", struct aggregator_config, analysis_llm_url, "",
 		"an OpenAI-compatible chat completions endpoint that writes the analyst's prose "
 		"from its evidence: a base URL (http://127.0.0.1:11434, "

@@ -49,6 +49,9 @@ struct aggregator_config {
 	char *action_scale_command, *action_kube_api, *action_kube_namespace,
 		*action_kube_token_file, *action_kube_ca_file;
 	char *action_alert_url, *action_webhook_secret;
+	uint64_t webhooks_max_attempts, webhooks_backoff_ms, webhooks_backoff_max_ms,
+		webhooks_timeout_ms, webhooks_workers;
+	char *webhooks_ca_file;
 	char *analysis_llm_url, *analysis_llm_model, *analysis_llm_api_key_env;
 	uint64_t analysis_llm_timeout_ms;
 	int log_level; /* enum log_level */

@@ -34,6 +34,7 @@
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
 #include "aggregator/store/store_backup.h"
+#include "aggregator/webhooks/webhooks.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/timeutil.h"
@@ -269,6 +270,7 @@ int main(int argc, char **argv)
 	struct llm *llm = NULL;
 	struct keys *keys = NULL;
 	struct bus *bus = NULL;
+	struct webhooks *webhooks = NULL;
 	struct audit_log *audit = NULL;
 	struct api_limits limits = { 0 };
 	char *tls_cert = NULL, *tls_key = NULL;
@@ -367,6 +369,20 @@ int main(int argc, char **argv)
 	if (llm_enabled(llm))
 		log_info("aggregator: analysis prose by the model %s at %s", llm_model(llm),
 			 llm_endpoint(llm));
+	ret = webhooks_start(&webhooks,
+			     &(struct webhooks_config){
+				     .store = so,
+				     .bus = bus,
+				     .max_attempts = (unsigned)cfg.webhooks_max_attempts,
+				     .backoff_ms = (unsigned)cfg.webhooks_backoff_ms,
+				     .backoff_max_ms = (unsigned)cfg.webhooks_backoff_max_ms,
+				     .timeout_ms = (unsigned)cfg.webhooks_timeout_ms,
+				     .workers = (unsigned)cfg.webhooks_workers,
+				     .ca_file = or_null(cfg.webhooks_ca_file) });
+	if (ret) {
+		log_error_err(ret, "aggregator: webhooks could not start");
+		goto out;
+	}
 	ret = audit_log_open(&audit, &so);
 	if (ret) {
 		log_error_err(ret, "aggregator: the audit log could not open");
@@ -396,6 +412,7 @@ int main(int argc, char **argv)
 						     .llm = llm,
 						     .keys = keys,
 						     .bus = bus,
+						     .webhooks = webhooks,
 						     .audit = audit,
 						     .rate_limit = cfg.rate_limit_enabled,
 						     .limits = limits,
@@ -421,6 +438,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
+	webhooks_stop(webhooks); /* in-flight deliveries end; pending ones wait in the store */
 	keys_close(keys);
 	audit_log_close(audit);
 	free(tls_cert);

@@ -15,6 +15,7 @@
 #include "aggregator/http/http.h"
 #include "aggregator/http/readers.h"
 #include "aggregator/store/store.h"
+#include "aggregator/stream/ws_hub.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"
 
@@ -60,6 +61,7 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.llm = c->llm;
 	a->env.keys = c->keys;
 	a->env.bus = c->bus;
+	a->env.webhooks = c->webhooks;
 	a->env.audit = c->audit;
 	a->data_dir = xstrdup(c->store->dir);
 	a->env.data_dir = a->data_dir;
@@ -68,6 +70,12 @@ int api_start(struct api **out, const struct api_config *c)
 		a->env.limits = c->limits;
 	}
 	a->env.chat = chat_sessions_new(API_CHAT_CONVERSATIONS, API_CHAT_CONVERSATION_TTL_MS);
+	/* the WebSocket stream's connections; stopped before the servers (api_stop) */
+	if (c->bus) {
+		err = ws_hub_new(&a->env.ws_hub, &(struct ws_hub_options){ .bus = c->bus });
+		if (err)
+			goto out_free;
+	}
 	err = readers_new(&a->env.readers, c->store);
 	if (err)
 		goto out_free;
@@ -95,6 +103,7 @@ int api_start(struct api **out, const struct api_config *c)
 	return 0;
 
 out_server:
+	ws_hub_stop(a->env.ws_hub);
 	for (size_t i = 0; i < API_COMPAT_NPORTS; i++)
 		http_stop(a->compat[i]);
 	http_stop(a->server);
@@ -103,6 +112,7 @@ out_env:
 out_readers:
 	readers_free(a->env.readers);
 out_free:
+	ws_hub_free(a->env.ws_hub);
 	ratelimit_free(a->env.ratelimit);
 	chat_sessions_free(a->env.chat);
 	free(a->data_dir);
@@ -120,9 +130,12 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	/* every upgraded connection given back first: MHD must not stop with one open */
+	ws_hub_stop(a->env.ws_hub);
 	for (size_t i = 0; i < API_COMPAT_NPORTS; i++)
 		http_stop(a->compat[i]);
 	http_stop(a->server);
+	ws_hub_free(a->env.ws_hub); /* after the servers: no handover can come any more */
 	health_cache_free(a->env.health);
 	readers_free(a->env.readers);
 	chat_sessions_free(a->env.chat);

@@ -24,6 +24,7 @@ struct detection;
 struct engine;
 struct keys;
 struct bus;
+struct webhooks;
 struct audit_log;
 struct executor;
 struct llm;
@@ -85,6 +86,7 @@ struct api_config {
 	 */
 	struct keys *keys;
 	struct bus *bus;	 /* borrowed; must outlive the api; NULL: no streams */
+	struct webhooks *webhooks; /* borrowed; must outlive the api; NULL: 503 on /webhooks */
 	struct audit_log *audit; /* borrowed; must outlive the api; NULL: key changes unaudited */
 	bool rate_limit;	  /* false: no limits at all */
 	struct api_limits limits; /* with rate_limit */

@@ -17,8 +17,10 @@ struct chat_sessions;
 struct readers;
 struct keys;
 struct bus;
+struct webhooks;
 struct audit_log;
 struct ratelimit;
+struct ws_hub;
 
 struct api_env {
 	const char *version;	     /* owned by struct api */
@@ -35,6 +37,8 @@ struct api_env {
 	struct chat_sessions *chat;  /* owned by struct api; its own lock */
 	struct keys *keys;	     /* borrowed; thread-safe (keys.h); NULL: auth off */
 	struct bus *bus;	     /* borrowed; thread-safe (bus.h); NULL: no streams (503) */
+	struct ws_hub *ws_hub;	     /* owned by struct api; thread-safe (ws_hub.h); NULL without a bus */
+	struct webhooks *webhooks;   /* borrowed; thread-safe (webhooks.h); NULL: 503 on /webhooks */
 	struct audit_log *audit;     /* borrowed; thread-safe; NULL: changes here go unaudited */
 	const char *data_dir;	     /* owned by struct api: the store's directory */
 	struct ratelimit *ratelimit; /* owned by struct api; thread-safe; NULL: no limits */

@@ -1,20 +1,30 @@
 /*
  * The stream routes (api_stream.h). A subscriber is set up here, checked
  * whole before the answer starts: a bad filter is a 400, not a stream that
- * says nothing.
+ * says nothing. A WebSocket subscriber's `connected` message is built here
+ * too, on the worker, which has a store; the hub thread never reads one
+ * but through the bus.
  */
 #include "aggregator/http/api_stream.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aggregator/events/bus.h"
 #include "aggregator/http/api_anomalies.h"
 #include "aggregator/http/api_common.h"
 #include "aggregator/http/api_env.h"
 #include "aggregator/stream/sse.h"
+#include "aggregator/stream/ws_frame.h"
+#include "aggregator/stream/ws_hub.h"
+#include "aggregator/store/store.h"
 #include "common/strparse.h"
+
+/* The one WebSocket path, as /stream/status shows it. */
+#define API_STREAM_WS_URL "/stream/anomalies"
 
 /* Splits the comma list @v into @out (at most @max items of @cap bytes): the count, or -1. */
 static int api_stream_list(const char *v, char (*out)[SERVICE_NAME_MAX], size_t max)
@@ -115,17 +125,119 @@ int api_stream_events(struct req *rq, struct resp *rp)
 	return resp_stream(rp, "text/event-stream", &sse_stream_ops, sse_new(bus, &f, after));
 }
 
+/* True when the comma list @v has @token (case aside, blanks around items ignored). */
+static bool api_stream_has_token(const char *v, const char *token)
+{
+	size_t tlen = strlen(token);
+
+	while (v && *v) {
+		size_t len;
+
+		v += strspn(v, " \t,");
+		len = strcspn(v, ",");
+		while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		if (len == tlen && !strncasecmp(v, token, tlen))
+			return true;
+		v += strcspn(v, ",");
+	}
+	return false;
+}
+
+/* The Sec-WebSocket-Accept for the request's key into @accept: 0, or the 400 answered. */
+static int api_stream_accept(struct req *rq, struct resp *rp, char accept[WS_ACCEPT_LEN + 1])
+{
+	const char *k = rq->ws_key ? rq->ws_key + strspn(rq->ws_key, " \t") : "";
+	size_t len = strlen(k);
+	char key[WS_ACCEPT_LEN + 1];
+
+	while (len && (k[len - 1] == ' ' || k[len - 1] == '\t'))
+		len--;
+	if (len < sizeof(key)) {
+		memcpy(key, k, len);
+		key[len] = '\0';
+	}
+	if (len >= sizeof(key) || ws_accept_key(key, accept))
+		return resp_error(rp, 400, "bad_request",
+				  "Sec-WebSocket-Key: 16 random bytes in base64 (24 characters)");
+	return 0;
+}
+
+/*
+ * The `connected` message: the tenant's open anomalies now, as GET
+ * /anomalies lists them. Caller owns *out (free()); 0 or the error answered.
+ */
+static int api_stream_connected(struct req *rq, struct resp *rp, int64_t after, char **out)
+{
+	struct store_anomaly_filter af = { .tenant = rq->tenant,
+					   .status = 1,
+					   .limit = QUERY_LIMIT_MAX };
+	struct store *st = api_common_store(rq, rp);
+	struct store_anomaly *v = NULL;
+	json_t *list, *doc;
+	size_t n = 0;
+
+	if (!st)
+		return -EIO;
+	if (store_anomalies_list(st, &af, &v, &n, NULL))
+		return resp_error(rp, 500, "internal", "cannot read the anomalies");
+	list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, api_anomalies_item(&v[i]));
+	store_anomalies_free(v, n);
+	doc = json_pack("{s:s, s:o, s:o, s:I, s:I}", "event", "connected", "anomalies", list,
+			"timestamp", resp_time(rq->now_ms), "last_event_id", (json_int_t)after,
+			"count", (json_int_t)n);
+	*out = doc ? json_dumps(doc, RESP_JSON_FLAGS) : NULL;
+	json_decref(doc);
+	if (!*out)
+		return resp_error(rp, 500, "internal", "cannot encode the anomalies");
+	return 0;
+}
+
+int api_stream_anomalies(struct req *rq, struct resp *rp)
+{
+	char names[SSE_SERVICES_MAX][SERVICE_NAME_MAX];
+	const char *ptrs[SSE_SERVICES_MAX];
+	struct bus *bus = rq->env ? rq->env->bus : NULL;
+	struct ws_hub *hub = rq->env ? rq->env->ws_hub : NULL;
+	char accept[WS_ACCEPT_LEN + 1];
+	struct bus_filter f;
+	int64_t after;
+	char *greeting;
+
+	/* RFC 6455 §4.2.2: a request that is no WebSocket handshake (HEAD neither), or of
+	 * another version */
+	if (strcmp(rq->method, "GET") || !rq->upgrade || strcasecmp(rq->upgrade, "websocket") ||
+	    !api_stream_has_token(rq->connection, "upgrade") || !rq->ws_version ||
+	    strcmp(rq->ws_version, "13"))
+		return resp_error(rp, 426, "upgrade_required",
+				  "a WebSocket handshake (RFC 6455) is required: Upgrade: "
+				  "websocket, Connection: Upgrade, Sec-WebSocket-Version: 13");
+	if (api_stream_accept(rq, rp, accept))
+		return -EINVAL;
+	if (!bus || !hub)
+		return resp_error(rp, 503, "unavailable", "the event bus is not running");
+	if (api_stream_filter(rq, rp, &f, names, ptrs) || api_stream_after(rq, rp, bus, &after) ||
+	    api_stream_connected(rq, rp, after, &greeting))
+		return -EINVAL;
+	return resp_upgrade(rp, accept, &ws_hub_upgrade_ops,
+			    ws_hub_client_new(hub, &f, after, greeting, strlen(greeting)));
+}
+
 int api_stream_status(struct req *rq, struct resp *rp)
 {
 	json_t *events = json_array();
+	size_t sse = sse_active();
+	size_t ws = ws_hub_clients(rq->env ? rq->env->ws_hub : NULL);
+	int64_t last = rq->env && rq->env->bus ? bus_last_id(rq->env->bus) : 0;
 
 	for (int t = 0; t < BUS_TYPE_COUNT; t++)
 		json_array_append_new(events, json_string(bus_type_name((enum bus_type)t)));
 	return resp_json(rp, 200,
-			 json_pack("{s:I, s:I, s:n, s:s, s:o, s:I}", "active_connections",
-				   (json_int_t)sse_active(), "sse_connections",
-				   (json_int_t)sse_active(), "websocket_url", "sse_url",
-				   "/stream/events", "supported_events", events, "last_event_id",
-				   (json_int_t)(rq->env && rq->env->bus ? bus_last_id(rq->env->bus)
-									: 0)));
+			 json_pack("{s:I, s:I, s:I, s:s, s:s, s:o, s:I}", "active_connections",
+				   (json_int_t)(sse + ws), "sse_connections", (json_int_t)sse,
+				   "ws_connections", (json_int_t)ws, "websocket_url",
+				   API_STREAM_WS_URL, "sse_url", "/stream/events",
+				   "supported_events", events, "last_event_id", (json_int_t)last));
 }

@@ -28,6 +28,7 @@
 #include "aggregator/http/api_stream.h"
 #include "aggregator/http/api_summarize.h"
 #include "aggregator/http/api_topology.h"
+#include "aggregator/http/api_webhooks.h"
 #include "aggregator/policy/policy_doc.h"
 #include "common/compiler.h"
 
@@ -72,10 +73,21 @@ static const struct route routes[] = {
 	{ "GET", "/keys",                   api_keys_list,           ROLE_ADMIN, 0 },
 	{ "DELETE", "/keys/{id}",           api_keys_delete,         ROLE_ADMIN, 4096 },
 	{ "POST", "/validate",              api_keys_validate,       ROLE_PUBLIC, 4096 },
+	{ "POST", "/webhooks",              api_webhooks_create,     ROLE_OPERATOR, API_WEBHOOKS_BODY_MAX },
+	{ "GET", "/webhooks",               api_webhooks_list,       ROLE_VIEWER, 0 },
+	/* before /webhooks/{id}, which "history" would match */
+	{ "GET", "/webhooks/history",       api_webhooks_history,    ROLE_VIEWER, 0 },
+	{ "GET", "/webhooks/{id}",          api_webhooks_get,        ROLE_VIEWER, 0 },
+	{ "PUT", "/webhooks/{id}",          api_webhooks_update,     ROLE_OPERATOR, API_WEBHOOKS_BODY_MAX },
+	{ "DELETE", "/webhooks/{id}",       api_webhooks_delete,     ROLE_OPERATOR, 4096 },
+	{ "POST", "/webhooks/{id}/test",    api_webhooks_test,       ROLE_OPERATOR, 4096 },
+	{ "GET", "/webhooks/{id}/deliveries", api_webhooks_deliveries, ROLE_VIEWER, 0 },
+	{ "POST", "/trigger",               api_webhooks_trigger,    ROLE_OPERATOR, API_WEBHOOKS_BODY_MAX },
 	{ "POST", "/admin/backup",          api_admin_backup,        ROLE_ADMIN, API_ADMIN_BODY_MAX },
 	{ "POST", "/admin/restore",         api_admin_restore,       ROLE_ADMIN, API_ADMIN_BODY_MAX },
 	{ "GET", "/audit",                  api_admin_audit,         ROLE_ADMIN, 0 },
 	{ "GET", "/stream/events",          api_stream_events,       ROLE_VIEWER, 0 },
+	{ "GET", "/stream/anomalies",       api_stream_anomalies,    ROLE_VIEWER, 0 },
 	{ "GET", "/stream/status",          api_stream_status,       ROLE_VIEWER, 0 },
 };
 /* clang-format on */

@@ -373,4 +373,126 @@ int store_maintain(struct store *s, int64_t now_ms, bool *more);
 /* Size of the database files in bytes (for /metrics and /health). */
 int64_t store_size_bytes(struct store *s);
 
+/* ---- webhooks (store_webhooks.c) ---- */
+#define STORE_WEBHOOK_URL_MAX	      2048
+#define STORE_WEBHOOK_SECRET_MAX      1024
+#define STORE_WEBHOOK_HEADERS_MAX     (16u << 10) /* the JSON text of the extra headers */
+#define STORE_WEBHOOK_ROUTING_KEY_MAX 256
+#define STORE_WEBHOOK_BODY_MAX	      (2u << 20) /* an event (1 MiB) in any format */
+#define STORE_WEBHOOK_ERROR_MAX	      512
+
+/* How a hook's bodies are written (aggregator/webhooks/webhooks_format.h). */
+enum store_webhook_format {
+	STORE_WEBHOOK_JSON = 0,	     /* the event as the bus has it */
+	STORE_WEBHOOK_SLACK = 1,     /* {"text"}: a Slack incoming webhook */
+	STORE_WEBHOOK_PAGERDUTY = 2, /* PagerDuty Events API v2 */
+	STORE_WEBHOOK_FORMAT_COUNT
+};
+
+/* A webhook: where a tenant's events go. */
+struct store_webhook {
+	int64_t id; /* > 0; assigned on insert */
+	char tenant[FRAME_ID_MAX];
+	char *url;	   /* owned; http:// or https://, at most STORE_WEBHOOK_URL_MAX bytes */
+	unsigned events;   /* bits of enum bus_type; 0: every type */
+	char *secret;	   /* owned; NULL: deliveries are not signed. Never shown by the API */
+	bool enabled;
+	char *headers;	   /* owned JSON object text of extra headers; NULL: none */
+	int format;	   /* enum store_webhook_format */
+	char *routing_key; /* owned; PagerDuty's integration key; NULL: none */
+	int64_t created_ms, updated_ms;
+};
+void store_webhook_release(struct store_webhook *h);
+void store_webhooks_free(struct store_webhook *v, size_t n);
+/*
+ * Inserts (h->id 0: sets it) or updates every field but the tenant by id
+ * and tenant (-ENOENT when there is none). -EINVAL for a field out of its
+ * bounds. Writer, autocommit.
+ */
+int store_webhook_put(struct store *s, struct store_webhook *h);
+/* Hook @id of @tenant into @out (release it); -ENOENT when absent. */
+int store_webhook_get(struct store *s, const char *tenant, int64_t id, struct store_webhook *out);
+/*
+ * Deletes hook @id of @tenant and fails its pending deliveries (completed
+ * at @now_ms, last_error saying why) in one transaction. -ENOENT when
+ * absent. Writer, autocommit.
+ */
+int store_webhook_delete(struct store *s, const char *tenant, int64_t id, int64_t now_ms);
+/* The hooks of @tenant (NULL: all), only the enabled ones with @enabled_only, by id. */
+int store_webhooks_list(struct store *s, const char *tenant, bool enabled_only,
+			struct store_webhook **out, size_t *n);
+
+enum store_delivery_status {
+	STORE_DELIVERY_PENDING = 0, /* not sent yet, or being retried */
+	STORE_DELIVERY_SUCCEEDED = 1,
+	STORE_DELIVERY_FAILED = 2, /* every attempt failed, or its hook was deleted */
+	STORE_DELIVERY_STATUS_COUNT
+};
+/* "pending", "succeeded", "failed"; NULL for an unknown value. */
+const char *store_delivery_status_name(int status);
+/* The status called @name, or -1. */
+int store_delivery_status_find(const char *name);
+
+/* One event (or test) to one hook, and what came of it. */
+struct store_webhook_delivery {
+	int64_t id; /* > 0; assigned on insert; the X-Webhook-ID */
+	int64_t webhook_id;
+	char tenant[FRAME_ID_MAX];
+	int64_t event_id; /* the bus event's id; 0 for one that is not on the bus (a test) */
+	int type;	  /* enum bus_type */
+	char *body;	  /* owned; the exact bytes sent, every attempt; NULL when not read */
+	size_t body_len;
+	int status; /* enum store_delivery_status */
+	unsigned attempts;
+	int64_t next_attempt_ms; /* while pending: not sent before */
+	int last_status_code;	 /* the last answer's HTTP status; 0: none came */
+	char *last_error;	 /* owned; why the last attempt failed; NULL: it did not */
+	int64_t created_ms, completed_ms; /* completed_ms 0 while pending */
+};
+void store_webhook_delivery_release(struct store_webhook_delivery *d);
+void store_webhook_deliveries_free(struct store_webhook_delivery *v, size_t n);
+
+/*
+ * Inserts the @n deliveries of @v (pending; sets each id) and, when
+ * @cursor > 0, makes it the dispatch cursor (the last bus event turned
+ * into deliveries), in one transaction: after a crash either all of it is
+ * there or none. Writer, autocommit.
+ */
+int store_webhook_deliveries_add(struct store *s, struct store_webhook_delivery *v, size_t n,
+				 int64_t cursor);
+/* The dispatch cursor: the last bus event id turned into deliveries (0: none yet). */
+int store_webhook_cursor(struct store *s, int64_t *cursor);
+/*
+ * The deliveries to send now: of each enabled hook, its oldest pending one
+ * (so that a hook's deliveries go in order), when its next_attempt_ms is
+ * at or before @now_ms; soonest first, at most @limit (0: no bound), bodies
+ * included. *@next_ms is the next_attempt_ms of the soonest one that is
+ * not due yet (INT64_MAX: none). Caller owns *out.
+ */
+int store_webhook_deliveries_due(struct store *s, int64_t now_ms, size_t limit,
+				 struct store_webhook_delivery **out, size_t *n, int64_t *next_ms);
+/*
+ * Writes the outcome fields of @d (status, attempts, next_attempt_ms,
+ * last_status_code, last_error, completed_ms) to the pending delivery of
+ * its id: -ENOENT when there is none (a finished delivery is never changed
+ * again: one failed by store_webhook_delete() while an attempt was in
+ * flight stays failed). Writer, autocommit.
+ */
+int store_webhook_delivery_update(struct store *s, const struct store_webhook_delivery *d);
+
+struct store_delivery_filter {
+	const char *tenant; /* NULL: every tenant */
+	int64_t webhook_id; /* 0: any hook */
+	int status;	    /* -1: any, else enum store_delivery_status */
+	int64_t before_id;  /* the cursor: ids below; 0: none */
+	size_t limit;	    /* 0: no bound */
+	bool bodies;	    /* read the bodies too */
+};
+/* Newest first; *more when more match past the limit (may be NULL). */
+int store_webhook_deliveries_list(struct store *s, const struct store_delivery_filter *f,
+				  struct store_webhook_delivery **out, size_t *n, bool *more);
+/* Deletes finished deliveries created before @before_ms, at most @max; *deleted how many. */
+int store_webhook_deliveries_prune(struct store *s, int64_t before_ms, size_t max,
+				   size_t *deleted);
+
 #endif

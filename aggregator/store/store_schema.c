@@ -141,6 +141,38 @@ static const char *const migrations[] = {
 	" tenant TEXT NOT NULL, at_ms INTEGER NOT NULL, type INTEGER NOT NULL,"
 	" severity INTEGER NOT NULL, service TEXT NOT NULL, json TEXT NOT NULL);"
 	"CREATE INDEX events_time ON events (at_ms);",
+	/*
+	 * 6: webhooks, their deliveries and the dispatch cursor (store_webhooks.c).
+	 * The senders take each enabled hook's oldest pending delivery: the
+	 * partial index (webhook_id, id) WHERE status = 0 (pending) holds only
+	 * the few pending rows, whatever the history. A hook's deliveries and a
+	 * tenant's are listed newest first through (webhook_id, id) and (tenant,
+	 * id); finished ones are pruned by created_ms. The cursor is one row, the
+	 * last bus event turned into deliveries, written in the transaction that
+	 * adds them; it starts at the newest event there is, since no hook
+	 * existed before.
+	 */
+	"CREATE TABLE webhooks ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant TEXT NOT NULL, url TEXT NOT NULL, events INTEGER NOT NULL, secret TEXT,"
+	" enabled INTEGER NOT NULL, headers TEXT, format INTEGER NOT NULL, routing_key TEXT,"
+	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX webhooks_tenant ON webhooks (tenant, id);"
+	"CREATE TABLE webhook_deliveries ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" webhook_id INTEGER NOT NULL, tenant TEXT NOT NULL, event_id INTEGER NOT NULL,"
+	" type INTEGER NOT NULL, body TEXT NOT NULL, status INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,"
+	" last_status_code INTEGER NOT NULL, last_error TEXT,"
+	" created_ms INTEGER NOT NULL, completed_ms INTEGER NOT NULL);"
+	"CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, id)"
+	" WHERE status = 0;"
+	"CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);"
+	"CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant, id);"
+	"CREATE INDEX webhook_deliveries_time ON webhook_deliveries (created_ms);"
+	"CREATE TABLE webhook_cursor ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1), last_event_id INTEGER NOT NULL);"
+	"INSERT INTO webhook_cursor SELECT 1, COALESCE(MAX(id), 0) FROM events;",
 };
 
 int store_schema_version(void)

@@ -23,6 +23,7 @@
 #include "aggregator/policy/executor.h"
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
+#include "aggregator/webhooks/webhooks.h"
 #include "tests/lib/tmpdir.h"
 
 /* What runs behind the API besides the store and the series. */
@@ -30,7 +31,12 @@ enum api_fixture_flags {
 	API_FIXTURE_ENGINE = 1 << 0,
 	API_FIXTURE_EXECUTOR = 1 << 1, /* the engine's: one worker, short timeouts */
 	API_FIXTURE_AUTH = 1 << 2,     /* keys required; an admin key made (admin_key) */
+	API_FIXTURE_WEBHOOKS = 1 << 3, /* webhooks on the bus, retrying fast (below) */
 };
+
+/* With API_FIXTURE_WEBHOOKS: up to 5 attempts, 20 ms then doubling up to 200 ms apart. */
+#define API_FIXTURE_WEBHOOK_ATTEMPTS   5
+#define API_FIXTURE_WEBHOOK_BACKOFF_MS 20
 
 /* With API_FIXTURE_AUTH: limits (NULL: none) and HTTPS (both PEM texts, or NULL: HTTP). */
 struct api_fixture_auth {
@@ -49,6 +55,7 @@ struct api_fixture {
 	struct engine *engine;	   /* NULL without API_FIXTURE_ENGINE */
 	struct keys *keys;	   /* NULL without API_FIXTURE_AUTH */
 	struct bus *bus;	   /* always: the streams' */
+	struct webhooks *webhooks; /* NULL without API_FIXTURE_WEBHOOKS */
 	struct audit_log *audit;   /* NULL without API_FIXTURE_AUTH */
 	char admin_key[APIKEY_LEN + 1]; /* of the default tenant, with API_FIXTURE_AUTH */
 	struct api *api;
@@ -103,6 +110,17 @@ static inline void api_fixture_start_auth(struct api_fixture *f, const char *wha
 	c.executor = f->executor;
 	cr_assert_eq(bus_open(&f->bus, &f->so), 0);
 	c.bus = f->bus;
+	if (flags & API_FIXTURE_WEBHOOKS) {
+		struct webhooks_config wc = { .store = f->so,
+					      .bus = f->bus,
+					      .max_attempts = API_FIXTURE_WEBHOOK_ATTEMPTS,
+					      .backoff_ms = API_FIXTURE_WEBHOOK_BACKOFF_MS,
+					      .backoff_max_ms = 10 * API_FIXTURE_WEBHOOK_BACKOFF_MS,
+					      .timeout_ms = 2000 };
+
+		cr_assert_eq(webhooks_start(&f->webhooks, &wc), 0);
+		c.webhooks = f->webhooks;
+	}
 	if (flags & API_FIXTURE_AUTH) {
 		struct store_key admin = { .tenant = "default", .name = "admin", .role = ROLE_ADMIN };
 
@@ -130,6 +148,7 @@ static inline void api_fixture_start(struct api_fixture *f, const char *what, un
 static inline void api_fixture_stop(struct api_fixture *f)
 {
 	api_stop(f->api);
+	webhooks_stop(f->webhooks); /* before the bus it watches */
 	bus_close(f->bus);
 	keys_close(f->keys);
 	audit_log_close(f->audit);

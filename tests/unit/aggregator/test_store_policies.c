@@ -1146,7 +1146,8 @@ Test(store_policies, migrates_a_version_2_database_keeping_its_anomalies)
 	cr_assert_eq(store_anomaly_put(s, &an), 0);
 	store_close(s);
 	db_exec("DROP TABLE policies; DROP TABLE actions; DROP TABLE audit; DROP TABLE api_keys;"
-		" DROP TABLE events;"
+		" DROP TABLE events; DROP TABLE webhooks; DROP TABLE webhook_deliveries;"
+		" DROP TABLE webhook_cursor;"
 		" UPDATE schema_version SET version = 2");
 
 	/* a reader does not migrate: it refuses the old version */
