@@ -77,7 +77,7 @@ static const char *or_null(const char *s)
 
 static int start_executor(struct executor **out, const struct aggregator_config *cfg,
 			  const struct store_options *so, struct ingest *ingest,
-			  struct breaker_health *bh, struct bus *bus)
+			  struct breaker_health *bh, struct bus *bus, struct webhooks *webhooks)
 {
 	struct executor_config xc;
 
@@ -100,6 +100,7 @@ static int start_executor(struct executor **out, const struct aggregator_config 
 	xc.health = breaker_health_judge;
 	xc.health_arg = bh;
 	xc.bus = bus;
+	xc.webhooks = webhooks;
 	return executor_start(out, &xc);
 }
 
@@ -349,8 +350,22 @@ int main(int argc, char **argv)
 		log_error_err(ret, "aggregator: detection could not start");
 		goto out;
 	}
+	ret = webhooks_start(&webhooks,
+			     &(struct webhooks_config){
+				     .store = so,
+				     .bus = bus,
+				     .max_attempts = (unsigned)cfg.webhooks_max_attempts,
+				     .backoff_ms = (unsigned)cfg.webhooks_backoff_ms,
+				     .backoff_max_ms = (unsigned)cfg.webhooks_backoff_max_ms,
+				     .timeout_ms = (unsigned)cfg.webhooks_timeout_ms,
+				     .workers = (unsigned)cfg.webhooks_workers,
+				     .ca_file = or_null(cfg.webhooks_ca_file) });
+	if (ret) {
+		log_error_err(ret, "aggregator: webhooks could not start");
+		goto out;
+	}
 	bh = (struct breaker_health){ .series = series, .detection = detection };
-	ret = start_executor(&executor, &cfg, &so, ingest, &bh, bus);
+	ret = start_executor(&executor, &cfg, &so, ingest, &bh, bus, webhooks);
 	if (ret) {
 		log_error_err(ret, "aggregator: the action executor could not start");
 		goto out;
@@ -369,20 +384,6 @@ int main(int argc, char **argv)
 	if (llm_enabled(llm))
 		log_info("aggregator: analysis prose by the model %s at %s", llm_model(llm),
 			 llm_endpoint(llm));
-	ret = webhooks_start(&webhooks,
-			     &(struct webhooks_config){
-				     .store = so,
-				     .bus = bus,
-				     .max_attempts = (unsigned)cfg.webhooks_max_attempts,
-				     .backoff_ms = (unsigned)cfg.webhooks_backoff_ms,
-				     .backoff_max_ms = (unsigned)cfg.webhooks_backoff_max_ms,
-				     .timeout_ms = (unsigned)cfg.webhooks_timeout_ms,
-				     .workers = (unsigned)cfg.webhooks_workers,
-				     .ca_file = or_null(cfg.webhooks_ca_file) });
-	if (ret) {
-		log_error_err(ret, "aggregator: webhooks could not start");
-		goto out;
-	}
 	ret = audit_log_open(&audit, &so);
 	if (ret) {
 		log_error_err(ret, "aggregator: the audit log could not open");
@@ -438,7 +439,6 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
-	webhooks_stop(webhooks); /* in-flight deliveries end; pending ones wait in the store */
 	keys_close(keys);
 	audit_log_close(audit);
 	free(tls_cert);
@@ -448,6 +448,8 @@ out:
 	llm_free(llm);
 	engine_stop(engine);
 	executor_stop(executor);
+	/* after the executor, which queues deliveries; pending ones wait in the store */
+	webhooks_stop(webhooks);
 	detection_stop(detection);
 	bus_close(bus); /* after every publisher: detection, the engine, the executor */
 	if (ingest) {

@@ -36,6 +36,7 @@
 #include "common/compiler.h"
 
 struct bus;
+struct webhooks;
 struct ingest;
 
 /* What the executor knows of a service's health while a breaker half-opens. */
@@ -74,6 +75,12 @@ struct executor_config {
 	 * outlive executor_stop().
 	 */
 	struct bus *bus;
+	/*
+	 * borrowed; may be NULL. A webhook action naming a hook
+	 * ({webhook_id}) queues its delivery here (durable, retried, in the
+	 * hook's format); must outlive executor_stop().
+	 */
+	struct webhooks *webhooks;
 };
 void executor_config_default(struct executor_config *c);
 

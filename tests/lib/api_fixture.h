@@ -80,34 +80,13 @@ static inline void api_fixture_start_auth(struct api_fixture *f, const char *wha
 	tmpdir_make(f->dir, sizeof(f->dir), what);
 	f->so = (struct store_options){ .dir = f->dir, .raw_hours = 24, .minute_days = 14 };
 	f->series = series_new();
-	if (flags & API_FIXTURE_EXECUTOR) {
-		struct executor_config xc;
-
-		executor_config_default(&xc);
-		xc.store = f->so;
-		xc.workers = 1;
-		xc.exec_timeout_ms = 2000;
-		xc.agent_timeout_ms = 1000;
-		cr_assert_eq(executor_start(&f->executor, &xc), 0);
-	}
-	if (flags & API_FIXTURE_ENGINE) {
-		struct engine_config ec;
-
-		engine_config_default(&ec);
-		ec.store = f->so;
-		ec.series = f->series;
-		ec.executor = f->executor;
-		ec.interval_ms = API_FIXTURE_QUIET_MS;
-		cr_assert_eq(engine_start(&f->engine, &ec), 0);
-	} else {
+	/* the store first (migrated), then what publishes and delivers events */
+	{
 		struct store *st;
 
 		cr_assert_eq(store_open(&st, &f->so), 0);
 		store_close(st);
 	}
-	c.series = f->series;
-	c.engine = f->engine;
-	c.executor = f->executor;
 	cr_assert_eq(bus_open(&f->bus, &f->so), 0);
 	c.bus = f->bus;
 	if (flags & API_FIXTURE_WEBHOOKS) {
@@ -121,6 +100,32 @@ static inline void api_fixture_start_auth(struct api_fixture *f, const char *wha
 		cr_assert_eq(webhooks_start(&f->webhooks, &wc), 0);
 		c.webhooks = f->webhooks;
 	}
+	if (flags & API_FIXTURE_EXECUTOR) {
+		struct executor_config xc;
+
+		executor_config_default(&xc);
+		xc.store = f->so;
+		xc.workers = 1;
+		xc.exec_timeout_ms = 2000;
+		xc.agent_timeout_ms = 1000;
+		xc.bus = f->bus;
+		xc.webhooks = f->webhooks;
+		cr_assert_eq(executor_start(&f->executor, &xc), 0);
+	}
+	if (flags & API_FIXTURE_ENGINE) {
+		struct engine_config ec;
+
+		engine_config_default(&ec);
+		ec.store = f->so;
+		ec.series = f->series;
+		ec.executor = f->executor;
+		ec.interval_ms = API_FIXTURE_QUIET_MS;
+		ec.bus = f->bus;
+		cr_assert_eq(engine_start(&f->engine, &ec), 0);
+	}
+	c.series = f->series;
+	c.engine = f->engine;
+	c.executor = f->executor;
 	if (flags & API_FIXTURE_AUTH) {
 		struct store_key admin = { .tenant = "default", .name = "admin", .role = ROLE_ADMIN };
 
@@ -148,12 +153,12 @@ static inline void api_fixture_start(struct api_fixture *f, const char *what, un
 static inline void api_fixture_stop(struct api_fixture *f)
 {
 	api_stop(f->api);
-	webhooks_stop(f->webhooks); /* before the bus it watches */
-	bus_close(f->bus);
 	keys_close(f->keys);
 	audit_log_close(f->audit);
 	engine_stop(f->engine);
-	executor_stop(f->executor);
+	executor_stop(f->executor); /* it publishes, and queues deliveries */
+	webhooks_stop(f->webhooks); /* before the bus it watches */
+	bus_close(f->bus);
 	series_free(f->series);
 	tmpdir_remove(f->dir);
 }

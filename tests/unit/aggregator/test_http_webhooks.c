@@ -19,7 +19,9 @@
 #include "common/buf.h"
 #include "common/hmac.h"
 #include "tests/lib/api_client.h"
+#include "common/timeutil.h"
 #include "tests/lib/api_fixture.h"
+#include "tests/lib/series_feed.h"
 #include "tests/lib/http.h"
 #include "tests/lib/http_sink.h"
 #include "tests/lib/jget.h"
@@ -514,4 +516,98 @@ Test(http_webhooks, without_webhooks_the_routes_are_503, .init = setup_off, .fin
 	/* the bus still runs: a trigger still publishes (the streams get it) */
 	json_decref(api_client_expect(api_fixture_port(&fx), 202, "POST", "/trigger",
 				      "{\"event\": \"webhook.test\"}", NULL));
+}
+
+/* ---- the policy actions alert and webhook go through the hooks ---- */
+
+static void setup_actions(void)
+{
+	api_fixture_start(&fx, "http-webhooks",
+			  API_FIXTURE_WEBHOOKS | API_FIXTURE_AUTH | API_FIXTURE_ENGINE |
+				  API_FIXTURE_EXECUTOR);
+	series_feed(fx.series, "payments", 5, (int64_t)(time_real_ns() / NSEC_PER_SEC),
+		    series_feed_http,
+		    &(struct series_feed_http){ .route = "/pay",
+						.requests = 10,
+						.latency_ns = 10 * NSEC_PER_MSEC });
+}
+
+/* Runs @body through POST /actions/execute and waits for its end: the action (decref). */
+static json_t *run_action(const char *body)
+{
+	json_t *d = expect(NULL, 202, "POST", "/actions/execute", body);
+	char path[64];
+
+	snprintf(path, sizeof(path), "/actions/%lld/status", (long long)jget_int(d, "action_id"));
+	json_decref(d);
+	for (int i = 0; i < 400; i++) {
+		const char *st;
+
+		d = expect(NULL, 200, "GET", path, NULL);
+		st = jget_str(d, "status");
+		if (strcmp(st, "pending") && strcmp(st, "running"))
+			return d;
+		json_decref(d);
+		usleep(5000);
+	}
+	cr_assert_fail("%s never ended", path);
+	return NULL;
+}
+
+Test(http_webhooks, a_webhook_action_queues_to_its_hook_and_an_alert_reaches_the_subscribers,
+     .init = setup_actions, .fini = teardown)
+{
+	struct http_sink *direct = sink_ok(), *subscribed = sink_ok();
+	char body[256], *head, *text, *v;
+	json_t *d, *sent;
+	int64_t hook;
+
+	hook = make_hook(NULL, direct, "\"events\": [\"incident.started\"], \"secret\": \"" SECRET "\"");
+	make_hook(NULL, subscribed, "\"events\": [\"action.executed\"]");
+
+	/* webhook {webhook_id}: a durable delivery to that hook alone, signed with its secret */
+	snprintf(body, sizeof(body),
+		 "{\"service\": \"payments\", \"action\": \"webhook\", \"parameters\": "
+		 "{\"webhook_id\": \"%lld\"}}",
+		 (long long)hook);
+	d = run_action(body);
+	cr_assert_str_eq(jget_str(d, "status"), "succeeded", "%s", json_dumps(d, 0));
+	cr_assert_gt(jget_int(json_object_get(d, "result"), "delivery_id"), 0);
+	json_decref(d);
+	wait_requests(direct, 1);
+	cr_assert(http_sink_get(direct, 0, &head, &text));
+	check_signature(head, text, SECRET);
+	sent = json_loads(text, 0, NULL);
+	cr_assert_str_eq(jget_str(json_object_get(sent, "data"), "service"), "payments");
+	json_decref(sent);
+	free(head);
+	free(text);
+
+	/* alert: its action.executed event, critical, reaches the hook subscribed to it */
+	d = run_action("{\"service\": \"payments\", \"action\": \"alert\", \"parameters\": "
+		       "{\"severity\": \"critical\", \"message\": \"payments is down\"}}");
+	cr_assert_str_eq(jget_str(d, "status"), "succeeded");
+	json_decref(d);
+	/* the webhook action's own end came first to this hook, then the alert's */
+	wait_requests(subscribed, 2);
+	cr_assert(http_sink_get(subscribed, 1, &head, &text));
+	v = http_sink_header(head, "X-Webhook-Event");
+	cr_assert_str_eq(v, "action.executed");
+	free(v);
+	sent = json_loads(text, 0, NULL);
+	cr_assert_str_eq(jget_str(json_object_get(sent, "data"), "action"), "alert");
+	cr_assert_str_eq(jget_str(json_object_get(json_object_get(sent, "data"), "parameters"),
+				  "message"),
+			 "payments is down");
+	json_decref(sent);
+	free(head);
+	free(text);
+
+	/* a hook the tenant has not: the action fails and says why */
+	d = run_action("{\"service\": \"payments\", \"action\": \"webhook\", \"parameters\": "
+		       "{\"webhook_id\": \"999\"}}");
+	cr_assert_str_eq(jget_str(d, "status"), "failed");
+	json_decref(d);
+	http_sink_stop(direct);
+	http_sink_stop(subscribed);
 }
