@@ -6,9 +6,10 @@
  * (aggregator/http/).
  *
  * The main thread starts the parts, then waits for a signal: SIGTERM or
- * SIGINT stops the API first (no new requests), then the policy engine,
- * the executor (running actions finish, open breakers are closed), then
- * detection, then ingest (its last batch is committed and answered, so
+ * SIGINT stops the API first (no new requests, streams closed), then the
+ * policy engine, the executor (running actions finish, open breakers are
+ * closed), the webhooks (pending deliveries wait in the store), detection,
+ * the event bus, then ingest (its last batch is committed and answered, so
  * everything acknowledged is on disk), and exits 0.
  */
 #include <errno.h>
