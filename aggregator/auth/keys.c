@@ -27,8 +27,9 @@
 #include "common/timeutil.h"
 
 struct key_entry {
-	struct store_key rec;
-	_Atomic int64_t last_used_ms; /* newest use seen; rec.last_used_ms is the stored one */
+	struct store_key rec; /* rec.last_used_ms: as loaded; never written after */
+	_Atomic int64_t last_used_ms; /* newest use seen */
+	int64_t stored_used_ms;	      /* the newest written back; the flusher's, under flush_mu */
 };
 
 struct keys {
@@ -82,6 +83,7 @@ static void entry_add(struct keys *k, const struct store_key *rec)
 
 	e->rec = *rec;
 	atomic_init(&e->last_used_ms, rec->last_used_ms);
+	e->stored_used_ms = rec->last_used_ms;
 	if (k->n == k->alloc) {
 		k->alloc = k->alloc ? 2 * k->alloc : 16;
 		k->entries = xreallocarray(k->entries, k->alloc, sizeof(*k->entries));
@@ -257,6 +259,17 @@ int keys_revoke(struct keys *k, const char *tenant, int64_t id, int64_t now_ms)
 	return err;
 }
 
+bool keys_valid(struct keys *k, int64_t id)
+{
+	bool valid = false;
+
+	pthread_rwlock_rdlock(&k->lock);
+	for (size_t i = 0; i < k->n && !valid; i++)
+		valid = k->entries[i]->rec.id == id && !k->entries[i]->rec.revoked_ms;
+	pthread_rwlock_unlock(&k->lock);
+	return valid;
+}
+
 void keys_list(struct keys *k, const char *tenant, bool revoked, struct store_key **out, size_t *n)
 {
 	size_t len = 0;
@@ -286,13 +299,13 @@ int keys_flush(struct keys *k)
 		struct key_entry *e = k->entries[i];
 		int64_t used = atomic_load(&e->last_used_ms);
 
-		if (used <= e->rec.last_used_ms)
+		if (used <= e->stored_used_ms)
 			continue;
 		if (store_key_touch(k->store, e->rec.id, used)) {
 			err = -EIO;
 			continue;
 		}
-		e->rec.last_used_ms = used; /* only this thread, under flush_mu, writes it */
+		e->stored_used_ms = used;
 	}
 	pthread_rwlock_unlock(&k->lock);
 	pthread_mutex_unlock(&k->flush_mu);

@@ -61,6 +61,12 @@ PRP_MUST_CHECK int keys_bootstrap(struct keys *k, const char *path, int64_t now_
 int keys_verify(struct keys *k, const char *presented, int64_t now_ms, struct key_identity *who);
 
 /*
+ * Whether key @id is known and not revoked: streams opened with a key ask
+ * again as they go, so a revocation ends them too. Any thread.
+ */
+bool keys_valid(struct keys *k, int64_t id);
+
+/*
  * Makes the key @rec describes (its tenant, name, description, role,
  * per_minute, per_hour): fills the rest of @rec (id, hash, created_ms) and @key_out,
  * the key itself, which is nowhere else. 0, -EINVAL (a field out of range),

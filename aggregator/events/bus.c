@@ -212,6 +212,7 @@ int64_t bus_publish(struct bus *b, const char *tenant, enum bus_type type, const
 				  .type = (int)type,
 				  .severity = (int)severity };
 	struct bus_event *e;
+	int64_t id;
 	int err;
 
 	if ((unsigned)type >= BUS_TYPE_COUNT) {
@@ -239,11 +240,12 @@ int64_t bus_publish(struct bus *b, const char *tenant, enum bus_type type, const
 	}
 	b->ring[(b->first + b->count) % BUS_RING_EVENTS] = e;
 	b->count++;
-	atomic_store(&b->last_id, e->id);
+	id = e->id; /* @e may leave the ring, and be freed, once the mutex is released */
+	atomic_store(&b->last_id, id);
 	prune(b, se.at_ms);
 	pthread_mutex_unlock(&b->mu);
 	wake_all(b);
-	return e->id;
+	return id;
 }
 
 int64_t bus_last_id(struct bus *b)

@@ -107,6 +107,9 @@ static int api_stream_after(struct req *rq, struct resp *rp, struct bus *bus, in
 		return resp_error(rp, 400, "bad_request",
 				  "%s: an event id (a whole number)",
 				  v == since ? "since_id" : "Last-Event-ID");
+	/* past the newest (a store restored from an older backup): from now on */
+	if (*after > bus_last_id(bus))
+		*after = bus_last_id(bus);
 	return 0;
 }
 
@@ -122,7 +125,7 @@ int api_stream_events(struct req *rq, struct resp *rp)
 		return resp_error(rp, 503, "unavailable", "the event bus is not running");
 	if (api_stream_filter(rq, rp, &f, names, ptrs) || api_stream_after(rq, rp, bus, &after))
 		return -EINVAL;
-	return resp_stream(rp, "text/event-stream", &sse_stream_ops, sse_new(bus, &f, after));
+	return resp_stream(rp, "text/event-stream", &sse_stream_ops, sse_new(bus, &f, after, rq->env->keys, rq->key_id));
 }
 
 /* True when the comma list @v has @token (case aside, blanks around items ignored). */
@@ -222,7 +225,8 @@ int api_stream_anomalies(struct req *rq, struct resp *rp)
 	    api_stream_connected(rq, rp, after, &greeting))
 		return -EINVAL;
 	return resp_upgrade(rp, accept, &ws_hub_upgrade_ops,
-			    ws_hub_client_new(hub, &f, after, greeting, strlen(greeting)));
+			    ws_hub_client_new(hub, &f, after, greeting, strlen(greeting),
+					      rq->env->keys, rq->key_id));
 }
 
 int api_stream_status(struct req *rq, struct resp *rp)

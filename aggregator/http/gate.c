@@ -7,6 +7,7 @@
  */
 #include "aggregator/http/gate.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,26 @@ static int gate_identify(struct req *rq, const struct gate_input *in, struct res
 	return 0;
 }
 
+/*
+ * The rate-limit client of a request without a key: its IPv4 address, or
+ * the /64 of its IPv6 one (a host is given a whole /64: per address, it
+ * would have millions of budgets).
+ */
+static void gate_client_of_ip(const char *ip, char *out, size_t cap)
+{
+	struct in6_addr a6;
+
+	if (ip && strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1) {
+		char text[INET6_ADDRSTRLEN];
+
+		memset(a6.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &a6, text, sizeof(text));
+		snprintf(out, cap, "ip6:%s/64", text);
+		return;
+	}
+	snprintf(out, cap, "ip:%s", ip ? ip : "?");
+}
+
 /* Takes a token for @rq: 0, or the 429 answered. The headers go on @rp either way. */
 static int gate_limit(struct req *rq, const struct gate_input *in, const struct key_identity *who,
 		      struct resp *rp)
@@ -87,7 +108,7 @@ static int gate_limit(struct req *rq, const struct gate_input *in, const struct 
 		if (who->per_hour)
 			ph = who->per_hour;
 	} else {
-		snprintf(client, sizeof(client), "ip:%s", in->client_ip ? in->client_ip : "?");
+		gate_client_of_ip(in->client_ip, client, sizeof(client));
 	}
 	if (!pm && !ph)
 		return 0;

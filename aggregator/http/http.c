@@ -106,6 +106,7 @@ struct http_request {
 	char request_id[REQ_ID_MAX + 1];
 	char actor[REQ_ACTOR_MAX];    /* who, once the gate has said */
 	char ip[INET6_ADDRSTRLEN];
+	struct http_upgrade *upgrade; /* queued, not handed over yet; under streams_mu */
 };
 
 static struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
@@ -310,12 +311,14 @@ static void http_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cl
 			    struct MHD_UpgradeResponseHandle *urh)
 {
 	struct http_upgrade *u = cls;
+	struct http_request *hr = con_cls;
 	struct http_upgraded *h = xcalloc(1, sizeof(*h));
 
 	(void)conn;
-	(void)con_cls;
 	pthread_mutex_lock(&u->server->streams_mu);
 	http_upgrade_unlink(u);
+	if (hr)
+		hr->upgrade = NULL; /* handed over: the completion has nothing to free */
 	pthread_mutex_unlock(&u->server->streams_mu);
 	h->urh = urh;
 	u->ops->upgraded(u->ctx, sock, extra_in, extra_in_size, h);
@@ -330,7 +333,8 @@ void http_upgraded_close(struct http_upgraded *h)
 	free(h);
 }
 
-static struct MHD_Response *http_upgrade_response(struct http_server *hs, struct resp *rp)
+static struct MHD_Response *http_upgrade_response(struct http_server *hs,
+						  struct http_request *hr, struct resp *rp)
 {
 	struct http_upgrade *u = xcalloc(1, sizeof(*u));
 	struct MHD_Response *r = MHD_create_response_for_upgrade(http_on_upgrade, u);
@@ -351,20 +355,42 @@ static struct MHD_Response *http_upgrade_response(struct http_server *hs, struct
 	if (u->next)
 		u->next->prev = u;
 	hs->upgrades = u;
+	hr->upgrade = u;
 	pthread_mutex_unlock(&hs->streams_mu);
 	return r;
 }
 
+/*
+ * At the end of a request: an upgrade it queued and MHD never handed over
+ * (the client left before the 101, or MHD refused it) is freed now, not at
+ * stop: else each such handshake would hold its context until then.
+ */
+static void http_upgrade_abandon(struct http_server *hs, struct http_request *hr)
+{
+	struct http_upgrade *u;
+
+	pthread_mutex_lock(&hs->streams_mu);
+	u = hr->upgrade;
+	if (u)
+		http_upgrade_unlink(u);
+	hr->upgrade = NULL;
+	pthread_mutex_unlock(&hs->streams_mu);
+	if (u) {
+		u->ops->free(u->ctx);
+		free(u);
+	}
+}
+
 /* Builds MHD's response from @rp, taking its body. NULL when MHD cannot. */
 static struct MHD_Response *http_response(struct http_server *hs, struct MHD_Connection *conn,
-					  struct resp *rp)
+					  struct http_request *hr, struct resp *rp)
 {
 	struct MHD_Response *r;
 
 	if (rp->stream_ops)
 		return http_stream_response(hs, conn, rp);
 	if (rp->upgrade_ops)
-		return http_upgrade_response(hs, rp);
+		return http_upgrade_response(hs, hr, rp);
 	if (rp->fd >= 0) {
 		r = MHD_create_response_from_fd64(rp->fd_size, rp->fd);
 		if (r)
@@ -391,7 +417,7 @@ static enum MHD_Result http_send(struct http_server *hs, struct MHD_Connection *
 				 struct http_request *hr, struct resp *rp)
 {
 	size_t len = rp->body_len;
-	struct MHD_Response *r = http_response(hs, conn, rp);
+	struct MHD_Response *r = http_response(hs, conn, hr, rp);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -526,6 +552,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
 	(void)conn;
 	if (!hr)
 		return;
+	http_upgrade_abandon(hs, hr);
 	if (log_enabled(level))
 		log_msg(level, 0, "http: %s %s %u %zu bytes in %.3f ms%s by %s from %s request_id=%s",
 			hr->method, hr->path, hr->status, hr->bytes,

@@ -36,9 +36,9 @@
  * the UNIQUE hash is the only index, and it makes a (vanishingly unlikely)
  * duplicate key an error rather than an ambiguity.
  *
- * Events (migration 5, store_events.c) are read by id after a resume point
- * (the primary key) and pruned by time (events_time); the tenant and the
- * other filters are checked on the rows: a resume reads a few hundred.
+ * Events (migration 5, store_events.c) are read by tenant and id after a
+ * resume point (events_tenant, migration 7: without it, one tenant's resume
+ * would walk every other tenant's events) and pruned by time (events_time).
  */
 #include "aggregator/store/store_internal.h"
 
@@ -173,6 +173,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE webhook_cursor ("
 	" id INTEGER PRIMARY KEY CHECK (id = 1), last_event_id INTEGER NOT NULL);"
 	"INSERT INTO webhook_cursor SELECT 1, COALESCE(MAX(id), 0) FROM events;",
+	/* 7: a tenant's events by id, for the resumes of its subscribers */
+	"CREATE INDEX events_tenant ON events (tenant, id);",
 };
 
 int store_schema_version(void)

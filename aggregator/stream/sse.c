@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/auth/keys.h"
 #include "aggregator/http/http.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -24,6 +25,8 @@
 struct sse {
 	struct bus *bus;
 	struct bus_watch *watch;
+	struct keys *keys; /* NULL: auth off */
+	int64_t key_id;
 	char tenant[FRAME_ID_MAX];
 	char services[SSE_SERVICES_MAX][SERVICE_NAME_MAX];
 	const char *service_ptrs[SSE_SERVICES_MAX];
@@ -42,11 +45,14 @@ size_t sse_active(void)
 	return atomic_load(&sse_count);
 }
 
-struct sse *sse_new(struct bus *bus, const struct bus_filter *f, int64_t after_id)
+struct sse *sse_new(struct bus *bus, const struct bus_filter *f, int64_t after_id,
+		    struct keys *keys, int64_t key_id)
 {
 	struct sse *s = xcalloc(1, sizeof(*s));
 
 	s->bus = bus;
+	s->keys = keys;
+	s->key_id = key_id;
 	snprintf(s->tenant, sizeof(s->tenant), "%s", f->tenant);
 	s->filter = *f;
 	s->filter.tenant = s->tenant;
@@ -98,6 +104,8 @@ static int sse_fill(struct sse *s)
 
 	buf_reset(&s->out);
 	s->off = 0;
+	if (s->keys && s->key_id && !keys_valid(s->keys, s->key_id))
+		return -1; /* its key was revoked: the stream ends */
 	if (!s->greeted) {
 		s->greeted = true;
 		if (buf_appendf(&s->out, "retry: %d\n: connected\n\n", SSE_RETRY_MS))

@@ -30,7 +30,13 @@ struct sse;
  * events after @after_id (bus_last_id() for "from now on"), as the ctx of a
  * stream response: resp_stream(rp, "text/event-stream", &sse_stream_ops, s).
  */
-struct sse *sse_new(struct bus *bus, const struct bus_filter *f, int64_t after_id);
+struct keys;
+/*
+ * With @keys, the stream ends once key @key_id (its subscriber's; 0: none)
+ * is revoked: at the next event or keep-alive.
+ */
+struct sse *sse_new(struct bus *bus, const struct bus_filter *f, int64_t after_id,
+		    struct keys *keys, int64_t key_id);
 extern const struct resp_stream_ops sse_stream_ops;
 
 /* Subscribers connected now, in this process. */

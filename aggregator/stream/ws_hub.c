@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "aggregator/auth/keys.h"
 #include "aggregator/http/http.h"
 #include "aggregator/stream/ws_filter.h"
 #include "aggregator/stream/ws_frame.h"
@@ -66,6 +67,8 @@ struct ws_hub_client {
 	struct ws_hub_client *prev, *next;
 	struct ws_filter filter;
 	int64_t after_id;
+	struct keys *keys; /* NULL: auth off */
+	int64_t key_id;
 	struct ws_reader rd;
 	struct ws_queue q;
 	enum ws_state state;
@@ -351,11 +354,22 @@ static bool client_push_event(struct ws_hub_client *c, const struct bus_event *e
  * which closes 1013 past the bound. Catching up (@lazy): while the queue is
  * under half the bound, then again once the socket has taken some.
  */
+/* False, with the client closing (1008), once its key is revoked. */
+static bool client_key_valid(struct ws_hub_client *c)
+{
+	if (!c->keys || !c->key_id || keys_valid(c->keys, c->key_id))
+		return true;
+	client_close(c, WS_CLOSE_POLICY, "key revoked", "key revoked");
+	return false;
+}
+
 static void client_pump(struct ws_hub_client *c, bool lazy)
 {
 	struct ws_hub *h = c->hub;
 	struct bus_event *ev[WS_HUB_BATCH];
 
+	if (c->state == WS_OPEN && !client_key_valid(c))
+		return;
 	while (c->state == WS_OPEN) {
 		size_t n = 0, i;
 		int64_t next;
@@ -594,7 +608,9 @@ static void hub_tick(struct ws_hub *h)
 	h->next_tick_ns = now + WS_HUB_TICK_MS * NSEC_PER_MSEC;
 	for (struct ws_hub_client *c = h->clients, *next; c; c = next) {
 		next = c->next;
-		if (c->state == WS_OPEN && now - c->last_rx_ns >= h->idle_ns) {
+		if (c->state == WS_OPEN && !client_key_valid(c)) {
+			/* closing: revoked while idle */
+		} else if (c->state == WS_OPEN && now - c->last_rx_ns >= h->idle_ns) {
 			client_close(c, WS_CLOSE_GOING_AWAY, "idle timeout", "idle timeout");
 		} else if (c->state == WS_OPEN && now >= c->next_ping_ns) {
 			c->next_ping_ns = now + h->ping_ns;
@@ -747,11 +763,14 @@ size_t ws_hub_clients(const struct ws_hub *h)
 /* ---- the handover ---- */
 
 struct ws_hub_client *ws_hub_client_new(struct ws_hub *h, const struct bus_filter *f,
-					int64_t after_id, char *greeting, size_t len)
+					int64_t after_id, char *greeting, size_t len,
+					struct keys *keys, int64_t key_id)
 {
 	struct ws_hub_client *c = xcalloc(1, sizeof(*c));
 
 	c->hub = h;
+	c->keys = keys;
+	c->key_id = key_id;
 	c->fd = -1;
 	ws_filter_set(&c->filter, f);
 	c->after_id = after_id;

@@ -85,8 +85,11 @@ size_t ws_hub_clients(const struct ws_hub *h);
  * @greeting (taken: free(); @len bytes of UTF-8 JSON). The hub takes the
  * connection over once the 101 is sent; otherwise the server frees it.
  */
+struct keys;
+/* With @keys, the client is closed (1008) once key @key_id (0: none) is revoked. */
 struct ws_hub_client *ws_hub_client_new(struct ws_hub *h, const struct bus_filter *f,
-					int64_t after_id, char *greeting, size_t len);
+					int64_t after_id, char *greeting, size_t len,
+					struct keys *keys, int64_t key_id);
 extern const struct resp_upgrade_ops ws_hub_upgrade_ops;
 
 #endif

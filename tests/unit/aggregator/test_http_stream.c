@@ -238,3 +238,23 @@ Test(http_stream, stopping_the_api_ends_the_streams, .init = setup)
 	}
 	test_no_leaks();
 }
+
+Test(http_stream, a_revoked_key_ends_its_streams, .init = setup_auth, .fini = teardown)
+{
+	struct store_key rec = { .tenant = "default", .name = "v", .role = ROLE_VIEWER };
+	char key[APIKEY_LEN + 1];
+	struct sse_client c;
+	struct sse_event ev;
+	int r;
+
+	cr_assert_eq(keys_create(fx.keys, &rec, 1, key), 0);
+	subscribe(&c, "/stream/events", key, NULL);
+	wait_subscribers(1);
+	publish("payments", BUS_ANOMALY_DETECTED, STORE_SEVERITY_CRITICAL);
+	expect_event(&c, "anomaly.detected", "payments", 1000);
+	cr_assert_eq(keys_revoke(fx.keys, "default", rec.id, 2), 0);
+	publish("payments", BUS_ANOMALY_RESOLVED, STORE_SEVERITY_CRITICAL);
+	r = sse_client_next(&c, 2000, &ev);
+	cr_assert_eq(r, -1, "the stream of a revoked key goes on (%d)", r);
+	sse_client_close(&c);
+}
