@@ -28,14 +28,11 @@
 static int api_admin_path(json_t *body, struct resp *rp, bool required, char *out, size_t cap)
 {
 	json_t *p = json_object_get(body, "path");
-	const char *name;
-	json_t *v;
+	static const char *const known[] = { "path" };
 
 	out[0] = '\0';
-	json_object_foreach(body, name, v) {
-		if (strcmp(name, "path"))
-			return resp_error(rp, 400, "bad_request", "%.64s: not a field (path)", name);
-	}
+	if (api_common_fields(body, rp, "this route", known, 1))
+		return -EINVAL;
 	if (!p)
 		return required ? resp_error(rp, 400, "bad_request", "path: required") : 0;
 	if (!json_is_string(p) || json_string_value(p)[0] != '/' ||

@@ -25,14 +25,11 @@ static int api_chat_fields(struct resp *rp, json_t *body, const char **query, co
 			   const char **service)
 {
 	json_t *ctx = json_object_get(body, "context");
-	const char *key;
+	static const char *const known[] = { "query", "context", "conversation_id" };
 	json_t *v;
 
-	json_object_foreach(body, key, v)
-	{
-		if (strcmp(key, "query") && strcmp(key, "context") && strcmp(key, "conversation_id"))
-			return resp_error(rp, 400, "bad_request", "%.64s: not a field of /chat", key);
-	}
+	if (api_common_fields(body, rp, "/chat", known, PRP_ARRAY_SIZE(known)))
+		return -EINVAL;
 	*query = json_string_value(json_object_get(body, "query"));
 	if (!*query)
 		return resp_error(rp, 400, "bad_request", "query: a string is required");

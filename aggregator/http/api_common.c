@@ -97,6 +97,29 @@ int api_common_platform(const struct req *rq, struct resp *rp, const char *what)
 			  "%s acts for every tenant: only keys of the default tenant may", what);
 }
 
+int api_common_fields(json_t *body, struct resp *rp, const char *what, const char *const *known,
+		      size_t n)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(body, name, v) {
+		char list[256] = "";
+		size_t i = 0, len = 0;
+
+		while (i < n && strcmp(name, known[i]))
+			i++;
+		if (i < n)
+			continue;
+		for (i = 0; i < n && len < sizeof(list); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+						known[i]);
+		return resp_error(rp, 400, "bad_request", "%.64s: not a field of %s (%s)", name,
+				  what, list);
+	}
+	return 0;
+}
+
 bool api_common_media_is(const char *ct, const char *type)
 {
 	size_t n = strcspn(ct, ";");

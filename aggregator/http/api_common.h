@@ -58,6 +58,14 @@ const char *api_common_actor(const struct req *rq);
  */
 int api_common_platform(const struct req *rq, struct resp *rp, const char *what);
 
+/*
+ * Only the members @known (@n of them) in the object @body: a misspelt one
+ * is a 400 naming it and listing the fields of @what ("a key"), not
+ * silently ignored. 0 or the 400 answered.
+ */
+int api_common_fields(json_t *body, struct resp *rp, const char *what, const char *const *known,
+		      size_t n);
+
 /* True when Content-Type @ct is @type (case aside), with parameters (charset) or not. */
 bool api_common_media_is(const char *ct, const char *type);
 

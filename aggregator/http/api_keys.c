@@ -15,6 +15,7 @@
 #include "aggregator/auth/keys.h"
 #include "aggregator/http/api_common.h"
 #include "aggregator/http/api_env.h"
+#include "common/compiler.h"
 
 static json_t *api_keys_time(int64_t ms)
 {
@@ -122,26 +123,8 @@ static int api_keys_limits(json_t *body, struct resp *rp, struct store_key *k)
 }
 
 /* Only the fields API.md names: a misspelt one is an error, not silently ignored. */
-static int api_keys_fields(json_t *body, struct resp *rp)
-{
-	static const char *const known[] = { "name", "description", "role", "scopes", "tenant",
-					     "rate_limit" };
-	const char *name;
-	json_t *v;
-
-	json_object_foreach(body, name, v) {
-		size_t i = 0;
-
-		while (i < sizeof(known) / sizeof(known[0]) && strcmp(name, known[i]))
-			i++;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return resp_error(rp, 400, "bad_request",
-					  "%.64s: not a field of a key (name, description, role, "
-					  "scopes, tenant, rate_limit)",
-					  name);
-	}
-	return 0;
-}
+static const char *const api_keys_known[] = { "name",	"description", "role",
+					      "scopes", "tenant",	"rate_limit" };
 
 static bool api_keys_tenant_ok(const char *t)
 {
@@ -162,7 +145,7 @@ int api_keys_create(struct req *rq, struct resp *rp)
 	if (!reg || api_common_body(rq, rp, false, &body))
 		return -EINVAL;
 	snprintf(k.tenant, sizeof(k.tenant), "%s", rq->tenant);
-	err = api_keys_fields(body, rp);
+	err = api_common_fields(body, rp, "a key", api_keys_known, PRP_ARRAY_SIZE(api_keys_known));
 	if (!err)
 		err = api_keys_text(body, rp, "name", true, 1, k.name, sizeof(k.name));
 	if (!err)

@@ -70,26 +70,8 @@ static json_t *api_webhooks_item(const struct store_webhook *h)
 }
 
 /* Only the fields of a hook: a misspelt one is an error, not silently ignored. */
-static int api_webhooks_fields(json_t *body, struct resp *rp)
-{
-	static const char *const known[] = { "url",	"events", "secret",	"enabled",
-					     "headers", "format", "routing_key" };
-	const char *name;
-	json_t *v;
-
-	json_object_foreach(body, name, v) {
-		size_t i = 0;
-
-		while (i < sizeof(known) / sizeof(known[0]) && strcmp(name, known[i]))
-			i++;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return resp_error(rp, 400, "bad_request",
-					  "%.64s: not a field of a webhook (url, events, secret, "
-					  "enabled, headers, format, routing_key)",
-					  name);
-	}
-	return 0;
-}
+static const char *const api_webhooks_known[] = { "url",     "events", "secret",     "enabled",
+						  "headers", "format", "routing_key" };
 
 /* A string field that may also be null ("" then, which clears it): 0 or the 400 answered. */
 static int api_webhooks_text(json_t *body, struct resp *rp, const char *field, const char **out)
@@ -123,7 +105,9 @@ static int api_webhooks_change(json_t *body, struct resp *rp, struct webhooks_ch
 
 	*c = WEBHOOKS_CHANGE_NONE;
 	*headers = NULL;
-	if (api_webhooks_fields(body, rp) || api_webhooks_text(body, rp, "url", &c->url) ||
+	if (api_common_fields(body, rp, "a webhook", api_webhooks_known,
+			      PRP_ARRAY_SIZE(api_webhooks_known)) ||
+	    api_webhooks_text(body, rp, "url", &c->url) ||
 	    api_webhooks_text(body, rp, "secret", &c->secret) ||
 	    api_webhooks_text(body, rp, "routing_key", &c->routing_key) ||
 	    api_webhooks_text(body, rp, "format", &format))
@@ -452,9 +436,10 @@ static int api_webhooks_trigger_about(json_t *body, json_t *data, struct resp *r
 
 int api_webhooks_trigger(struct req *rq, struct resp *rp)
 {
+	static const char *const trigger_known[] = { "event", "data", "service", "severity" };
 	enum store_severity sev = STORE_SEVERITY_INFO;
 	json_t *body, *ev, *data;
-	const char *service = "", *name;
+	const char *service = "";
 	int64_t id;
 	int type;
 
@@ -462,16 +447,9 @@ int api_webhooks_trigger(struct req *rq, struct resp *rp)
 		return resp_error(rp, 503, "unavailable", "the event bus is not running");
 	if (api_common_body(rq, rp, false, &body))
 		return -EINVAL;
-	json_object_foreach(body, name, ev) {
-		if (strcmp(name, "event") && strcmp(name, "data") && strcmp(name, "service") &&
-		    strcmp(name, "severity")) {
-			resp_error(
-				rp, 400, "bad_request",
-				"%.64s: not a field of a trigger (event, data, service, severity)",
-				name);
-			json_decref(body);
-			return -EINVAL;
-		}
+	if (api_common_fields(body, rp, "a trigger", trigger_known, PRP_ARRAY_SIZE(trigger_known))) {
+		json_decref(body);
+		return -EINVAL;
 	}
 	ev = json_object_get(body, "event");
 	data = json_object_get(body, "data");

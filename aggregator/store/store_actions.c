@@ -289,10 +289,7 @@ int store_actions_list(struct store *s, const struct store_action_filter *f,
 	if (err)
 		return err;
 	while ((rc = store_listq_step(s, st, &q, len, more, "cannot list the actions")) == 1) {
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		read_row(st, &v[len++]);
 	}
 	sqlite3_finalize(st);

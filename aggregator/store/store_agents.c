@@ -82,10 +82,7 @@ int store_agents(struct store *s, const char *tenant, struct store_agent **out, 
 	if (tenant)
 		store_bind_name(st, 1, tenant, FRAME_ID_MAX);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		a = &v[len++];
 		memset(a, 0, sizeof(*a));
 		column_name(st, 0, a->tenant, sizeof(a->tenant));

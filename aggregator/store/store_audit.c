@@ -135,10 +135,7 @@ int store_audit_list(struct store *s, const char *tenant, int64_t before_id, siz
 			rc = SQLITE_DONE;
 			break;
 		}
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		read_row(st, &v[len++]);
 	}
 	if (rc != SQLITE_DONE) {

@@ -81,10 +81,7 @@ int store_events_after(struct store *s, const char *tenant, int64_t after_id, si
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_event *e;
 
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		e = &v[len++];
 		memset(e, 0, sizeof(*e));
 		e->id = sqlite3_column_int64(st, 0);

@@ -283,6 +283,19 @@ static inline int store_prepare(struct store *s, const char *sql, sqlite3_stmt *
 	return 0;
 }
 
+/*
+ * Room for one more item after the @len items of @size bytes of the
+ * growing array @v (@alloc allotted, doubled when full): the array, maybe
+ * moved. The lists read row by row use it.
+ */
+static inline void *store_grow(void *v, size_t len, size_t *alloc, size_t size)
+{
+	if (len < *alloc)
+		return v;
+	*alloc = *alloc ? *alloc * 2 : 16;
+	return xreallocarray(v, *alloc, size);
+}
+
 /* true when @v is NULL or at most @max bytes long. */
 static inline bool store_text_fits(const char *v, size_t max)
 {

@@ -102,10 +102,7 @@ int store_keys_list(struct store *s, struct store_key **out, size_t *n)
 	if (err)
 		return err;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		read_row(st, &v[len++]);
 	}
 	if (rc != SQLITE_DONE) {

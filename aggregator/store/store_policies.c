@@ -218,10 +218,7 @@ int store_policies_list(struct store *s, const char *tenant, struct store_policy
 	if (tenant)
 		store_bind_name(st, 1, tenant, FRAME_ID_MAX);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		read_row(st, &v[len++]);
 	}
 	if (rc != SQLITE_DONE) {

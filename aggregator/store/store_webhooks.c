@@ -281,10 +281,7 @@ int store_webhooks_list(struct store *s, const char *tenant, bool enabled_only,
 	if (err)
 		return err;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			v = xreallocarray(v, alloc, sizeof(*v));
-		}
+		v = store_grow(v, len, &alloc, sizeof(*v));
 		hook_row(st, &v[len++]);
 	}
 	if (rc != SQLITE_DONE) {
@@ -437,10 +434,7 @@ static void delivery_row(sqlite3_stmt *st, struct store_webhook_delivery *d, boo
 static struct store_webhook_delivery *slot(struct store_webhook_delivery **v, size_t *len,
 					   size_t *alloc)
 {
-	if (*len == *alloc) {
-		*alloc = *alloc ? *alloc * 2 : 16;
-		*v = xreallocarray(*v, *alloc, sizeof(**v));
-	}
+	*v = store_grow(*v, *len, alloc, sizeof(**v));
 	return &(*v)[(*len)++];
 }
 

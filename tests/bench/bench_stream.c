@@ -18,16 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "aggregator/events/bus.h"
-#include "aggregator/http/api.h"
-#include "aggregator/series.h"
-#include "aggregator/store/store.h"
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "tests/bench/stream_rig.h"
 
 #define SUBSCRIBERS 1000
 #define ROUNDS	    40
@@ -47,13 +41,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_stream: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void subscribe(struct client *c, unsigned port, int ep)
@@ -110,52 +97,23 @@ static int all_seen(int want)
 
 int main(void)
 {
-	char dir[] = "/tmp/prp-bench-stream-XXXXXX", cmd[128];
-	struct store_options so = { .raw_hours = 24, .minute_days = 14 };
-	struct rlimit rl;
-	struct series *series;
-	struct store *st;
-	struct bus *bus;
-	struct api *api;
+	struct stream_rig rig;
 	struct epoll_event evs[256];
 	int ep;
 
-	log_init("bench_stream", LOG_LEVEL_WARN, LOG_TO_STDERR);
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (!mkdtemp(dir))
-		die("mkdtemp");
-	so.dir = dir;
-	if (store_open(&st, &so))
-		die("store");
-	store_close(st);
-	series = series_new();
-	if (bus_open(&bus, &so))
-		die("bus");
-	so.read_only = true;
-	if (api_start(&api, &(struct api_config){ .bind_address = "127.0.0.1",
-						   .threads = 2,
-						   .connection_limit = 4 * SUBSCRIBERS,
-						   .version = "bench",
-						   .series = series,
-						   .store = &so,
-						   .bus = bus }))
-		die("api_start");
+	stream_rig_start(&rig, "bench_stream", SUBSCRIBERS);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	for (int i = 0; i < SUBSCRIBERS; i++)
-		subscribe(&clients[i], api_port(api), ep);
-	for (int i = 0; i < 1000 && bus_watchers(bus) < SUBSCRIBERS; i++)
+		subscribe(&clients[i], api_port(rig.api), ep);
+	for (int i = 0; i < 1000 && bus_watchers(rig.bus) < SUBSCRIBERS; i++)
 		usleep(10000);
-	if (bus_watchers(bus) < SUBSCRIBERS)
+	if (bus_watchers(rig.bus) < SUBSCRIBERS)
 		die("not every subscriber connected");
 	fprintf(stderr, "bench_stream: %d subscribers connected\n", SUBSCRIBERS);
 	for (int r = 1; r <= ROUNDS; r++) {
 		uint64_t deadline;
 
-		bus_publish(bus, "default", BUS_ANOMALY_DETECTED, "payments", STORE_SEVERITY_CRITICAL,
-			    json_pack("{s:I}", "t_ns", (json_int_t)time_mono_ns()));
+		stream_rig_publish(&rig);
 		deadline = time_mono_ns() + 5 * NSEC_PER_SEC;
 		while (!all_seen(r)) {
 			int n = epoll_wait(ep, evs, 256, 100);
@@ -167,17 +125,10 @@ int main(void)
 		}
 		usleep(50000);
 	}
-	qsort(samples, nsamples, sizeof(double), cmp_double);
-	printf("BENCH stream_event_latency_ms %.2f ms (median of %zu receipts; p99 %.2f ms; %d "
-	       "subscribers)\n",
-	       samples[nsamples / 2], nsamples, samples[nsamples * 99 / 100], SUBSCRIBERS);
-	printf("BENCH stream_event_latency_p99_ms %.2f ms\n", samples[nsamples * 99 / 100]);
+	stream_rig_report("stream_event_latency_ms", "stream_event_latency_p99_ms", samples,
+			  nsamples, SUBSCRIBERS);
 	for (int i = 0; i < SUBSCRIBERS; i++)
 		close(clients[i].fd);
 	close(ep);
-	api_stop(api);
-	bus_close(bus);
-	series_free(series);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? 1 : 0;
+	return stream_rig_stop(&rig);
 }

@@ -21,16 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "aggregator/events/bus.h"
-#include "aggregator/http/api.h"
-#include "aggregator/series.h"
-#include "aggregator/store/store.h"
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "tests/bench/stream_rig.h"
 
 #define SUBSCRIBERS 1000
 #define ROUNDS	    40
@@ -54,13 +48,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_stream_ws: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void subscribe(struct client *c, unsigned port, int ep)
@@ -175,42 +162,14 @@ static void pump(int ep, int timeout_ms)
 
 int main(void)
 {
-	char dir[] = "/tmp/prp-bench-stream-ws-XXXXXX", cmd[128];
-	struct store_options so = { .raw_hours = 24, .minute_days = 14 };
-	struct rlimit rl;
-	struct series *series;
-	struct store *st;
-	struct bus *bus;
-	struct api *api;
+	struct stream_rig rig;
 	uint64_t deadline;
 	int ep;
 
-	log_init("bench_stream_ws", LOG_LEVEL_WARN, LOG_TO_STDERR);
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (!mkdtemp(dir))
-		die("mkdtemp");
-	so.dir = dir;
-	if (store_open(&st, &so))
-		die("store");
-	store_close(st);
-	series = series_new();
-	if (bus_open(&bus, &so))
-		die("bus");
-	so.read_only = true;
-	if (api_start(&api, &(struct api_config){ .bind_address = "127.0.0.1",
-						  .threads = 2,
-						  .connection_limit = 4 * SUBSCRIBERS,
-						  .version = "bench",
-						  .series = series,
-						  .store = &so,
-						  .bus = bus }))
-		die("api_start");
+	stream_rig_start(&rig, "bench_stream_ws", SUBSCRIBERS);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	for (int i = 0; i < SUBSCRIBERS; i++)
-		subscribe(&clients[i], api_port(api), ep);
+		subscribe(&clients[i], api_port(rig.api), ep);
 	/* a client is the hub's once its connected message came */
 	deadline = time_mono_ns() + 20 * NSEC_PER_SEC;
 	while (ngreeted < SUBSCRIBERS) {
@@ -220,9 +179,7 @@ int main(void)
 	}
 	fprintf(stderr, "bench_stream_ws: %d subscribers connected\n", SUBSCRIBERS);
 	for (int r = 1; r <= ROUNDS; r++) {
-		bus_publish(bus, "default", BUS_ANOMALY_DETECTED, "payments",
-			    STORE_SEVERITY_CRITICAL,
-			    json_pack("{s:I}", "t_ns", (json_int_t)time_mono_ns()));
+		stream_rig_publish(&rig);
 		deadline = time_mono_ns() + 5 * NSEC_PER_SEC;
 		while (!all_seen(r)) {
 			pump(ep, 100);
@@ -231,17 +188,10 @@ int main(void)
 		}
 		usleep(50000);
 	}
-	qsort(samples, nsamples, sizeof(double), cmp_double);
-	printf("BENCH stream_ws_event_latency_ms %.2f ms (median of %zu receipts; p99 %.2f ms; "
-	       "%d subscribers)\n",
-	       samples[nsamples / 2], nsamples, samples[nsamples * 99 / 100], SUBSCRIBERS);
-	printf("BENCH stream_ws_event_latency_p99_ms %.2f ms\n", samples[nsamples * 99 / 100]);
+	stream_rig_report("stream_ws_event_latency_ms", "stream_ws_event_latency_p99_ms", samples,
+			  nsamples, SUBSCRIBERS);
 	for (int i = 0; i < SUBSCRIBERS; i++)
 		close(clients[i].fd);
 	close(ep);
-	api_stop(api);
-	bus_close(bus);
-	series_free(series);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? 1 : 0;
+	return stream_rig_stop(&rig);
 }

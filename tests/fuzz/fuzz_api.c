@@ -78,6 +78,7 @@
 #include "common/timeutil.h"
 #include "common/window.h"
 #include "common/window_wire.h"
+#include "tests/lib/incident_windows.h"
 #include "tests/lib/series_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -190,49 +191,6 @@ static void fuzz_cleanup(void)
 	memset(&fx, 0, sizeof(fx));
 }
 
-/* One second of orders (calling payments) and payments in the store, ending at @end_ms. */
-static void fuzz_put_second(uint64_t seq, int64_t end_ms, bool slow)
-{
-	struct window_batch_item items[2];
-	struct window_batch b;
-	struct window_set ws;
-	struct window *o, *p;
-	struct window_http *h;
-	struct window_call *c;
-
-	window_set_init(&ws);
-	o = window_set_get(&ws, 1);
-	h = window_http_get(o, "GET", "/orders", 200);
-	h->count = 50;
-	hist_record_n(&h->latency_ns, (slow ? 300 : 10) * NSEC_PER_MSEC, 50);
-	c = window_call_get(o, "127.0.0.1:8003");
-	snprintf(c->peer, sizeof(c->peer), "payments");
-	c->count = 50;
-	c->errors = slow ? 20 : 0;
-	hist_record_n(&c->latency_ns, (slow ? 290 : 5) * NSEC_PER_MSEC, 50);
-	p = window_set_get(&ws, 2);
-	h = window_http_get(p, "POST", "/payments", 200);
-	h->count = slow ? 30 : 50;
-	hist_record_n(&h->latency_ns, (slow ? 280 : 4) * NSEC_PER_MSEC, h->count);
-	if (slow) {
-		h = window_http_get(p, "POST", "/payments", 500);
-		h->count = 20;
-		hist_record_n(&h->latency_ns, 280 * NSEC_PER_MSEC, 20);
-	}
-	memset(items, 0, sizeof(items));
-	snprintf(items[0].service, sizeof(items[0].service), "orders");
-	items[0].w = o;
-	snprintf(items[1].service, sizeof(items[1].service), "payments");
-	items[1].w = p;
-	memset(&b, 0, sizeof(b));
-	snprintf(b.host, sizeof(b.host), "web-1");
-	b.end_ms = end_ms;
-	b.interval_ms = 1000;
-	b.items = items;
-	b.n = 2;
-	fuzz_check(!store_put_windows(fx.writer, "default", "agent-1", seq, &b), "put_windows");
-	window_set_release(&ws);
-}
 
 /* Windows, an agent, an anomaly, a policy and an action, so that reads have data. */
 static void fuzz_fill_store(int64_t now_ms)
@@ -254,8 +212,9 @@ static void fuzz_fill_store(int64_t now_ms)
 
 	fuzz_check(!store_begin(fx.writer), "begin");
 	for (int k = FUZZ_HISTORY_S; k > 0; k--)
-		fuzz_put_second((uint64_t)(FUZZ_HISTORY_S - k + 1), now_ms - k * MS_PER_S + 500,
-				k <= 60);
+		fuzz_check(!incident_windows_put(fx.writer, (uint64_t)(FUZZ_HISTORY_S - k + 1),
+						 now_ms - k * MS_PER_S + 500, k <= 60),
+			   "put_windows");
 	fuzz_check(!store_commit(fx.writer), "commit");
 
 	snprintf(ag.tenant, sizeof(ag.tenant), "default");

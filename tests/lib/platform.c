@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/lib/admin_key.h"
 #include "tests/lib/http.h"
 #include "tests/lib/tmpdir.h"
 
@@ -40,19 +41,6 @@ static void args_join(const char **argv, const char *const *fixed, const char *c
 	argv[n] = NULL;
 }
 
-/* The first line of @path into @out; "" when there is none (auth off). */
-static void read_key(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-
-	out[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(out, (int)cap, f))
-		out[strcspn(out, "\r\n")] = '\0';
-	fclose(f);
-}
-
 static void start_aggregator(struct platform *p, const char *const *extra)
 {
 	char data[128], keys[128], path[192];
@@ -79,8 +67,7 @@ static void start_aggregator(struct platform *p, const char *const *extra)
 	cr_assert_eq(proc_wait_for(&p->aggregator, "HTTP on", 15000), 0, "aggregator: %s",
 		     buf_str(&p->aggregator.err));
 	/* made at first start (DESIGN.md); every later call of the test sends it */
-	snprintf(path, sizeof(path), "%s/admin.key", data);
-	read_key(path, p->admin_key, sizeof(p->admin_key));
+	(void)admin_key_read(data, p->admin_key, sizeof(p->admin_key)); /* none: auth off */
 	http_set_api_key(p->admin_key);
 }
 

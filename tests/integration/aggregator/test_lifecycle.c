@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/lib/admin_key.h"
 #include "tests/lib/demo_services.h"
 #include "tests/lib/http.h"
 #include "tests/lib/leakcheck.h"
@@ -75,16 +76,11 @@ static void use_admin_key(const char *data)
 {
 	char path[256], key[128] = "";
 	struct stat st;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/admin.key", data);
 	cr_assert_eq(stat(path, &st), 0, "no %s", path);
 	cr_assert_eq(st.st_mode & 0777, 0600, "%s has mode %o", path, st.st_mode & 0777);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	cr_assert_not_null(fgets(key, sizeof(key), f));
-	fclose(f);
-	key[strcspn(key, "\n")] = '\0';
+	cr_assert_eq(admin_key_read(data, key, sizeof(key)), 0);
 	cr_assert_eq(strncmp(key, "prp_", 4), 0);
 	http_set_api_key(key);
 }

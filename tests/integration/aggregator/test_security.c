@@ -27,6 +27,7 @@
 #include "common/timeutil.h"
 #include "common/window.h"
 #include "common/window_wire.h"
+#include "tests/lib/admin_key.h"
 #include "tests/lib/http.h"
 #include "tests/lib/jget.h"
 #include "tests/lib/leakcheck.h"
@@ -121,15 +122,7 @@ static void stop(struct proc *p)
 
 static void read_key(const char *data, char *out, size_t cap)
 {
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/admin.key", data);
-	f = fopen(path, "r");
-	cr_assert_not_null(f, "no %s", path);
-	cr_assert_not_null(fgets(out, (int)cap, f));
-	fclose(f);
-	out[strcspn(out, "\n")] = '\0';
+	cr_assert_eq(admin_key_read(data, out, cap), 0, "no admin key in %s", data);
 }
 
 /* @method @base@path as the process's key, expecting @status: the JSON (caller decrefs). */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/hmac.h"
+#include "tests/lib/admin_key.h"
 #include "tests/lib/http.h"
 #include "tests/lib/http_sink.h"
 #include "tests/lib/jget.h"
@@ -51,8 +52,7 @@ TestSuite(webhooks_daemon, .init = setup, .fini = teardown);
 
 static void start(void)
 {
-	char data[192], keys[192], key[128] = "", path[256];
-	FILE *f;
+	char data[192], keys[192], key[128] = "";
 
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
@@ -67,12 +67,7 @@ static void start(void)
 							     "--no-http-access-log", NULL }),
 		     0);
 	cr_assert_eq(proc_wait_for(&agg, ", auth o", 15000), 0, "%s", buf_str(&agg.err));
-	snprintf(path, sizeof(path), "%s/admin.key", data);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	cr_assert_not_null(fgets(key, sizeof(key), f));
-	fclose(f);
-	key[strcspn(key, "\n")] = '\0';
+	cr_assert_eq(admin_key_read(data, key, sizeof(key)), 0);
 	http_set_api_key(key);
 }
 

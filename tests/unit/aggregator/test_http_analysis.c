@@ -23,6 +23,7 @@
 #include "common/window_wire.h"
 #include "tests/lib/api_client.h"
 #include "tests/lib/api_fixture.h"
+#include "tests/lib/incident_windows.h"
 #include "tests/lib/jget.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/llm_server.h"
@@ -93,50 +94,6 @@ static void with_llm(const enum llm_server_mode *script, size_t n, const char *t
 
 /* ---- data ---- */
 
-/* One window of orders (calling payments) and payments ending at @end_ms; @bad: the fault. */
-static void put_second(struct store *st, uint64_t seq, int64_t end_ms, bool bad)
-{
-	struct window_batch_item items[2];
-	struct window_batch b;
-	struct window_set ws;
-	struct window *o, *p;
-	struct window_http *h;
-	struct window_call *c;
-
-	window_set_init(&ws);
-	o = window_set_get(&ws, 1);
-	h = window_http_get(o, "GET", "/orders", 200);
-	h->count = 50;
-	hist_record_n(&h->latency_ns, (bad ? 300 : 10) * NSEC_PER_MSEC, 50);
-	c = window_call_get(o, "127.0.0.1:8003");
-	snprintf(c->peer, sizeof(c->peer), "payments");
-	c->count = 50;
-	c->errors = bad ? 20 : 0;
-	hist_record_n(&c->latency_ns, (bad ? 290 : 5) * NSEC_PER_MSEC, 50);
-	p = window_set_get(&ws, 2);
-	h = window_http_get(p, "POST", "/payments", 200);
-	h->count = bad ? 30 : 50;
-	hist_record_n(&h->latency_ns, (bad ? 280 : 4) * NSEC_PER_MSEC, h->count);
-	if (bad) {
-		h = window_http_get(p, "POST", "/payments", 500);
-		h->count = 20;
-		hist_record_n(&h->latency_ns, 280 * NSEC_PER_MSEC, 20);
-	}
-	memset(items, 0, sizeof(items));
-	snprintf(items[0].service, sizeof(items[0].service), "orders");
-	items[0].w = o;
-	snprintf(items[1].service, sizeof(items[1].service), "payments");
-	items[1].w = p;
-	memset(&b, 0, sizeof(b));
-	snprintf(b.host, sizeof(b.host), "web-1");
-	b.end_ms = end_ms;
-	b.interval_ms = 1000;
-	b.items = items;
-	b.n = 2;
-	cr_assert_eq(store_put_windows(st, "default", "agent-1", seq, &b), 0);
-	window_set_release(&ws);
-}
-
 static int64_t put_anomaly(struct store *st, const char *service, enum store_severity sev,
 			   int64_t started_ms, double peak, double mean)
 {
@@ -171,7 +128,7 @@ static void put_incident(void)
 	cr_assert_eq(store_open(&st, &fx.agg.so), 0);
 	cr_assert_eq(store_begin(st), 0);
 	for (int64_t t = fx.now_ms - 30 * MS_PER_MIN; t < fx.now_ms; t += WINDOW_EVERY_MS)
-		put_second(st, seq++, t, t >= fx.now_ms - 5 * MS_PER_MIN);
+		cr_assert_eq(incident_windows_put(st, seq++, t, t >= fx.now_ms - 5 * MS_PER_MIN), 0);
 	cr_assert_eq(store_commit(st), 0);
 	fx.payments_anomaly = put_anomaly(st, "payments", STORE_SEVERITY_CRITICAL,
 					  fx.now_ms - 5 * MS_PER_MIN + 5000, 280, 4);
