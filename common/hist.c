@@ -546,3 +546,35 @@ int hist_merge_wire_checked(struct hist *h, const void *p, size_t len)
 	h->sum = sat_add(h->sum, sum);
 	return 0;
 }
+
+int hist_wire_bins(const void *p, size_t len, const uint64_t *bounds, size_t nbounds,
+		   uint64_t *bins, uint64_t *count, uint64_t *sum)
+{
+	struct hist_reader r = { .p = p, .len = len, .off = 1 };
+	uint64_t n_all, min, max, s, nbuckets, delta, n;
+	uint32_t idx = 0;
+	size_t b = 0;
+
+	if (!len || r.p[0] != HIST_WIRE_VERSION || hist_read_varint(&r, &n_all) ||
+	    hist_read_varint(&r, &min) || hist_read_varint(&r, &max) ||
+	    hist_read_varint(&r, &s) || hist_read_varint(&r, &nbuckets))
+		return -EPROTO;
+	for (uint64_t i = 0; i < nbuckets; i++) {
+		uint64_t v;
+
+		if (hist_read_varint(&r, &delta) || hist_read_varint(&r, &n) ||
+		    (i && !delta) || delta >= HIST_BUCKETS || idx + delta >= HIST_BUCKETS)
+			return -EPROTO;
+		idx = i ? idx + (uint32_t)delta : (uint32_t)delta;
+		/* the bucket's midpoint, within [min, max]: exact for one value */
+		v = hist_bucket_mid(idx);
+		v = v < min ? min : v > max ? max : v;
+		/* buckets come in increasing order: the bin only moves forward */
+		while (b < nbounds && v > bounds[b])
+			b++;
+		bins[b] = sat_add(bins[b], n);
+	}
+	*count = sat_add(*count, n_all);
+	*sum = sat_add(*sum, s);
+	return 0;
+}

@@ -171,4 +171,18 @@ PRP_MUST_CHECK int hist_merge_wire(struct hist *h, const void *p, size_t len, si
  */
 PRP_MUST_CHECK int hist_merge_wire_checked(struct hist *h, const void *p, size_t len);
 
+/*
+ * Folds a serialized histogram that hist_wire_check() accepted into fixed
+ * bins, as Prometheus histograms want them: each bucket's count is added to
+ * bins[i] for the first i with bounds[i] >= the bucket's value, or to
+ * bins[@nbounds] past the last bound (so @bins has @nbounds + 1 entries).
+ * A bucket counts as its midpoint clamped to [min, max], so a value within
+ * 1/256 of a bound may land on its other side; a histogram of one value
+ * lands exactly. @bounds is increasing. Adds the histogram's count and sum
+ * to *@count and *@sum (saturating). Reads stay in bounds whatever the
+ * bytes; -EPROTO on a bad input may leave @bins partly added to.
+ */
+PRP_MUST_CHECK int hist_wire_bins(const void *p, size_t len, const uint64_t *bounds,
+				  size_t nbounds, uint64_t *bins, uint64_t *count, uint64_t *sum);
+
 #endif

@@ -40,6 +40,7 @@ struct store_options {
 	unsigned raw_hours;  /* raw windows kept this long (default 24) */
 	unsigned minute_days; /* minute rollups kept this long (default 14) */
 	bool read_only;	     /* for readers: no migrations, no writes */
+	unsigned metric_series_max; /* HTTP series of /metrics per service (default 1000) */
 };
 
 /* Opens (creating and migrating as needed) the store. */
@@ -296,6 +297,16 @@ int store_actions_list(struct store *s, const struct store_action_filter *f,
 		       struct store_action **out, size_t *n, bool *more);
 /* Actions of @tenant (NULL: all) created in [since_ms, now) that were executed (not skipped): the hourly brake. */
 int store_actions_count_executed(struct store *s, const char *tenant, int64_t since_ms, uint64_t *n);
+/* Called per (type, status) with its count; non-zero stops the walk and is returned. */
+typedef int store_action_total_fn(void *arg, const char *type, enum store_action_status status,
+				  uint64_t count);
+/*
+ * The actions of @tenant that have ended (succeeded, failed, timed out or
+ * skipped), counted per type and status, by type then status: counters
+ * that only grow, since actions are never deleted and an ended one stays so.
+ */
+int store_actions_totals(struct store *s, const char *tenant, store_action_total_fn *fn,
+			 void *arg);
 
 /* One line of the audit log: who changed what. */
 struct store_audit {
@@ -372,6 +383,38 @@ int store_events_prune(struct store *s, int64_t before_ms, size_t max, size_t *d
 int store_maintain(struct store *s, int64_t now_ms, bool *more);
 /* Size of the database files in bytes (for /metrics and /health). */
 int64_t store_size_bytes(struct store *s);
+
+/* ---- the counters of /metrics (store_metrics.c) ---- */
+/*
+ * Cumulative since the table was made, kept with the windows they count
+ * (so a restart finds them as they were) and never pruned.
+ */
+enum store_metric_family {
+	STORE_METRIC_HTTP_SERVER = 1, /* l1 method, l2 route, l3 status: count, sum_ns, bins */
+	STORE_METRIC_HTTP_CLIENT = 2, /* l1 the callee (its address when unknown): + errors */
+	STORE_METRIC_SYSCALL = 3,     /* l1 the syscall's name: count, errors */
+	STORE_METRIC_SYSCALL_ERRNO = 4, /* l1 the syscall's name, l3 the errno (0: other): count */
+	STORE_METRIC_TCP_RETRANSMITS = 5, /* count */
+	STORE_METRIC_TCP_RESETS = 6,
+	STORE_METRIC_TCP_CONNECT_FAILURES = 7,
+	STORE_METRIC_OVERFLOW = 8, /* l1 "http_server" or "http_client": series refused at the cap */
+};
+/* Latency bins: OpenTelemetry's default bounds, and one bin past the last. */
+#define STORE_METRIC_BOUNDS 14
+extern const uint64_t store_metric_bounds_ns[STORE_METRIC_BOUNDS];
+
+struct store_metric {
+	char service[SERVICE_NAME_MAX];
+	int family; /* enum store_metric_family */
+	char l1[WINDOW_ROUTE_MAX], l2[WINDOW_ROUTE_MAX];
+	int64_t l3;
+	uint64_t count, errors, sum_ns;
+	uint64_t bins[STORE_METRIC_BOUNDS + 1]; /* non-cumulative; [i] <= bounds[i] */
+};
+/* Called per series; a non-zero return stops the walk and is returned. */
+typedef int store_metric_fn(void *arg, const struct store_metric *m);
+/* Every series of @tenant, by family, service, l1, l2 and l3. */
+int store_metrics_each(struct store *s, const char *tenant, store_metric_fn *fn, void *arg);
 
 /* ---- webhooks (store_webhooks.c) ---- */
 #define STORE_WEBHOOK_URL_MAX	      2048

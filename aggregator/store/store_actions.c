@@ -233,6 +233,37 @@ int store_actions_count_executed(struct store *s, const char *tenant, int64_t si
 	return err;
 }
 
+static const char actions_totals_sql[] =
+	"SELECT type, status, count(*) FROM actions WHERE tenant = ?1 AND status >= ?2"
+	" GROUP BY type, status ORDER BY type, status";
+
+int store_actions_totals(struct store *s, const char *tenant, store_action_total_fn *fn,
+			 void *arg)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE, err;
+
+	if (!store_name_ok(tenant, FRAME_ID_MAX))
+		return -EINVAL;
+	err = store_prepare(s, actions_totals_sql, &st, "cannot prepare an actions statement");
+	if (err)
+		return err;
+	store_bind_name(st, 1, tenant, FRAME_ID_MAX);
+	sqlite3_bind_int(st, 2, STORE_ACTION_SUCCEEDED);
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int status = sqlite3_column_int(st, 1);
+
+		if (status < STORE_ACTION_STATUS_COUNT)
+			err = fn(arg, (const char *)sqlite3_column_text(st, 0),
+				 (enum store_action_status)status,
+				 (uint64_t)sqlite3_column_int64(st, 2));
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_db_error(s, "cannot count the actions");
+	sqlite3_finalize(st);
+	return err;
+}
+
 /* ---- the list (store_listq.c) ---- */
 
 static bool filter_ok(const struct store_action_filter *f)

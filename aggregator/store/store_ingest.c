@@ -330,7 +330,8 @@ static int put_window(struct store *s, const char *tenant, const char *agent_id,
 			return err;
 	}
 	err = seen(s, tenant, it->service, b->host, b->end_ms);
-	return err ?: calls_add(s, tenant, it->service, &it->view, b->end_ms);
+	return err ?: calls_add(s, tenant, it->service, &it->view, b->end_ms)
+		?: store_metrics_add(s, tenant, it->service, &it->view);
 }
 
 static bool batch_ok(const struct window_batch *b)

@@ -23,6 +23,8 @@
  *   actions          one row per action (id AUTOINCREMENT): what a policy or
  *                    an operator decided and what came of it
  *   audit            one row per change (id AUTOINCREMENT), append only
+ *   metric_counters  per (tenant, service, family, labels): the cumulative
+ *                    counters of /metrics (store_metrics.c)
  *                    The last three are written and read like anomalies:
  *                    statements prepared per call, with the helpers at the
  *                    end of this file
@@ -95,6 +97,9 @@ enum store_stmt_id {
 	STMT_SERIES_RAW,
 	STMT_SERIES_MINUTE,
 	STMT_TOPOLOGY,
+	STMT_METRIC_UPSERT,
+	STMT_METRIC_SERIES,
+	STMT_METRICS_TENANT,
 	STMT_COUNT
 };
 
@@ -130,6 +135,21 @@ struct store_seen {
 /* last_seen_ms in service_hosts may lag by this much; queries refine it from raw rows */
 #define STORE_SEEN_SLACK_MS 60000
 
+/* A metric series' counts summed during an ingest transaction (store_metrics.c). */
+struct store_metric_acc {
+	uint64_t key; /* the series' hash */
+	bool used;
+	char tenant[FRAME_ID_MAX];
+	struct store_metric m;
+};
+
+/* Open addressing over 64-bit hashes (store_metrics.c). */
+struct store_hashset {
+	uint64_t *keys;	  /* 0: a free slot */
+	uint32_t *counts; /* a count per key, or NULL */
+	size_t cap, n;
+};
+
 struct store {
 	sqlite3 *db;
 	char *path; /* DIR/prp.db */
@@ -148,6 +168,12 @@ struct store {
 	struct store_seen *seen; /* STORE_SEEN_SLOTS, allocated on first use */
 	size_t nseen;
 	int64_t last_seen_gc_ms;
+	/* the /metrics counters of the transaction, and the series known to exist */
+	struct store_metric_acc *metric_acc;
+	size_t metric_acc_cap, metric_nacc;
+	struct store_hashset metric_series;   /* hashes of (tenant, service, family, labels) */
+	struct store_hashset metric_services; /* (tenant, service) -> its capped series */
+	unsigned metric_series_max;
 };
 
 struct store_agg;
@@ -190,6 +216,17 @@ int store_ingest_flush(struct store *s);
 void store_ingest_discard(struct store *s);
 /* Frees the ingest caches (at close). */
 void store_ingest_release(struct store *s);
+
+/* ---- store_metrics.c ---- */
+/* Adds the counts of window @v of @service to the transaction's metric sums. */
+int store_metrics_add(struct store *s, const char *tenant, const char *service,
+		      const struct window_view *v);
+/* Writes the sums (at commit, or when the table fills). */
+int store_metrics_flush(struct store *s);
+/* Forgets the sums and the known series (at rollback). */
+void store_metrics_discard(struct store *s);
+/* Frees it all (at close). */
+void store_metrics_release(struct store *s);
 
 /* ---- store_schema.c ---- */
 /* Applies the missing migrations (writer) or checks the version (reader). */

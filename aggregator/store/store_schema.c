@@ -39,6 +39,11 @@
  * Events (migration 5, store_events.c) are read by tenant and id after a
  * resume point (events_tenant, migration 7: without it, one tenant's resume
  * would walk every other tenant's events) and pruned by time (events_time).
+ *
+ * The counters of /metrics (migration 8, store_metrics.c) are read whole per
+ * tenant at each scrape and upserted by their primary key at each ingest
+ * commit; they start at zero when the migration runs (the windows stored
+ * before it are not counted into them).
  */
 #include "aggregator/store/store_internal.h"
 
@@ -175,6 +180,16 @@ static const char *const migrations[] = {
 	"INSERT INTO webhook_cursor SELECT 1, COALESCE(MAX(id), 0) FROM events;",
 	/* 7: a tenant's events by id, for the resumes of its subscribers */
 	"CREATE INDEX events_tenant ON events (tenant, id);",
+	/* 8: the cumulative counters of /metrics (store_metrics.c); bins b0..b14 */
+	"CREATE TABLE metric_counters ("
+	" tenant TEXT NOT NULL, service TEXT NOT NULL, family INTEGER NOT NULL,"
+	" l1 TEXT NOT NULL, l2 TEXT NOT NULL, l3 INTEGER NOT NULL,"
+	" count INTEGER NOT NULL, errors INTEGER NOT NULL, sum_ns INTEGER NOT NULL,"
+	" b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL,"
+	" b4 INTEGER NOT NULL, b5 INTEGER NOT NULL, b6 INTEGER NOT NULL, b7 INTEGER NOT NULL,"
+	" b8 INTEGER NOT NULL, b9 INTEGER NOT NULL, b10 INTEGER NOT NULL, b11 INTEGER NOT NULL,"
+	" b12 INTEGER NOT NULL, b13 INTEGER NOT NULL, b14 INTEGER NOT NULL,"
+	" PRIMARY KEY (tenant, service, family, l1, l2, l3)) WITHOUT ROWID;",
 };
 
 int store_schema_version(void)

@@ -31,6 +31,9 @@
 /* raw rows: the routes in place of the latency (STORE_ROW_RAW) */
 #define RAW_SUM_COLS WIN_SCALARS ", route_detail"
 
+#define METRIC_BINS "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14"
+#define METRIC_ADD(c) #c " = " #c " + excluded." #c
+
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_AGENT_LAST_SEQ] = "SELECT last_seq FROM agents WHERE tenant = ?1 AND agent_id = ?2",
 	[STMT_AGENT_PUT_SEQ] =
@@ -142,6 +145,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
 			  " UNION ALL SELECT src, dst, count, errors, latency FROM minute_calls"
 			  " WHERE tenant = ?1 AND minute_ms >= ?4 AND minute_ms < ?5"
 			  " ORDER BY 1, 2",
+	[STMT_METRIC_UPSERT] =
+		"INSERT INTO metric_counters (tenant, service, family, l1, l2, l3, count, errors,"
+		" sum_ns, " METRIC_BINS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+		" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+		" ON CONFLICT (tenant, service, family, l1, l2, l3) DO UPDATE SET "
+		METRIC_ADD(count) ", " METRIC_ADD(errors) ", " METRIC_ADD(sum_ns) ", "
+		METRIC_ADD(b0) ", " METRIC_ADD(b1) ", " METRIC_ADD(b2) ", " METRIC_ADD(b3) ", "
+		METRIC_ADD(b4) ", " METRIC_ADD(b5) ", " METRIC_ADD(b6) ", " METRIC_ADD(b7) ", "
+		METRIC_ADD(b8) ", " METRIC_ADD(b9) ", " METRIC_ADD(b10) ", " METRIC_ADD(b11) ", "
+		METRIC_ADD(b12) ", " METRIC_ADD(b13) ", " METRIC_ADD(b14),
+	[STMT_METRIC_SERIES] = "SELECT family, l1, l2, l3 FROM metric_counters"
+			       " WHERE tenant = ?1 AND service = ?2 AND family IN (1, 2)",
+	[STMT_METRICS_TENANT] = "SELECT service, family, l1, l2, l3, count, errors, sum_ns, "
+				METRIC_BINS " FROM metric_counters WHERE tenant = ?1"
+				" ORDER BY family, service, l1, l2, l3",
 };
 
 int store_db_error(struct store *s, const char *what)
@@ -277,6 +295,7 @@ int store_open(struct store **out, const struct store_options *o)
 	s->read_only = o->read_only;
 	s->raw_hours = o->raw_hours ? o->raw_hours : 24;
 	s->minute_days = o->minute_days ? o->minute_days : 14;
+	s->metric_series_max = o->metric_series_max;
 	buf_init(&s->latency, STORE_BLOB_MAX_BYTES);
 	buf_init(&s->syscalls, STORE_BLOB_MAX_BYTES);
 	buf_init(&s->routes, STORE_BLOB_MAX_BYTES);
@@ -328,6 +347,7 @@ void store_close(struct store *s)
 		store_db_error(s, "cannot close the database");
 	tenants_forget(s);
 	store_ingest_release(s);
+	store_metrics_release(s);
 	buf_release(&s->latency);
 	buf_release(&s->syscalls);
 	buf_release(&s->routes);
@@ -360,7 +380,7 @@ int store_commit(struct store *s)
 
 	if (!s->in_txn)
 		return -EINVAL;
-	err = store_ingest_flush(s);
+	err = store_ingest_flush(s) ?: store_metrics_flush(s);
 	if (err)
 		return err;
 	err = store_exec(s, "COMMIT");
@@ -382,6 +402,7 @@ void store_rollback(struct store *s)
 	tenants_forget(s);
 	/* the caches may hold what was just undone */
 	store_ingest_discard(s);
+	store_metrics_discard(s);
 }
 
 /* ---- tenant state ---- */

@@ -171,7 +171,7 @@ Test(store_anomalies, migrates_a_version_1_database_keeping_its_data)
 	store_close(s);
 	db_exec("DROP TABLE anomalies; DROP TABLE policies; DROP TABLE actions; DROP TABLE audit;"
 		" DROP TABLE api_keys; DROP TABLE events; DROP TABLE webhooks;"
-		" DROP TABLE webhook_deliveries; DROP TABLE webhook_cursor;"
+		" DROP TABLE webhook_deliveries; DROP TABLE webhook_cursor; DROP TABLE metric_counters;"
 		" UPDATE schema_version SET version = 1");
 
 	/* a reader does not migrate: it refuses the old version */

@@ -1147,7 +1147,7 @@ Test(store_policies, migrates_a_version_2_database_keeping_its_anomalies)
 	store_close(s);
 	db_exec("DROP TABLE policies; DROP TABLE actions; DROP TABLE audit; DROP TABLE api_keys;"
 		" DROP TABLE events; DROP TABLE webhooks; DROP TABLE webhook_deliveries;"
-		" DROP TABLE webhook_cursor;"
+		" DROP TABLE webhook_cursor; DROP TABLE metric_counters;"
 		" UPDATE schema_version SET version = 2");
 
 	/* a reader does not migrate: it refuses the old version */
