@@ -9,8 +9,9 @@ set -eu
 BUILD="clang gcc libbpf-dev libcurl4-openssl-dev libelf-dev libgnutls28-dev libjansson-dev
 	libmicrohttpd-dev libnanomsg-dev libsqlite3-dev libyaml-dev llvm make pkg-config zlib1g-dev
 	bpftool"
-TEST="apache2-utils curl iproute2 libclang-rt-14-dev libcriterion-dev openssl procps python3 valgrind
-	wrk"
+# prometheus: its promtool and a real server check /metrics
+TEST="apache2-utils curl iproute2 libclang-rt-14-dev libcriterion-dev openssl procps prometheus
+	python3 valgrind wrk"
 PACKAGES="$BUILD $TEST"
 
 missing=""

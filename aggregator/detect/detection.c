@@ -869,3 +869,45 @@ int detection_predictions(struct detection *d, const char *tenant, const char *s
 	*n = cnt;
 	return 0;
 }
+
+static int score_cmp(const void *a, const void *b)
+{
+	const struct detection_score *x = a, *y = b;
+	int c = strcmp(x->service, y->service);
+
+	return c ? c : (int)x->signal - (int)y->signal;
+}
+
+int detection_scores(struct detection *d, const char *tenant, struct detection_score **out,
+		     size_t *n)
+{
+	struct detection_score *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	/* the cycle writes last[]: read it between cycles */
+	pthread_mutex_lock(&d->cycle_mu);
+	for (size_t i = 0; i < d->ntracks; i++) {
+		const struct track *t = d->tracks[i];
+
+		if (strcmp(t->tenant, tenant))
+			continue;
+		for (int s = 0; s < SIGNAL_COUNT; s++) {
+			if (!t->last[s].warm)
+				continue;
+			if (cnt == cap) {
+				cap = cap ? 2 * cap : 16;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			snprintf(v[cnt].service, sizeof(v[cnt].service), "%s", t->service);
+			v[cnt].signal = (enum signal_id)s;
+			v[cnt].score = t->last[s].score;
+			cnt++;
+		}
+	}
+	pthread_mutex_unlock(&d->cycle_mu);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), score_cmp);
+	*out = v;
+	*n = cnt;
+	return 0;
+}

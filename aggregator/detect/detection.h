@@ -134,4 +134,17 @@ struct detection_prediction {
 int detection_predictions(struct detection *d, const char *tenant, const char *service,
 			  struct detection_prediction **out, size_t *n);
 
+/* The latest anomaly score of one signal of one service, past its warm-up. */
+struct detection_score {
+	char service[SERVICE_NAME_MAX];
+	enum signal_id signal;
+	double score; /* in [0,1] (detector.h) */
+};
+/*
+ * The scores of @tenant's services, by service then signal; caller owns
+ * *out (free()), NULL when none.
+ */
+int detection_scores(struct detection *d, const char *tenant, struct detection_score **out,
+		     size_t *n);
+
 #endif

@@ -38,6 +38,7 @@ struct store_options;
 struct api_ingest_status {
 	bool running;		   /* false: /health says "degraded" */
 	uint64_t frames_received;  /* frames that passed the checks and were stored */
+	uint64_t windows_received; /* the service windows of those frames */
 	uint64_t agents_connected; /* agents heard from within the last 5 s */
 	struct {
 		const char *reason; /* "hmac", "truncated", "duplicate"...: a literal */

@@ -30,6 +30,7 @@ void req_init(struct req *rq, struct api_env *env, const char *method, const cha
 	snprintf(rq->actor, sizeof(rq->actor), "anonymous");
 	rq->content_type = NULL;
 	rq->accept_encoding = NULL;
+	rq->accept = NULL;
 	rq->last_event_id = NULL;
 	rq->upgrade = rq->connection = rq->ws_key = rq->ws_version = NULL;
 	rq->body = NULL;

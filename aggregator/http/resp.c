@@ -122,6 +122,16 @@ int resp_json(struct resp *rp, unsigned status, json_t *v)
 	return 0;
 }
 
+int resp_text(struct resp *rp, unsigned status, char *text, size_t len, const char *content_type)
+{
+	resp_release(rp);
+	rp->status = status;
+	rp->body = text;
+	rp->body_len = len;
+	rp->content_type = content_type;
+	return 0;
+}
+
 int resp_blob(struct resp *rp, unsigned status, struct blob *b, const char *encoding)
 {
 	resp_release(rp);

@@ -93,6 +93,8 @@ int resp_json(struct resp *rp, unsigned status, json_t *v);
  * @encoding: a literal Content-Encoding ("gzip") or NULL. Returns 0.
  */
 int resp_blob(struct resp *rp, unsigned status, struct blob *b, const char *encoding);
+/* A body that is not JSON: @text (@len bytes, owned from now on) as @content_type (a literal). */
+int resp_text(struct resp *rp, unsigned status, char *text, size_t len, const char *content_type);
 
 /* Sends the open file @fd (taken: closed once sent), @size bytes, as @content_type (a literal). */
 int resp_file(struct resp *rp, unsigned status, int fd, uint64_t size, const char *content_type);

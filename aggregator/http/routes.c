@@ -21,6 +21,7 @@
 #include "aggregator/http/api_chat.h"
 #include "aggregator/http/api_health.h"
 #include "aggregator/http/api_keys.h"
+#include "aggregator/http/api_metrics.h"
 #include "aggregator/http/api_ml.h"
 #include "aggregator/http/api_policies.h"
 #include "aggregator/http/api_predictions.h"
@@ -41,6 +42,7 @@ static const struct route routes[] = {
 	{ "GET", "/services/{name}/series", api_services_series,     ROLE_VIEWER, 0 },
 	{ "GET", "/topology",               api_topology_get,        ROLE_VIEWER, 0 },
 	{ "GET", "/agents",                 api_agents_list,         ROLE_VIEWER, 0 },
+	{ "GET", "/metrics",                api_metrics_get,         ROLE_VIEWER, 0 },
 	{ "GET", "/anomalies",              api_anomalies_list,      ROLE_VIEWER, 0 },
 	{ "GET", "/anomalies/{id}",         api_anomalies_get,       ROLE_VIEWER, 0 },
 	{ "GET", "/predict",                api_anomalies_open,      ROLE_VIEWER, 0 },
