@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "aggregator/detect/detection.h"
-#include "aggregator/export/prom_text.h"
+#include "common/prom_text.h"
 #include "aggregator/store/store.h"
 #include "common/alloc.h"
 #include "common/compiler.h"

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "aggregator/export/metrics.h"
-#include "aggregator/export/prom_text.h"
+#include "common/prom_text.h"
 #include "aggregator/http/api.h"
 #include "aggregator/http/api_env.h"
 #include "common/timeutil.h"

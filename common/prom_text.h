@@ -6,8 +6,8 @@
  * (both formats want a family's samples together). Label values are
  * escaped; names are the caller's literals.
  */
-#ifndef PRP_AGGREGATOR_EXPORT_PROM_TEXT_H
-#define PRP_AGGREGATOR_EXPORT_PROM_TEXT_H
+#ifndef PRP_COMMON_PROM_TEXT_H
+#define PRP_COMMON_PROM_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "aggregator/export/prom_text.h"
+#include "common/prom_text.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 /* Memory streams fail only when memory is gone: like the x*alloc() wrappers, abort. */
 static void out_of_memory(void)
 {
-	log_error("out of memory writing /metrics");
+	log_error("out of memory writing a metrics exposition");
 	abort();
 }
 
