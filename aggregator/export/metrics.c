@@ -132,17 +132,40 @@ static void syscalls(struct prom_text *p, const struct rows *r)
 	}
 }
 
+/* The count of @family for @service in @r; 0 without a row. */
+static uint64_t service_count(const struct rows *r, int family, const char *service)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].family == family && !strcmp(r->v[i].service, service))
+			return r->v[i].count;
+	return 0;
+}
+
+/*
+ * A per-service counter, written for every service that has any series
+ * (0 when nothing happened): a TCP reset counter that appears only after
+ * the first reset would make rate() blind to the first one.
+ */
 static void per_service(struct prom_text *p, const struct rows *r, int family, const char *name,
 			const char *help)
 {
-	if (!has_family(r, family))
+	const char *last = NULL;
+
+	if (!r->n)
 		return;
 	prom_family(p, name, PROM_COUNTER, help);
+	/* rows come by family then service: the services of each family, in order */
 	for (size_t i = 0; i < r->n; i++) {
-		struct prom_label l = { "service_name", r->v[i].service };
+		const char *svc = r->v[i].service;
+		struct prom_label l = { "service_name", svc };
+		bool seen = false;
 
-		if (r->v[i].family == family)
-			prom_sample_u64(p, &l, 1, r->v[i].count);
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(r->v[j].service, svc);
+		if (seen || (last && !strcmp(last, svc)))
+			continue;
+		last = svc;
+		prom_sample_u64(p, &l, 1, service_count(r, family, svc));
 	}
 }
 

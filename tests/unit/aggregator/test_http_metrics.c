@@ -186,6 +186,7 @@ Test(http_metrics, text_format_passes_promtool_with_exact_counts, .init = setup,
 	expect_line(g.body, "prp_syscall_errors_total{service_name=\"orders\",syscall=\"read\","
 			    "errno=\"EAGAIN\"} 6");
 	expect_line(g.body, "prp_tcp_retransmits_total{service_name=\"orders\"} 10");
+	expect_line(g.body, "prp_tcp_resets_total{service_name=\"orders\"} 0");
 	expect_line(g.body, "prp_ingest_windows_total 0");
 	cr_assert_not_null(strstr(g.body, "\nprp_build_info{version=\"test\"} 1\n"));
 	cr_assert_not_null(strstr(g.body, "\nprp_store_size_bytes "));
