@@ -12,6 +12,9 @@
 #include "aggregator/auth/role.h"
 #include "aggregator/http/api.h"
 #include "aggregator/detect/slo.h"
+#include "aggregator/export/loki.h"
+#include "aggregator/export/loki_config.h"
+#include "aggregator/export/otlp.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
@@ -70,6 +73,10 @@ static const struct cfg_key aggregator_keys[] = {
 		 24 * 365, "hours the per-second windows are kept"),
 	CFG_UINT("retention.minute_days", struct aggregator_config, retention_minute_days, 14, 1,
 		 3650, "days the per-minute rollups are kept"),
+	CFG_UINT("metrics.series_per_service", struct aggregator_config, metrics_series_per_service,
+		 1000, 10, 1000000,
+		 "HTTP series of /metrics per service, server and client together; past it a new "
+		 "series is counted in the service's overflow series (docs/metrics.md)"),
 	CFG_MS("ingest_batch_ms", struct aggregator_config, ingest_batch_ms, 10, 1, 1000,
 	       "longest a frame waits to be stored with others in one transaction"),
 	CFG_ENUM("detect.method", struct aggregator_config, detect_method, 0, detect_methods,
@@ -156,6 +163,77 @@ static const struct cfg_key aggregator_keys[] = {
 	       LLM_TIMEOUT_MS_DEFAULT, 100, 300000,
 	       "the longest one request to the LLM may take; it is tried once more after a "
 	       "timeout, a network error, a 5xx or a 429, then the built-in prose is used"),
+	CFG_STR("loki.url", struct aggregator_config, loki_url, "",
+		"Loki's base URL (http://127.0.0.1:3100): anomaly, incident, prediction and action "
+		"events and the services' log lines are pushed to URL/loki/api/v1/push "
+		"(docs/loki.md); empty: no export"),
+	CFG_STR("loki.tenant", struct aggregator_config, loki_tenant, "",
+		"sent as X-Scope-OrgID, Loki's tenant; empty: not sent"),
+	CFG_STR("loki.labels", struct aggregator_config, loki_labels, "",
+		"labels added to every stream, NAME=VALUE,NAME=VALUE (cluster=prod,region=eu); "
+		"names [a-zA-Z_][a-zA-Z0-9_]*, not service_name, host, level, source or tenant"),
+	CFG_UINT("loki.batch", struct aggregator_config, loki_batch, LOKI_BATCH, 1, 100000,
+		 "entries in one push at most (and 1 MiB of lines)"),
+	CFG_MS("loki.flush_interval", struct aggregator_config, loki_flush_interval_ms,
+	       LOKI_FLUSH_INTERVAL_MS, 10, 60000,
+	       "the longest an entry waits for its batch to fill before it is pushed"),
+	CFG_UINT("loki.queue_max", struct aggregator_config, loki_queue_max, LOKI_QUEUE_MAX, 1,
+		 10000000,
+		 "entries waiting to be pushed at most (and 64 MiB of lines); past it new ones are "
+		 "dropped and counted, never waited for"),
+	CFG_MS("loki.timeout", struct aggregator_config, loki_timeout_ms, LOKI_TIMEOUT_MS, 100,
+	       300000, "one push, connecting included, is given up after this long"),
+	CFG_UINT("loki.max_retries", struct aggregator_config, loki_max_retries, LOKI_MAX_RETRIES,
+		 0, 100,
+		 "a push that failed with a network error, a timeout, 429 or a 5xx is tried again "
+		 "this many times (after 0.5 s, doubling to 30 s, with jitter), then dropped and "
+		 "counted; other 4xx answers are dropped at once"),
+	CFG_STR("loki.ca_file", struct aggregator_config, loki_ca_file, "",
+		"a PEM bundle trusted for an https Loki; empty: the system's"),
+	CFG_STR("loki.username", struct aggregator_config, loki_username, "",
+		"basic auth user (Grafana Cloud: the Loki instance's user id); needs "
+		"loki.password_file"),
+	CFG_STR("loki.password_file", struct aggregator_config, loki_password_file, "",
+		"a file whose first line is the basic auth password (Grafana Cloud: an access "
+		"policy token), read at start"),
+	CFG_STR("loki.bearer_token_file", struct aggregator_config, loki_bearer_token_file, "",
+		"a file whose first line is a token sent as Authorization: Bearer, read at start; "
+		"not with loki.username"),
+	CFG_STR("otlp.url", struct aggregator_config, otlp_url, "",
+		"an OTLP/HTTP receiver's base URL (an OpenTelemetry Collector, Jaeger or Tempo: "
+		"http://127.0.0.1:4318): the agents' HTTP spans are posted to URL/v1/traces as "
+		"OTLP JSON (docs/otlp.md); empty: no export"),
+	CFG_STR("otlp.headers_file", struct aggregator_config, otlp_headers_file, "",
+		"a file of extra headers sent with every post, one 'Name: value' a line (# starts "
+		"a comment), e.g. 'Authorization: Bearer TOKEN'; read at start, so secrets stay "
+		"off the command line; empty: none"),
+	CFG_DOUBLE("otlp.sample_rate", struct aggregator_config, otlp_sample_rate,
+		   OTLP_SAMPLE_RATE, 0, 1,
+		   "the fraction of the agents' traces exported, decided from the trace id so that a "
+		   "trace is kept whole or not at all; the agents sample already "
+		   "(traces.sample_rate), so 1 keeps what they send; spans of a 5xx answer and slow "
+		   "spans are kept anyway"),
+	CFG_MS("otlp.slow_ms", struct aggregator_config, otlp_slow_ms, OTLP_SLOW_MS, 0, 3600000,
+	       "a span that took longer than this is always exported, whatever the sampling; 0: "
+	       "no such rule"),
+	CFG_UINT("otlp.batch", struct aggregator_config, otlp_batch, OTLP_BATCH, 1, 100000,
+		 "spans in one post at most"),
+	CFG_MS("otlp.flush_interval", struct aggregator_config, otlp_flush_interval_ms,
+	       OTLP_FLUSH_INTERVAL_MS, 10, 60000,
+	       "the longest a span waits for its batch to fill before it is posted"),
+	CFG_UINT("otlp.queue_max", struct aggregator_config, otlp_queue_max, OTLP_QUEUE_MAX, 1,
+		 10000000,
+		 "spans waiting to be posted at most; past it new ones are dropped and counted, "
+		 "never waited for"),
+	CFG_MS("otlp.timeout", struct aggregator_config, otlp_timeout_ms, OTLP_TIMEOUT_MS, 100,
+	       300000, "one post, connecting included, is given up after this long"),
+	CFG_UINT("otlp.max_retries", struct aggregator_config, otlp_max_retries, OTLP_MAX_RETRIES,
+		 0, 100,
+		 "a post that failed with a network error, a timeout, 429 or a 5xx is tried again "
+		 "this many times (after the answer's Retry-After, else 0.5 s doubling to 30 s, "
+		 "with jitter), then dropped and counted; other answers are dropped at once"),
+	CFG_STR("otlp.ca_file", struct aggregator_config, otlp_ca_file, "",
+		"a PEM bundle trusted for an https receiver; empty: the system's"),
 	CFG_ENUM("log_level", struct aggregator_config, log_level, LOG_LEVEL_INFO, log_levels,
 		 "the least important messages logged"),
 	CFG_END,
@@ -204,6 +282,38 @@ void aggregator_config_llm(const struct aggregator_config *c, struct llm_config 
 	out->model = c->analysis_llm_model;
 	out->api_key_env = c->analysis_llm_api_key_env;
 	out->timeout_ms = (unsigned)c->analysis_llm_timeout_ms;
+}
+
+void aggregator_config_loki(const struct aggregator_config *c, struct loki_config *out)
+{
+	loki_config_default(out);
+	out->url = c->loki_url;
+	out->tenant = c->loki_tenant;
+	out->labels = c->loki_labels;
+	out->batch = (unsigned)c->loki_batch;
+	out->flush_interval_ms = (unsigned)c->loki_flush_interval_ms;
+	out->queue_max = (unsigned)c->loki_queue_max;
+	out->timeout_ms = (unsigned)c->loki_timeout_ms;
+	out->max_retries = (unsigned)c->loki_max_retries;
+	out->ca_file = c->loki_ca_file;
+	out->username = c->loki_username;
+	out->password_file = c->loki_password_file;
+	out->bearer_token_file = c->loki_bearer_token_file;
+}
+
+void aggregator_config_otlp(const struct aggregator_config *c, struct otlp_config *out)
+{
+	otlp_config_default(out);
+	out->url = c->otlp_url;
+	out->headers_file = c->otlp_headers_file;
+	out->sample_rate = c->otlp_sample_rate;
+	out->slow_ms = (unsigned)c->otlp_slow_ms;
+	out->batch = (unsigned)c->otlp_batch;
+	out->flush_interval_ms = (unsigned)c->otlp_flush_interval_ms;
+	out->queue_max = (unsigned)c->otlp_queue_max;
+	out->timeout_ms = (unsigned)c->otlp_timeout_ms;
+	out->max_retries = (unsigned)c->otlp_max_retries;
+	out->ca_file = c->otlp_ca_file;
 }
 
 int aggregator_config_limits(const struct aggregator_config *c, struct api_limits *out, char *err,
@@ -262,11 +372,19 @@ int aggregator_config_load(struct aggregator_config *c, int argc, char **argv, i
 		ret = -EINVAL;
 	} else if (!(ret = aggregator_config_slo(c, &slo, err, errlen))) {
 		struct api_limits limits;
+		struct loki_config lk;
+		struct otlp_config oc;
 
 		slo_table_release(&slo);
 		ret = check_llm(c, err, errlen);
 		if (!ret)
 			ret = aggregator_config_limits(c, &limits, err, errlen);
+		aggregator_config_loki(c, &lk);
+		if (!ret)
+			ret = loki_config_check(&lk, err, errlen);
+		aggregator_config_otlp(c, &oc);
+		if (!ret)
+			ret = otlp_config_check(&oc, err, errlen);
 	}
 	if (ret) {
 		cfg_release(aggregator_keys, c);

@@ -31,6 +31,7 @@ struct aggregator_config {
 	struct cfg_list rate_limit_role;
 	uint64_t retention_raw_hours;
 	uint64_t retention_minute_days;
+	uint64_t metrics_series_per_service;
 	uint64_t ingest_batch_ms;
 	int detect_method; /* enum detection_method */
 	bool detect_enabled;
@@ -54,6 +55,14 @@ struct aggregator_config {
 	char *webhooks_ca_file;
 	char *analysis_llm_url, *analysis_llm_model, *analysis_llm_api_key_env;
 	uint64_t analysis_llm_timeout_ms;
+	char *loki_url, *loki_tenant, *loki_labels, *loki_ca_file, *loki_username,
+		*loki_password_file, *loki_bearer_token_file; /* aggregator/export/loki.h */
+	uint64_t loki_batch, loki_flush_interval_ms, loki_queue_max, loki_timeout_ms,
+		loki_max_retries;
+	char *otlp_url, *otlp_headers_file, *otlp_ca_file; /* aggregator/export/otlp.h */
+	double otlp_sample_rate;
+	uint64_t otlp_slow_ms, otlp_batch, otlp_flush_interval_ms, otlp_queue_max, otlp_timeout_ms,
+		otlp_max_retries;
 	int log_level; /* enum log_level */
 };
 
@@ -72,6 +81,20 @@ struct llm_config;
  * from @c: use @out (for llm_new(), which copies them) while @c lives.
  */
 void aggregator_config_llm(const struct aggregator_config *c, struct llm_config *out);
+struct loki_config;
+/*
+ * The Loki exporter's settings (loki.*, aggregator/export/loki.h) into
+ * @out, the rest loki_config_default()'s; @out's strings are borrowed from
+ * @c (loki_start() copies what it keeps). The store is not filled in.
+ */
+void aggregator_config_loki(const struct aggregator_config *c, struct loki_config *out);
+struct otlp_config;
+/*
+ * The OTLP trace exporter's settings (otlp.*, aggregator/export/otlp.h)
+ * into @out, the rest otlp_config_default()'s; @out's strings are borrowed
+ * from @c (otlp_start() copies what it keeps).
+ */
+void aggregator_config_otlp(const struct aggregator_config *c, struct otlp_config *out);
 struct api_limits;
 /* The rate limits of api.rate_limit.* by role into @out: 0, or -EINVAL with @err. */
 int aggregator_config_limits(const struct aggregator_config *c, struct api_limits *out, char *err,

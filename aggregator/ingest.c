@@ -18,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/export/loki.h"
+#include "aggregator/export/otlp.h"
 #include "aggregator/keyring.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/frame.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/span.h"
 #include "common/timeutil.h"
 #include "common/window_wire.h"
 
@@ -103,7 +106,7 @@ struct ingest {
 	uint64_t next_command_id;
 
 	atomic_uint_fast64_t requests, replies, frames_stored, windows_stored, duplicates, commits,
-		commit_failures, rejected[INGEST_REJECT_COUNT];
+		commit_failures, log_lines, spans, rejected[INGEST_REJECT_COUNT];
 	atomic_uint agents_connected;
 	atomic_bool running;
 };
@@ -501,7 +504,6 @@ static int on_windows(struct ingest *in, struct request *r, const struct frame_h
 	}
 	r->agent->last_seq = h->seq;
 	r->stored++;
-	atomic_fetch_add(&in->windows_stored, b.n);
 	r->batches = xreallocarray(r->batches, r->nbatches + 1, sizeof(*r->batches));
 	r->payloads = xreallocarray(r->payloads, r->nbatches + 1, sizeof(*r->payloads));
 	r->payloads[r->nbatches] = copy;
@@ -668,6 +670,74 @@ drop:
 	buf_release(&out);
 }
 
+/* ---- exports ---- */
+
+/* The log lines of window @it of @b, to Loki. Returns how many there were. */
+static uint64_t export_lines(struct ingest *in, const char *tenant, const struct window_batch *b,
+			     const struct window_batch_item *it)
+{
+	const struct window_view *v = &it->view;
+	struct window_wire_iter iter;
+	struct window_wire_log l;
+	uint64_t n = 0;
+
+	if (!v->nlogs || window_wire_iter_init_logs(&iter, v->logs_wire, v->logs_wire_len))
+		return 0;
+	while (window_wire_next_log(&iter, &l) == 1) {
+		n++;
+		/* queued or dropped and counted by the exporter (full queue): never waited for */
+		if (in->cfg.loki)
+			(void)loki_push_line(in->cfg.loki, tenant, it->service, b->host,
+					     l.stream == WINDOW_LOG_STDERR ? "stderr" : "stdout",
+					     l.ts_ns, l.text, l.len);
+	}
+	return n;
+}
+
+/* The spans of window @it of @b, to the OTLP exporter. Returns how many there were. */
+static uint64_t export_spans(struct ingest *in, const char *tenant, const struct window_batch *b,
+			     const struct window_batch_item *it)
+{
+	const struct window_view *v = &it->view;
+	struct window_wire_iter iter;
+	struct span s;
+	uint64_t n = 0;
+
+	if (!v->nspans || window_wire_iter_init_spans(&iter, v->spans_wire, v->spans_wire_len))
+		return 0;
+	while (window_wire_next_span(&iter, &s) == 1) {
+		n++;
+		if (!in->cfg.otlp)
+			continue;
+		/* the wire leaves out what the window and the batch say once */
+		snprintf(s.service, sizeof(s.service), "%s", it->service);
+		snprintf(s.host, sizeof(s.host), "%s", b->host);
+		(void)otlp_push_span(in->cfg.otlp, tenant, &s);
+	}
+	return n;
+}
+
+/*
+ * Hands the log lines and spans of @r's committed windows to the exporters,
+ * which copy them into their queues (or drop and count them when full):
+ * ingest never waits on an exporter.
+ */
+static void export_request(struct ingest *in, const struct request *r)
+{
+	uint64_t lines = 0, spans = 0;
+
+	for (size_t j = 0; j < r->nbatches; j++) {
+		const struct window_batch *b = &r->batches[j];
+
+		for (size_t k = 0; k < b->n; k++) {
+			lines += export_lines(in, r->agent->tenant, b, &b->items[k]);
+			spans += export_spans(in, r->agent->tenant, b, &b->items[k]);
+		}
+	}
+	atomic_fetch_add(&in->log_lines, lines);
+	atomic_fetch_add(&in->spans, spans);
+}
+
 static void request_release(struct request *r)
 {
 	for (size_t i = 0; i < r->nbatches; i++) {
@@ -715,7 +785,7 @@ static void handle_batch(struct ingest *in, struct request *reqs, size_t n, stru
 {
 	uint64_t now_s = time_real_ns() / 1000000000ull;
 	bool failed = false;
-	uint64_t frames = 0;
+	uint64_t frames = 0, windows = 0;
 
 	if (store_begin(in->store)) {
 		failed = true;
@@ -736,10 +806,16 @@ static void handle_batch(struct ingest *in, struct request *reqs, size_t n, stru
 		goto out;
 	}
 	atomic_fetch_add(&in->commits, 1);
+	/*
+	 * A request that failed part way (a later frame refused) still had its
+	 * earlier frames committed: they count, feed the series and go to the
+	 * exporters like any other, since its agent's resend will find them
+	 * duplicates. Only the reply waits for a request that went through.
+	 */
 	for (size_t i = 0; i < n; i++) {
-		if (!reqs[i].ok)
-			continue;
 		frames += reqs[i].stored;
+		for (size_t j = 0; j < reqs[i].nbatches; j++)
+			windows += reqs[i].batches[j].n;
 		for (size_t j = 0; in->cfg.series && j < reqs[i].nbatches; j++) {
 			/* a clock far ahead would push a service's ring past its other hosts */
 			if (reqs[i].batches[j].end_ms / 1000 > (int64_t)now_s + INGEST_FUTURE_S) {
@@ -751,9 +827,13 @@ static void handle_batch(struct ingest *in, struct request *reqs, size_t n, stru
 			}
 			series_add(in->cfg.series, reqs[i].agent->tenant, &reqs[i].batches[j]);
 		}
-		reply(in, &reqs[i], now_s);
+		if (reqs[i].ok)
+			reply(in, &reqs[i], now_s);
+		/* after the commit: a frame rolled back is sent again, and must not be exported twice */
+		export_request(in, &reqs[i]);
 	}
 	atomic_fetch_add(&in->frames_stored, frames);
+	atomic_fetch_add(&in->windows_stored, windows);
 out:
 	for (size_t i = 0; i < n; i++)
 		request_release(&reqs[i]);
@@ -901,6 +981,8 @@ void ingest_get_stats(struct ingest *in, struct ingest_stats *st)
 	st->duplicates = atomic_load(&in->duplicates);
 	st->commits = atomic_load(&in->commits);
 	st->commit_failures = atomic_load(&in->commit_failures);
+	st->log_lines = atomic_load(&in->log_lines);
+	st->spans = atomic_load(&in->spans);
 	for (int i = 0; i < INGEST_REJECT_COUNT; i++)
 		st->rejected[i] = atomic_load(&in->rejected[i]);
 	st->agents_connected = atomic_load(&in->agents_connected);

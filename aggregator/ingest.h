@@ -20,12 +20,24 @@
 #include "aggregator/series.h"
 #include "aggregator/store/store.h"
 
+struct loki;
+struct otlp;
+
 struct ingest_config {
 	const char *url;      /* "tcp://0.0.0.0:7070" */
 	const char *keys_dir; /* see aggregator/keyring.h */
 	struct store_options store;
 	struct series *series; /* may be NULL */
 	unsigned batch_ms;     /* longest a request waits for its group commit (default 10) */
+	/*
+	 * The exporters the windows' log lines and spans go to once their
+	 * frame is committed (never before: a rolled back frame is sent again
+	 * by its agent); borrowed, started before ingest_start() and stopped
+	 * after ingest_stop(). NULL: that exporter is off, and what it would
+	 * get is dropped (lines are not stored).
+	 */
+	struct loki *loki; /* aggregator/export/loki.h */
+	struct otlp *otlp; /* aggregator/export/otlp.h */
 };
 
 /* Counters; each read on its own (atomically), so a snapshot is not a cut. */
@@ -46,6 +58,7 @@ struct ingest_stats {
 	uint64_t requests, replies;
 	uint64_t frames_stored, windows_stored, duplicates;
 	uint64_t commits, commit_failures;
+	uint64_t log_lines, spans; /* in committed windows (handed to the exporters that are on) */
 	uint64_t rejected[INGEST_REJECT_COUNT];
 	unsigned agents_connected; /* agents heard from in the last 5 s */
 	bool running;

@@ -8,9 +8,12 @@
  * The main thread starts the parts, then waits for a signal: SIGTERM or
  * SIGINT stops the API first (no new requests, streams closed), then the
  * policy engine, the executor (running actions finish, open breakers are
- * closed), the webhooks (pending deliveries wait in the store), detection,
- * the event bus, then ingest (its last batch is committed and answered, so
- * everything acknowledged is on disk), and exits 0.
+ * closed), ingest (its last batch is committed and answered, so
+ * everything acknowledged is on disk, and its log lines and spans handed
+ * to the exporters), the OTLP trace exporter (what it holds is flushed
+ * for 2 s at most), the webhooks (pending deliveries wait in the store),
+ * detection, the Loki exporter (what it holds is flushed for 2 s at
+ * most), then the event bus, and exits 0.
  */
 #include <errno.h>
 #include <sched.h>
@@ -27,6 +30,9 @@
 #include "aggregator/auth/keys.h"
 #include "aggregator/detect/detection.h"
 #include "aggregator/events/bus.h"
+#include "aggregator/export/loki.h"
+#include "aggregator/export/loki_config.h"
+#include "aggregator/export/otlp.h"
 #include "aggregator/http/api.h"
 #include "aggregator/ingest.h"
 #include "aggregator/policy/breaker_health.h"
@@ -48,6 +54,7 @@ static void ingest_status(void *arg, struct api_ingest_status *out)
 	ingest_get_stats(arg, &st);
 	out->running = st.running;
 	out->frames_received = st.frames_stored;
+	out->windows_received = st.windows_stored;
 	out->agents_connected = st.agents_connected;
 	out->nrejected = 0;
 	for (int i = 0; i < INGEST_REJECT_COUNT && out->nrejected < API_INGEST_REASONS_MAX; i++) {
@@ -273,6 +280,23 @@ int main(int argc, char **argv)
 	struct keys *keys = NULL;
 	struct bus *bus = NULL;
 	struct webhooks *webhooks = NULL;
+	/*
+	 * The Loki exporter (aggregator/export/loki.h); NULL when loki.url is
+	 * empty, which every loki_*() takes. Started right after the bus and
+	 * stopped right before it, so it sees every event; for /metrics
+	 * (loki_stats()) and the agents' log lines (loki_push_line()).
+	 */
+	struct loki *loki = NULL;
+	struct loki_config lkc;
+	/*
+	 * The OTLP trace exporter (aggregator/export/otlp.h); NULL when
+	 * otlp.url is empty, which every otlp_*() takes. For the agents' spans
+	 * (otlp_push_span(), from ingest) and /metrics (otlp_stats()). Started
+	 * after the bus and before ingest, stopped after ingest (which calls
+	 * otlp_push_span() until it stops) and before the webhooks.
+	 */
+	struct otlp *otlp = NULL;
+	struct otlp_config otc;
 	struct audit_log *audit = NULL;
 	struct api_limits limits = { 0 };
 	char *tls_cert = NULL, *tls_key = NULL;
@@ -314,25 +338,42 @@ int main(int argc, char **argv)
 	}
 	so = (struct store_options){ .dir = cfg.data,
 				     .raw_hours = (unsigned)cfg.retention_raw_hours,
-				     .minute_days = (unsigned)cfg.retention_minute_days };
+				     .minute_days = (unsigned)cfg.retention_minute_days,
+				     .metric_series_max = (unsigned)cfg.metrics_series_per_service };
 	if (apply_restore(cfg.data, &restored))
 		goto out;
 	if (cfg.tls_cert[0] &&
 	    (read_pem(cfg.tls_cert, &tls_cert) || read_pem(cfg.tls_key, &tls_key)))
 		goto out;
 	series = series_new();
+	ret = bus_open(&bus, &so);
+	if (ret) {
+		log_error_err(ret, "aggregator: the event bus could not open");
+		goto out;
+	}
+	aggregator_config_loki(&cfg, &lkc);
+	lkc.store = so;
+	ret = loki_start(&loki, &lkc, bus);
+	if (ret) {
+		log_error_err(ret, "aggregator: the Loki exporter could not start");
+		goto out;
+	}
+	aggregator_config_otlp(&cfg, &otc);
+	ret = otlp_start(&otlp, &otc);
+	if (ret) {
+		log_error_err(ret, "aggregator: the OTLP trace exporter could not start");
+		goto out;
+	}
+	/* after the exporters it hands the agents' log lines and spans to, stopped before them */
 	ret = ingest_start(&ingest, &(struct ingest_config){ .url = cfg.ingest,
 							      .keys_dir = cfg.keys_dir,
 							      .store = so,
 							      .series = series,
-							      .batch_ms = (unsigned)cfg.ingest_batch_ms });
+							      .batch_ms = (unsigned)cfg.ingest_batch_ms,
+							      .loki = loki,
+							      .otlp = otlp });
 	if (ret) {
 		log_error_err(ret, "aggregator: ingest could not start");
-		goto out;
-	}
-	ret = bus_open(&bus, &so);
-	if (ret) {
-		log_error_err(ret, "aggregator: the event bus could not open");
 		goto out;
 	}
 	detection_config_default(&dc);
@@ -415,6 +456,8 @@ int main(int argc, char **argv)
 						     .keys = keys,
 						     .bus = bus,
 						     .webhooks = webhooks,
+						     .loki = loki,
+						     .otlp = otlp,
 						     .audit = audit,
 						     .rate_limit = cfg.rate_limit_enabled,
 						     .limits = limits,
@@ -448,11 +491,12 @@ out:
 	free(tls_key);
 	llm_free(llm);
 	engine_stop(engine);
-	executor_stop(executor);
-	/* after the executor, which queues deliveries; pending ones wait in the store */
-	webhooks_stop(webhooks);
-	detection_stop(detection);
-	bus_close(bus); /* after every publisher: detection, the engine, the executor */
+	executor_stop(executor); /* it queues commands on ingest */
+	/*
+	 * ingest after the executor and before the exporters it pushes to: its
+	 * last batch is committed and answered (everything acknowledged is on
+	 * disk) and its lines and spans queued, then the exporters flush them
+	 */
 	if (ingest) {
 		struct ingest_stats st;
 
@@ -461,6 +505,13 @@ out:
 		log_info("aggregator: stopped; %llu frames stored, %llu duplicates dropped",
 			 (unsigned long long)st.frames_stored, (unsigned long long)st.duplicates);
 	}
+	otlp_stop(otlp); /* flushes for 2 s at most */
+	/* after the executor, which queues deliveries; pending ones wait in the store */
+	webhooks_stop(webhooks);
+	detection_stop(detection);
+	/* after every publisher, so that their last events are exported; flushes for 2 s at most */
+	loki_stop(loki);
+	bus_close(bus); /* after every publisher: detection, the engine, the executor */
 	series_free(series);
 	aggregator_config_release(&cfg);
 	return rc;

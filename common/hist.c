@@ -578,3 +578,23 @@ int hist_wire_bins(const void *p, size_t len, const uint64_t *bounds, size_t nbo
 	*sum = sat_add(*sum, s);
 	return 0;
 }
+
+void hist_bins(const struct hist *h, const uint64_t *bounds, size_t nbounds, uint64_t *bins)
+{
+	uint32_t idx = 0;
+	uint64_t n;
+	size_t b = 0;
+
+	if (!h->count)
+		return;
+	/* as hist_wire_bins(): buckets in increasing order, so the bin only moves forward */
+	while ((n = hist_next_bucket(h, &idx))) {
+		uint64_t v = hist_bucket_mid(idx);
+
+		v = v < h->min ? h->min : v > h->max ? h->max : v;
+		while (b < nbounds && v > bounds[b])
+			b++;
+		bins[b] = sat_add(bins[b], n);
+		idx++;
+	}
+}

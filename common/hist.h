@@ -185,4 +185,14 @@ PRP_MUST_CHECK int hist_merge_wire_checked(struct hist *h, const void *p, size_t
 PRP_MUST_CHECK int hist_wire_bins(const void *p, size_t len, const uint64_t *bounds,
 				  size_t nbounds, uint64_t *bins, uint64_t *count, uint64_t *sum);
 
+/*
+ * hist_wire_bins() on a histogram in memory: adds each bucket's count of @h
+ * to bins[i] for the first i with bounds[i] >= the bucket's midpoint clamped
+ * to [min, max], or to bins[@nbounds] past the last bound (@bins has
+ * @nbounds + 1 entries; @bounds is increasing). The same approximation, and
+ * the same bins as hist_wire_bins() gives for hist_serialize(@h). Count and
+ * sum are hist_count() and hist_sum(). O(HIST_GROUPS + non-empty groups * 128).
+ */
+void hist_bins(const struct hist *h, const uint64_t *bounds, size_t nbounds, uint64_t *bins);
+
 #endif

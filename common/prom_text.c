@@ -77,7 +77,8 @@ void prom_family(struct prom_text *p, const char *name, enum prom_type type, con
 	if (p->openmetrics && type == PROM_COUNTER && n > 6 && !strcmp(name + n - 6, "_total"))
 		n -= 6;
 	fprintf(p->f, "# HELP %.*s ", (int)n, name);
-	put_escaped(p->f, help, false);
+	/* OpenMetrics escapes quotes in HELP too; the text format must not */
+	put_escaped(p->f, help, p->openmetrics);
 	fprintf(p->f, "\n# TYPE %.*s %s\n", (int)n, name, names[type]);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/span.h"
 
 void window_set_init(struct window_set *ws)
 {
@@ -34,9 +35,13 @@ void window_free(struct window *w)
 		hist_release(&w->syscalls[i].latency_ns);
 	for (size_t i = 0; i < w->ncalls; i++)
 		hist_release(&w->calls[i].latency_ns);
+	for (size_t i = 0; i < w->nlogs; i++)
+		free(w->logs[i].text);
 	free(w->http);
 	free(w->syscalls);
 	free(w->calls);
+	free(w->logs);
+	free(w->spans);
 	free(w);
 }
 
@@ -144,4 +149,30 @@ struct window_call *window_call_get(struct window *w, const char *address)
 	copy_text(c->address, sizeof(c->address), address);
 	hist_init(&c->latency_ns);
 	return c;
+}
+
+struct window_log *window_log_add(struct window *w, int64_t ts_ns, uint8_t stream,
+				  const char *text, size_t len)
+{
+	struct window_log *l;
+
+	w->logs = grow(w->logs, w->nlogs, &w->logs_alloc, sizeof(*w->logs));
+	l = &w->logs[w->nlogs++];
+	l->ts_ns = ts_ns;
+	l->stream = stream;
+	l->len = len;
+	l->text = xmalloc(len + 1);
+	memcpy(l->text, text, len);
+	l->text[len] = '\0';
+	return l;
+}
+
+struct span *window_span_add(struct window *w)
+{
+	struct span *s;
+
+	w->spans = grow(w->spans, w->nspans, &w->spans_alloc, sizeof(*w->spans));
+	s = &w->spans[w->nspans++];
+	memset(s, 0, sizeof(*s));
+	return s;
 }

@@ -66,6 +66,27 @@ struct window_tcp {
 	uint64_t connect_failures;
 };
 
+/* Where a log line was written: the file descriptor, numbered as it is. */
+enum window_log_stream {
+	WINDOW_LOG_STDOUT = 1,
+	WINDOW_LOG_STDERR = 2,
+};
+
+/*
+ * One line a service wrote to its stdout or stderr (agent/sampler_logs.h),
+ * without its newline. The wire (common/window_wire.h) carries only valid
+ * UTF-8 without NUL or LF, 1..WINDOW_LOG_LINE_MAX bytes; window_log_add()
+ * copies whatever it is given and the encoder refuses what breaks that.
+ */
+struct window_log {
+	int64_t ts_ns;	/* when its first byte was written, ns since the epoch */
+	uint8_t stream; /* enum window_log_stream */
+	size_t len;	/* bytes at text */
+	char *text;	/* owned by the window, NUL-terminated */
+};
+
+struct span; /* common/span.h */
+
 struct window {
 	uint16_t service_id;
 	struct window_http *http;
@@ -75,6 +96,10 @@ struct window {
 	struct window_call *calls;
 	size_t ncalls, calls_alloc;
 	struct window_tcp tcp;
+	struct window_log *logs; /* in the order written (per stream) */
+	size_t nlogs, logs_alloc;
+	struct span *spans; /* common/span.h; service and host are the batch's */
+	size_t nspans, spans_alloc;
 	/*
 	 * The fraction of the window the syscalls sampler watched, its counts
 	 * scaled up from it (agent/sampler_syscalls.h); 1 when exact, 0 when
@@ -109,5 +134,10 @@ struct window_http *window_http_get(struct window *w, const char *method, const 
 struct window_syscall *window_syscall_get(struct window *w, uint32_t nr, const char *name);
 void window_syscall_add_errno(struct window_syscall *s, int err, uint64_t count);
 struct window_call *window_call_get(struct window *w, const char *address);
+/* Appends a copy of the @len bytes at @text as a line of @w; returns it, owned by @w. */
+struct window_log *window_log_add(struct window *w, int64_t ts_ns, uint8_t stream,
+				  const char *text, size_t len);
+/* Appends a zeroed span to @w for the caller to fill; owned by @w. */
+struct span *window_span_add(struct window *w);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * The windows payload (common/window_wire.h, docs/protocol.md): a version
  * byte, then LEB128 varints (common/varint.h), strings as a varint length and
- * that many bytes, and histograms in the form of hist_serialize().
+ * that many bytes, and histograms in the form of hist_serialize(). Versions
+ * 1 and 2 are read; version 2 adds the logs and spans sections at the end of
+ * each window, which common/window_wire_v2.c encodes, decodes and walks.
  *
  * One set of rules, the *_ok() checks below, decides what a valid batch is:
  * the encoder refuses (-EINVAL) what the decoder would refuse (-EPROTO), so
@@ -25,13 +27,17 @@
 #include "common/alloc.h"
 #include "common/hist.h"
 #include "common/varint.h"
+#include "common/window_wire_internal.h"
 
 /* HTTP status codes have three digits (0: no status line was seen). */
 #define WINDOW_STATUS_MAX 999
 /* Linux's largest errno (MAX_ERRNO in include/linux/err.h). */
 #define WINDOW_ERRNO_MAX 4095
-/* The fewest bytes one window item takes: service (2), npids, nhttp, nsyscalls, ncalls, tcp (3). */
-#define WINDOW_ITEM_MIN_BYTES 9
+/*
+ * The fewest bytes one window item takes: service (2), npids, nhttp,
+ * nsyscalls, ncalls, tcp (3); version 2 adds nlogs and nspans.
+ */
+#define WINDOW_ITEM_MIN_BYTES(version) ((version) >= 2 ? 11 : 9)
 
 /* ---- Rules shared by the encoder and the decoder ------------------------- */
 
@@ -137,8 +143,8 @@ static int put_call(struct buf *out, const struct window_call *c)
 	return hist_serialize(&c->latency_ns, out);
 }
 
-/* The window of @w; NULL encodes as an empty window. */
-static int put_window(struct buf *out, const struct window *w)
+/* The window of @w in @version; NULL encodes as an empty window. */
+static int put_window(struct buf *out, const struct window *w, unsigned version)
 {
 	static const struct window empty;
 	int err;
@@ -167,10 +173,12 @@ static int put_window(struct buf *out, const struct window *w)
 	    (err = varint_append(out, w->tcp.resets)) ||
 	    (err = varint_append(out, w->tcp.connect_failures)))
 		return err;
-	return 0;
+	if (version >= 2)
+		return ww_put_v2(out, w);
+	return (w->nlogs || w->nspans) ? -EINVAL : 0;
 }
 
-static int put_item(struct buf *out, const struct window_batch *b, size_t k)
+static int put_item(struct buf *out, const struct window_batch *b, size_t k, unsigned version)
 {
 	const struct window_batch_item *it = &b->items[k];
 	int err;
@@ -186,16 +194,30 @@ static int put_item(struct buf *out, const struct window_batch *b, size_t k)
 	for (size_t i = 0; i < it->npids; i++)
 		if ((err = varint_append(out, it->pids[i])))
 			return err;
-	return put_window(out, it->w);
+	return put_window(out, it->w, version);
+}
+
+/* The version @b asks for, or the lowest that carries it. */
+static unsigned batch_version(const struct window_batch *b)
+{
+	if (b->version)
+		return b->version;
+	for (size_t k = 0; k < b->n; k++)
+		if (b->items[k].w && (b->items[k].w->nlogs || b->items[k].w->nspans))
+			return 2;
+	return 1;
 }
 
 static int put_batch(struct buf *out, const struct window_batch *b)
 {
-	const unsigned char version = WINDOW_WIRE_VERSION;
+	unsigned char version;
 	int err;
 
 	if (!str_ok(b->host, sizeof(b->host), 1) || b->end_ms < 0 || b->interval_ms == 0 ||
 	    b->n > SERVICES_MAX)
+		return -EINVAL;
+	version = (unsigned char)batch_version(b);
+	if (version < WINDOW_WIRE_VERSION_MIN || version > WINDOW_WIRE_VERSION)
 		return -EINVAL;
 	if ((err = buf_append(out, &version, 1)) ||
 	    (err = put_str(out, b->host, sizeof(b->host))) ||
@@ -205,7 +227,7 @@ static int put_batch(struct buf *out, const struct window_batch *b)
 	    (err = varint_append(out, b->spool_lost)) || (err = varint_append(out, b->n)))
 		return err;
 	for (size_t k = 0; k < b->n; k++)
-		if ((err = put_item(out, b, k)))
+		if ((err = put_item(out, b, k, version)))
 			return err;
 	return 0;
 }
@@ -226,14 +248,8 @@ int window_batch_encode(const struct window_batch *b, struct buf *out)
 
 /* ---- Decoding ------------------------------------------------------------ */
 
-struct reader {
-	const unsigned char *p;
-	size_t len;
-	size_t off;
-};
-
 /* A varint no larger than @max. 0 or -EPROTO. */
-static int get_uint(struct reader *r, uint64_t max, uint64_t *v)
+static int get_uint(struct ww_reader *r, uint64_t max, uint64_t *v)
 {
 	/* one byte, the common case: always canonical */
 	if (r->off < r->len && r->p[r->off] < 0x80) {
@@ -246,7 +262,7 @@ static int get_uint(struct reader *r, uint64_t max, uint64_t *v)
 }
 
 /* A string of @min_len..@cap - 1 printable characters into @dst (NUL-terminated). */
-static int get_str(struct reader *r, char *dst, size_t cap, size_t min_len)
+static int get_str(struct ww_reader *r, char *dst, size_t cap, size_t min_len)
 {
 	uint64_t n;
 
@@ -259,7 +275,7 @@ static int get_str(struct reader *r, char *dst, size_t cap, size_t min_len)
 	return 0;
 }
 
-static int get_hist(struct reader *r, struct hist *h)
+static int get_hist(struct ww_reader *r, struct hist *h)
 {
 	size_t used;
 
@@ -269,7 +285,7 @@ static int get_hist(struct reader *r, struct hist *h)
 	return 0;
 }
 
-static int get_http(struct reader *r, struct window *w)
+static int get_http(struct ww_reader *r, struct window *w)
 {
 	char method[WINDOW_METHOD_MAX], route[WINDOW_ROUTE_MAX];
 	struct window_http *h;
@@ -288,7 +304,7 @@ static int get_http(struct reader *r, struct window *w)
 	return 0;
 }
 
-static int get_syscall(struct reader *r, struct window *w)
+static int get_syscall(struct ww_reader *r, struct window *w)
 {
 	char name[WINDOW_SYSCALL_NAME_MAX];
 	struct window_syscall *s;
@@ -319,7 +335,7 @@ static int get_syscall(struct reader *r, struct window *w)
 	return 0;
 }
 
-static int get_call(struct reader *r, struct window *w)
+static int get_call(struct ww_reader *r, struct window *w)
 {
 	char address[WINDOW_ADDRESS_MAX];
 	struct window_call *c;
@@ -336,8 +352,8 @@ static int get_call(struct reader *r, struct window *w)
 	return 0;
 }
 
-/* The entries of one window into @w (empty). */
-static int get_window(struct reader *r, struct window *w)
+/* The entries of one window of @version into @w (empty). */
+static int get_window(struct ww_reader *r, struct window *w, unsigned version)
 {
 	uint64_t n;
 
@@ -360,11 +376,11 @@ static int get_window(struct reader *r, struct window *w)
 	    get_uint(r, UINT64_MAX, &w->tcp.resets) ||
 	    get_uint(r, UINT64_MAX, &w->tcp.connect_failures))
 		return -EPROTO;
-	return 0;
+	return version >= 2 ? ww_get_v2(r, w) : 0;
 }
 
 /* Item @k of @b; its window is owned by @b as soon as it exists. */
-static int get_item(struct reader *r, struct window_batch *b, size_t k)
+static int get_item(struct ww_reader *r, struct window_batch *b, size_t k)
 {
 	struct window_batch_item *it = &b->items[k];
 	uint64_t npids, pid;
@@ -384,16 +400,25 @@ static int get_item(struct reader *r, struct window_batch *b, size_t k)
 	it->npids = npids;
 	/* decoded windows have no agent-side service id */
 	it->w = window_new(0);
-	return get_window(r, it->w);
+	return get_window(r, it->w, b->version);
 }
 
-static int get_batch(struct reader *r, struct window_batch *b)
+/* The version byte: one this code reads, into b->version. */
+static int get_version(struct ww_reader *r, struct window_batch *b)
+{
+	if (r->len < 1 || r->p[0] < WINDOW_WIRE_VERSION_MIN || r->p[0] > WINDOW_WIRE_VERSION)
+		return -EPROTO;
+	b->version = r->p[0];
+	r->off = 1;
+	return 0;
+}
+
+static int get_batch(struct ww_reader *r, struct window_batch *b)
 {
 	uint64_t end_ms, interval_ms, n;
 
-	if (r->len < 1 || r->p[0] != WINDOW_WIRE_VERSION)
+	if (get_version(r, b))
 		return -EPROTO;
-	r->off = 1;
 	if (get_str(r, b->host, sizeof(b->host), 1) || get_uint(r, INT64_MAX, &end_ms) ||
 	    get_uint(r, UINT32_MAX, &interval_ms) || interval_ms == 0 ||
 	    get_uint(r, UINT64_MAX, &b->spool_bytes) || get_uint(r, UINT64_MAX, &b->spool_lost) ||
@@ -402,7 +427,7 @@ static int get_batch(struct reader *r, struct window_batch *b)
 	b->end_ms = (int64_t)end_ms;
 	b->interval_ms = (uint32_t)interval_ms;
 	/* allocate for the items only once their smallest possible bytes are there */
-	if (n > (r->len - r->off) / WINDOW_ITEM_MIN_BYTES)
+	if (n > (r->len - r->off) / WINDOW_ITEM_MIN_BYTES(b->version))
 		return -EPROTO;
 	if (n)
 		b->items = xcalloc(n, sizeof(*b->items));
@@ -415,7 +440,7 @@ static int get_batch(struct reader *r, struct window_batch *b)
 
 int window_batch_decode(const void *p, size_t len, struct window_batch *b)
 {
-	struct reader r = { .p = p, .len = len, .off = 0 };
+	struct ww_reader r = { .p = p, .len = len, .off = 0 };
 
 	memset(b, 0, sizeof(*b));
 	if (get_batch(&r, b)) {
@@ -443,7 +468,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 }
 
 /* A string of @min_len..@cap - 1 printable characters, borrowed from the input. */
-static int get_span(struct reader *r, const char **s, size_t *n, size_t cap, size_t min_len)
+static int get_span(struct ww_reader *r, const char **s, size_t *n, size_t cap, size_t min_len)
 {
 	uint64_t v;
 
@@ -456,8 +481,28 @@ static int get_span(struct reader *r, const char **s, size_t *n, size_t cap, siz
 	return 0;
 }
 
+int ww_get_uint(struct ww_reader *r, uint64_t max, uint64_t *v)
+{
+	return get_uint(r, max, v);
+}
+
+int ww_get_text(struct ww_reader *r, const char **s, size_t *n, size_t cap, size_t min_len)
+{
+	return get_span(r, s, n, cap, min_len);
+}
+
+int ww_put_str(struct buf *out, const char *s, size_t cap)
+{
+	return put_str(out, s, cap);
+}
+
+bool ww_str_ok(const char *s, size_t cap, size_t min_len)
+{
+	return str_ok(s, cap, min_len);
+}
+
 /* A serialized histogram of at most @max values, borrowed. */
-static int get_hist_span(struct reader *r, uint64_t max, const uint8_t **h, size_t *n)
+static int get_hist_span(struct ww_reader *r, uint64_t max, const uint8_t **h, size_t *n)
 {
 	uint64_t count;
 	size_t used;
@@ -470,19 +515,24 @@ static int get_hist_span(struct reader *r, uint64_t max, const uint8_t **h, size
 	return 0;
 }
 
-int window_wire_iter_init(struct window_wire_iter *it, const void *p, size_t len)
+int ww_iter_start(struct window_wire_iter *it, const void *p, size_t len, uint64_t max)
 {
-	struct reader r = { .p = p, .len = len };
+	struct ww_reader r = { .p = p, .len = len };
 
 	memset(it, 0, sizeof(*it));
 	if (!p || !len)
 		return 0;
-	if (get_uint(&r, WINDOW_BATCH_ENTRIES_MAX, &it->left))
+	if (get_uint(&r, max, &it->left))
 		return -EPROTO;
 	it->p = p;
 	it->len = len;
 	it->off = r.off;
 	return 0;
+}
+
+int window_wire_iter_init(struct window_wire_iter *it, const void *p, size_t len)
+{
+	return ww_iter_start(it, p, len, WINDOW_BATCH_ENTRIES_MAX);
 }
 
 /* 0 at the end of a section whose bytes are all used; 1 to read one more. */
@@ -493,9 +543,14 @@ static int iter_more(const struct window_wire_iter *it)
 	return it->off == it->len ? 0 : -EPROTO;
 }
 
+int ww_iter_more(const struct window_wire_iter *it)
+{
+	return iter_more(it);
+}
+
 int window_wire_next_http(struct window_wire_iter *it, struct window_wire_http *out)
 {
-	struct reader r = { .p = it->p, .len = it->len, .off = it->off };
+	struct ww_reader r = { .p = it->p, .len = it->len, .off = it->off };
 	uint64_t status;
 	int more = iter_more(it);
 
@@ -514,7 +569,7 @@ int window_wire_next_http(struct window_wire_iter *it, struct window_wire_http *
 
 int window_wire_next_syscall(struct window_wire_iter *it, struct window_wire_syscall *out)
 {
-	struct reader r = { .p = it->p, .len = it->len, .off = it->off };
+	struct ww_reader r = { .p = it->p, .len = it->len, .off = it->off };
 	uint64_t nr, nerrnos, sum = 0;
 	int more = iter_more(it);
 
@@ -549,7 +604,7 @@ int window_wire_next_syscall(struct window_wire_iter *it, struct window_wire_sys
 
 int window_wire_next_call(struct window_wire_iter *it, struct window_wire_call *out)
 {
-	struct reader r = { .p = it->p, .len = it->len, .off = it->off };
+	struct ww_reader r = { .p = it->p, .len = it->len, .off = it->off };
 	int more = iter_more(it);
 
 	if (more <= 0)
@@ -592,7 +647,7 @@ static void *grow(void *v, size_t *alloc, size_t n, size_t size)
  * as the full decoder's find-or-add look-ups require: a linear search over
  * the entries read, O(entries^2) as there.
  */
-static int view_http(struct reader *r, struct window_view *v, struct view_scratch *sc)
+static int view_http(struct ww_reader *r, struct window_view *v, struct view_scratch *sc)
 {
 	struct window_wire_iter it;
 	struct window_wire_http h;
@@ -622,7 +677,7 @@ static int view_http(struct reader *r, struct window_view *v, struct view_scratc
 	return 0;
 }
 
-static int view_syscalls(struct reader *r, struct window_view *v, struct view_scratch *sc)
+static int view_syscalls(struct ww_reader *r, struct window_view *v, struct view_scratch *sc)
 {
 	struct window_wire_iter it;
 	struct window_wire_syscall y;
@@ -648,7 +703,7 @@ static int view_syscalls(struct reader *r, struct window_view *v, struct view_sc
 	return 0;
 }
 
-static int view_calls(struct reader *r, struct window_view *v, struct view_scratch *sc)
+static int view_calls(struct ww_reader *r, struct window_view *v, struct view_scratch *sc)
 {
 	struct window_wire_iter it;
 	struct window_wire_call c;
@@ -673,7 +728,7 @@ static int view_calls(struct reader *r, struct window_view *v, struct view_scrat
 	return 0;
 }
 
-static int view_item(struct reader *r, struct window_batch *b, size_t k, struct view_scratch *sc)
+static int view_item(struct ww_reader *r, struct window_batch *b, size_t k, struct view_scratch *sc)
 {
 	struct window_batch_item *it = &b->items[k];
 	struct window_view *v = &it->view;
@@ -697,16 +752,15 @@ static int view_item(struct reader *r, struct window_batch *b, size_t k, struct 
 	    get_uint(r, UINT64_MAX, &v->tcp.resets) ||
 	    get_uint(r, UINT64_MAX, &v->tcp.connect_failures))
 		return -EPROTO;
-	return 0;
+	return b->version >= 2 ? ww_view_v2(r, v) : 0;
 }
 
-static int view_batch(struct reader *r, struct window_batch *b, struct view_scratch *sc)
+static int view_batch(struct ww_reader *r, struct window_batch *b, struct view_scratch *sc)
 {
 	uint64_t end_ms, interval_ms, n;
 
-	if (r->len < 1 || r->p[0] != WINDOW_WIRE_VERSION)
+	if (get_version(r, b))
 		return -EPROTO;
-	r->off = 1;
 	if (get_str(r, b->host, sizeof(b->host), 1) || get_uint(r, INT64_MAX, &end_ms) ||
 	    get_uint(r, UINT32_MAX, &interval_ms) || interval_ms == 0 ||
 	    get_uint(r, UINT64_MAX, &b->spool_bytes) || get_uint(r, UINT64_MAX, &b->spool_lost) ||
@@ -714,7 +768,7 @@ static int view_batch(struct reader *r, struct window_batch *b, struct view_scra
 		return -EPROTO;
 	b->end_ms = (int64_t)end_ms;
 	b->interval_ms = (uint32_t)interval_ms;
-	if (n > (r->len - r->off) / WINDOW_ITEM_MIN_BYTES)
+	if (n > (r->len - r->off) / WINDOW_ITEM_MIN_BYTES(b->version))
 		return -EPROTO;
 	if (n)
 		b->items = xcalloc(n, sizeof(*b->items));
@@ -727,7 +781,7 @@ static int view_batch(struct reader *r, struct window_batch *b, struct view_scra
 
 int window_batch_decode_view(const void *p, size_t len, struct window_batch *b)
 {
-	struct reader r = { .p = p, .len = len, .off = 0 };
+	struct ww_reader r = { .p = p, .len = len, .off = 0 };
 	struct view_scratch sc = { 0 };
 	int err;
 

@@ -3,6 +3,9 @@
  * agent that closed at the same time, in a compact binary form (varints,
  * histograms in their wire form of common/hist.h); docs/protocol.md has the
  * layout. The aggregator decodes into the same struct window the agent filled.
+ * Version 2 adds, per window, the lines the service wrote to stdout and
+ * stderr and its spans (window_wire_v2.c); version 1 is still read, and
+ * written when a batch has neither.
  *
  * Decoding untrusted bytes: every count and length is checked against the
  * bytes left and the limits of common/window.h (at most SERVICES_MAX
@@ -20,11 +23,26 @@
 #include "common/buf.h"
 #include "common/window.h"
 
-#define WINDOW_WIRE_VERSION 1
+/*
+ * The newest version this code reads and writes. Version 1 is version 2
+ * without the logs and spans sections of each window; both are read, and
+ * the encoder writes the lowest one that carries the batch (docs/protocol.md).
+ */
+#define WINDOW_WIRE_VERSION 2
+#define WINDOW_WIRE_VERSION_MIN 1
 #define WINDOW_HOST_MAX 256
 #define WINDOW_PIDS_MAX 256
 /* Entries of each kind (http, syscalls, calls) in one decoded window. */
 #define WINDOW_BATCH_ENTRIES_MAX 4096
+/*
+ * Log lines in one window (agent: logs.max_lines_per_window is at most
+ * this), and the bytes of one line: 3 x 64 KiB, the longest logs.max_line
+ * with every byte replaced by U+FFFD (3 bytes) when it was not UTF-8.
+ */
+#define WINDOW_LOG_LINES_MAX 65536
+#define WINDOW_LOG_LINE_MAX (3 * 65536)
+/* Spans in one window. */
+#define WINDOW_SPANS_MAX 4096
 
 /*
  * A window as the aggregator ingests it (window_batch_decode_view()): its
@@ -42,6 +60,10 @@ struct window_view {
 	/* each section's bytes: a varint count, then the entries; NULL: no view */
 	const uint8_t *http_wire, *syscalls_wire, *calls_wire;
 	size_t http_wire_len, syscalls_wire_len, calls_wire_len;
+	/* version 2: the log lines and the spans, walked the same way; NULL in version 1 */
+	const uint8_t *logs_wire, *spans_wire;
+	size_t logs_wire_len, spans_wire_len;
+	size_t nlogs, nspans; /* their counts */
 };
 
 /* One service's window in a batch. */
@@ -55,6 +77,13 @@ struct window_batch_item {
 
 /* The windows of one agent that closed at end_ms. */
 struct window_batch {
+	/*
+	 * The payload version: set by the decoders to what they read. For the
+	 * encoder, 0 picks the lowest that carries the batch (1 unless a window
+	 * has log lines or spans); 1 or 2 asks for that one (1 with lines or
+	 * spans is -EINVAL), so a decoded batch encodes to its own bytes.
+	 */
+	uint8_t version;
 	char host[WINDOW_HOST_MAX];
 	int64_t end_ms;	       /* window end, ms since the epoch */
 	uint32_t interval_ms;  /* the windows' length */
@@ -149,5 +178,26 @@ int window_wire_iter_init(struct window_wire_iter *it, const void *p, size_t len
 int window_wire_next_http(struct window_wire_iter *it, struct window_wire_http *out);
 int window_wire_next_syscall(struct window_wire_iter *it, struct window_wire_syscall *out);
 int window_wire_next_call(struct window_wire_iter *it, struct window_wire_call *out);
+
+/* A log line; its text is borrowed from the section, not NUL-terminated. */
+struct window_wire_log {
+	int64_t ts_ns;
+	uint8_t stream; /* enum window_log_stream */
+	const char *text;
+	size_t len;
+};
+
+struct span;
+/*
+ * The logs and spans sections (version 2) have counts of their own bounds
+ * (WINDOW_LOG_LINES_MAX, WINDOW_SPANS_MAX): start their walks with these,
+ * as window_wire_iter_init() otherwise. Lines are checked as the decoder
+ * checks them; a span fills *@out but its service and host (the window's
+ * and the batch's), which are left empty.
+ */
+int window_wire_iter_init_logs(struct window_wire_iter *it, const void *p, size_t len);
+int window_wire_iter_init_spans(struct window_wire_iter *it, const void *p, size_t len);
+int window_wire_next_log(struct window_wire_iter *it, struct window_wire_log *out);
+int window_wire_next_span(struct window_wire_iter *it, struct span *out);
 
 #endif

@@ -10,8 +10,9 @@ BUILD="clang gcc libbpf-dev libcurl4-openssl-dev libelf-dev libgnutls28-dev libj
 	libmicrohttpd-dev libnanomsg-dev libsqlite3-dev libyaml-dev llvm make pkg-config zlib1g-dev
 	bpftool"
 # prometheus: its promtool and a real server check /metrics
-TEST="apache2-utils curl iproute2 libclang-rt-14-dev libcriterion-dev openssl procps prometheus
-	python3 valgrind wrk"
+# nodejs (and npm, below): tests/node/otlp_check.mjs checks OTLP bodies with OpenTelemetry's schema
+TEST="apache2-utils curl iproute2 libclang-rt-14-dev libcriterion-dev nodejs openssl procps
+	prometheus python3 valgrind wrk"
 PACKAGES="$BUILD $TEST"
 
 missing=""
@@ -22,6 +23,8 @@ for p in $PACKAGES; do
 	*) missing="$missing $p" ;;
 	esac
 done
+# Debian's nodejs comes without npm, NodeSource's with it: ask for the command.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -z "$missing" ]; then
 	[ "${1:-}" = "--quiet" ] || echo "install-deps: all packages present"

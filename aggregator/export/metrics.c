@@ -62,7 +62,7 @@ static void http_server(struct prom_text *p, const struct rows *r, const double 
 		snprintf(status, sizeof(status), "%lld", (long long)m->l3);
 		/* the overflow series has no status of its own */
 		prom_histogram(p, l, m->l3 ? 4 : 3, bounds, m->bins, STORE_METRIC_BOUNDS, m->count,
-			       (double)m->sum_ns / NS_PER_S);
+			       m->sum_ns / NS_PER_S);
 	}
 }
 
@@ -79,7 +79,7 @@ static void http_client(struct prom_text *p, const struct rows *r, const double 
 
 		if (m->family == STORE_METRIC_HTTP_CLIENT)
 			prom_histogram(p, l, 2, bounds, m->bins, STORE_METRIC_BOUNDS, m->count,
-				       (double)m->sum_ns / NS_PER_S);
+				       m->sum_ns / NS_PER_S);
 	}
 	prom_family(p, "prp_http_client_errors_total", PROM_COUNTER,
 		    "HTTP calls between services answered with a 5xx status.");
@@ -132,40 +132,60 @@ static void syscalls(struct prom_text *p, const struct rows *r)
 	}
 }
 
-/* The count of @family for @service in @r; 0 without a row. */
-static uint64_t service_count(const struct rows *r, int family, const char *service)
+/* The services that have any series, sorted, each once: borrowed from the rows. */
+struct services {
+	const char **v;
+	size_t n;
+};
+
+static int service_cmp(const void *a, const void *b)
 {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void services_of(const struct rows *r, struct services *out)
+{
+	out->v = xreallocarray(NULL, r->n ? r->n : 1, sizeof(*out->v));
+	out->n = 0;
 	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].family == family && !strcmp(r->v[i].service, service))
-			return r->v[i].count;
-	return 0;
+		out->v[out->n++] = r->v[i].service;
+	qsort(out->v, out->n, sizeof(*out->v), service_cmp);
+	if (!out->n)
+		return;
+	size_t k = 1;
+	for (size_t i = 1; i < out->n; i++)
+		if (strcmp(out->v[i], out->v[k - 1]))
+			out->v[k++] = out->v[i];
+	out->n = k;
 }
 
 /*
  * A per-service counter, written for every service that has any series
  * (0 when nothing happened): a TCP reset counter that appears only after
- * the first reset would make rate() blind to the first one.
+ * the first reset would make rate() blind to the first one. The family's
+ * rows come sorted by service (the store's order, the same as strcmp's), so
+ * one merge walk of both lists.
  */
-static void per_service(struct prom_text *p, const struct rows *r, int family, const char *name,
-			const char *help)
+static void per_service(struct prom_text *p, const struct rows *r, const struct services *svcs,
+			int family, const char *name, const char *help)
 {
-	const char *last = NULL;
+	size_t j = 0;
 
-	if (!r->n)
+	if (!svcs->n)
 		return;
 	prom_family(p, name, PROM_COUNTER, help);
-	/* rows come by family then service: the services of each family, in order */
-	for (size_t i = 0; i < r->n; i++) {
-		const char *svc = r->v[i].service;
-		struct prom_label l = { "service_name", svc };
-		bool seen = false;
+	while (j < r->n && r->v[j].family != family)
+		j++;
+	for (size_t i = 0; i < svcs->n; i++) {
+		struct prom_label l = { "service_name", svcs->v[i] };
+		uint64_t n = 0;
 
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(r->v[j].service, svc);
-		if (seen || (last && !strcmp(last, svc)))
-			continue;
-		last = svc;
-		prom_sample_u64(p, &l, 1, service_count(r, family, svc));
+		while (j < r->n && r->v[j].family == family &&
+		       strcmp(r->v[j].service, svcs->v[i]) < 0)
+			j++;
+		if (j < r->n && r->v[j].family == family && !strcmp(r->v[j].service, svcs->v[i]))
+			n = r->v[j].count;
+		prom_sample_u64(p, &l, 1, n);
 	}
 }
 
@@ -331,6 +351,7 @@ static void platform(struct prom_text *p, const struct metrics_request *rq)
 char *metrics_render(const struct metrics_request *rq, size_t *len, int *err)
 {
 	struct rows rows = { 0 };
+	struct services svcs;
 	double bounds[STORE_METRIC_BOUNDS];
 	struct actions_out ao;
 	struct prom_text p;
@@ -346,13 +367,15 @@ char *metrics_render(const struct metrics_request *rq, size_t *len, int *err)
 	http_server(&p, &rows, bounds);
 	http_client(&p, &rows, bounds);
 	syscalls(&p, &rows);
-	per_service(&p, &rows, STORE_METRIC_TCP_RETRANSMITS, "prp_tcp_retransmits_total",
+	services_of(&rows, &svcs);
+	per_service(&p, &rows, &svcs, STORE_METRIC_TCP_RETRANSMITS, "prp_tcp_retransmits_total",
 		    "TCP segments the service's sockets retransmitted.");
-	per_service(&p, &rows, STORE_METRIC_TCP_RESETS, "prp_tcp_resets_total",
+	per_service(&p, &rows, &svcs, STORE_METRIC_TCP_RESETS, "prp_tcp_resets_total",
 		    "TCP resets sent or received on the service's sockets.");
-	per_service(&p, &rows, STORE_METRIC_TCP_CONNECT_FAILURES, "prp_tcp_connect_failures_total",
+	per_service(&p, &rows, &svcs, STORE_METRIC_TCP_CONNECT_FAILURES, "prp_tcp_connect_failures_total",
 		    "Outgoing TCP connections of the service that failed.");
 	overflow(&p, &rows);
+	free(svcs.v);
 	free(rows.v);
 	if (rq->detection)
 		detection_live(&p, rq);

@@ -62,6 +62,8 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.keys = c->keys;
 	a->env.bus = c->bus;
 	a->env.webhooks = c->webhooks;
+	a->env.loki = c->loki;
+	a->env.otlp = c->otlp;
 	a->env.audit = c->audit;
 	a->data_dir = xstrdup(c->store->dir);
 	a->env.data_dir = a->data_dir;

@@ -25,6 +25,8 @@ struct engine;
 struct keys;
 struct bus;
 struct webhooks;
+struct loki;
+struct otlp;
 struct audit_log;
 struct executor;
 struct llm;
@@ -88,6 +90,9 @@ struct api_config {
 	struct keys *keys;
 	struct bus *bus;	 /* borrowed; must outlive the api; NULL: no streams */
 	struct webhooks *webhooks; /* borrowed; must outlive the api; NULL: 503 on /webhooks */
+	/* borrowed; must outlive the api; NULL: off. Their counts go to /metrics */
+	struct loki *loki;
+	struct otlp *otlp;
 	struct audit_log *audit; /* borrowed; must outlive the api; NULL: key changes unaudited */
 	bool rate_limit;	  /* false: no limits at all */
 	struct api_limits limits; /* with rate_limit */

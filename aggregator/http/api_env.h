@@ -18,6 +18,8 @@ struct readers;
 struct keys;
 struct bus;
 struct webhooks;
+struct loki;
+struct otlp;
 struct audit_log;
 struct ratelimit;
 struct ws_hub;
@@ -39,6 +41,8 @@ struct api_env {
 	struct bus *bus;	     /* borrowed; thread-safe (bus.h); NULL: no streams (503) */
 	struct ws_hub *ws_hub;	     /* owned by struct api; thread-safe (ws_hub.h); NULL without a bus */
 	struct webhooks *webhooks;   /* borrowed; thread-safe (webhooks.h); NULL: 503 on /webhooks */
+	struct loki *loki;	     /* borrowed; thread-safe (loki.h); NULL: off */
+	struct otlp *otlp;	     /* borrowed; thread-safe (otlp.h); NULL: off */
 	struct audit_log *audit;     /* borrowed; thread-safe; NULL: changes here go unaudited */
 	const char *data_dir;	     /* owned by struct api: the store's directory */
 	struct ratelimit *ratelimit; /* owned by struct api; thread-safe; NULL: no limits */

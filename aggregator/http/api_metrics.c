@@ -2,7 +2,9 @@
 
 #include <string.h>
 
+#include "aggregator/export/loki.h"
 #include "aggregator/export/metrics.h"
+#include "aggregator/export/otlp.h"
 #include "common/prom_text.h"
 #include "aggregator/http/api.h"
 #include "aggregator/http/api_env.h"
@@ -29,6 +31,24 @@ static void platform_fill(const struct req *rq, struct metrics_platform *pl)
 		pl->rejected[pl->nrejected].reason = in.rejected[i].reason;
 		pl->rejected[pl->nrejected].count = in.rejected[i].count;
 		pl->nrejected++;
+	}
+	if (env->loki) {
+		struct loki_stats ls;
+
+		loki_stats(env->loki, &ls);
+		pl->exporters[pl->nexporters].exporter = "loki";
+		pl->exporters[pl->nexporters].sent = ls.sent;
+		pl->exporters[pl->nexporters].dropped = ls.dropped_total;
+		pl->nexporters++;
+	}
+	if (env->otlp) {
+		struct otlp_stats os;
+
+		otlp_stats(env->otlp, &os);
+		pl->exporters[pl->nexporters].exporter = "otlp";
+		pl->exporters[pl->nexporters].sent = os.sent;
+		pl->exporters[pl->nexporters].dropped = os.dropped_total;
+		pl->nexporters++;
 	}
 }
 

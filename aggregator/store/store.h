@@ -408,7 +408,8 @@ struct store_metric {
 	int family; /* enum store_metric_family */
 	char l1[WINDOW_ROUTE_MAX], l2[WINDOW_ROUTE_MAX];
 	int64_t l3;
-	uint64_t count, errors, sum_ns;
+	uint64_t count, errors; /* saturate at INT64_MAX, as SQLite keeps them */
+	double sum_ns; /* a double, like Prometheus's _sum: past 2^63 ns an integer would stop */
 	uint64_t bins[STORE_METRIC_BOUNDS + 1]; /* non-cumulative; [i] <= bounds[i] */
 };
 /* Called per series; a non-zero return stops the walk and is returned. */

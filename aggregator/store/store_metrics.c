@@ -193,6 +193,21 @@ static void acc_clear(struct store *s)
 	s->metric_nacc = 0;
 }
 
+/*
+ * A count as SQLite holds it. Counts only add up, so one past INT64_MAX
+ * (an agent lying about its counts) stays there: SQLite would turn an
+ * overflowing sum into a REAL and read it back clamped anyway.
+ */
+static sqlite3_int64 clamp(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static int acc_write(struct store *s, const struct store_metric_acc *a)
 {
 	sqlite3_stmt *st = store_stmt(s, STMT_METRIC_UPSERT);
@@ -206,11 +221,11 @@ static int acc_write(struct store *s, const struct store_metric_acc *a)
 	store_bind_name(st, 4, m->l1, sizeof(m->l1));
 	store_bind_name(st, 5, m->l2, sizeof(m->l2));
 	sqlite3_bind_int64(st, 6, m->l3);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)m->count);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)m->errors);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)m->sum_ns);
+	sqlite3_bind_int64(st, 7, clamp(m->count));
+	sqlite3_bind_int64(st, 8, clamp(m->errors));
+	sqlite3_bind_double(st, 9, m->sum_ns);
 	for (int i = 0; i <= STORE_METRIC_BOUNDS; i++)
-		sqlite3_bind_int64(st, 10 + i, (sqlite3_int64)m->bins[i]);
+		sqlite3_bind_int64(st, 10 + i, clamp(m->bins[i]));
 	return store_step_done(s, st, "cannot store a metric counter");
 }
 
@@ -272,7 +287,8 @@ static struct store_metric_acc *acc_get(struct store *s, const char *tenant,
 	snprintf(a->tenant, sizeof(a->tenant), "%s", tenant);
 	a->m = *m;
 	memset(a->m.bins, 0, sizeof(a->m.bins));
-	a->m.count = a->m.errors = a->m.sum_ns = 0;
+	a->m.count = a->m.errors = 0;
+	a->m.sum_ns = 0;
 	s->metric_nacc++;
 	return a;
 }
@@ -285,11 +301,11 @@ static int add_counts(struct store *s, const char *tenant, const struct store_me
 	a = acc_get(s, tenant, m, &err);
 	if (!a)
 		return err;
-	a->m.count += m->count;
-	a->m.errors += m->errors;
+	a->m.count = sat_add(a->m.count, m->count);
+	a->m.errors = sat_add(a->m.errors, m->errors);
 	a->m.sum_ns += m->sum_ns;
 	for (int i = 0; i <= STORE_METRIC_BOUNDS; i++)
-		a->m.bins[i] += m->bins[i];
+		a->m.bins[i] = sat_add(a->m.bins[i], m->bins[i]);
 	return 0;
 }
 
@@ -352,17 +368,21 @@ static int add_http(struct store *s, const char *tenant, const char *service,
 	if (window_wire_iter_init(&it, v->http_wire, v->http_wire_len))
 		return -EIO;
 	while (!err && (ret = window_wire_next_http(&it, &h)) == 1) {
-		uint64_t count = 0;
+		uint64_t count = 0, sum = 0;
 
 		metric_start(&m, service, STORE_METRIC_HTTP_SERVER);
 		copy_label(m.l1, sizeof(m.l1), h.method, h.method_len);
 		copy_label(m.l2, sizeof(m.l2), h.route, h.route_len);
 		m.l3 = h.status;
 		if (hist_wire_bins(h.hist, h.hist_len, store_metric_bounds_ns, STORE_METRIC_BOUNDS,
-				   m.bins, &count, &m.sum_ns))
+				   m.bins, &count, &sum))
 			return -EIO;
-		/* the entry's count is the request count; its histogram holds the same */
+		/*
+		 * The entry's count is the request count. Its histogram holds as
+		 * many from an honest agent; requests it lacks count in +Inf.
+		 */
 		m.count = h.count;
+		m.sum_ns = (double)sum;
 		err = add(s, tenant, &m);
 	}
 	return err ?: (ret < 0 ? -EIO : 0);
@@ -379,7 +399,7 @@ static int add_calls(struct store *s, const char *tenant, const char *service,
 	if (window_wire_iter_init(&it, v->calls_wire, v->calls_wire_len))
 		return -EIO;
 	while (!err && (ret = window_wire_next_call(&it, &c)) == 1) {
-		uint64_t count = 0;
+		uint64_t count = 0, sum = 0;
 
 		metric_start(&m, service, STORE_METRIC_HTTP_CLIENT);
 		if (c.peer_len)
@@ -387,9 +407,10 @@ static int add_calls(struct store *s, const char *tenant, const char *service,
 		else
 			copy_label(m.l1, sizeof(m.l1), c.address, c.address_len);
 		if (hist_wire_bins(c.hist, c.hist_len, store_metric_bounds_ns, STORE_METRIC_BOUNDS,
-				   m.bins, &count, &m.sum_ns))
+				   m.bins, &count, &sum))
 			return -EIO;
 		m.count = c.count;
+		m.sum_ns = (double)sum;
 		m.errors = c.errors;
 		err = add(s, tenant, &m);
 	}
@@ -471,7 +492,7 @@ int store_metrics_each(struct store *s, const char *tenant, store_metric_fn *fn,
 		m.l3 = sqlite3_column_int64(st, 4);
 		m.count = (uint64_t)sqlite3_column_int64(st, 5);
 		m.errors = (uint64_t)sqlite3_column_int64(st, 6);
-		m.sum_ns = (uint64_t)sqlite3_column_int64(st, 7);
+		m.sum_ns = sqlite3_column_double(st, 7);
 		for (int i = 0; i <= STORE_METRIC_BOUNDS; i++)
 			m.bins[i] = (uint64_t)sqlite3_column_int64(st, 8 + i);
 		err = fn(arg, &m);

@@ -15,7 +15,9 @@
  *
  * The seeds in tests/fuzz/corpus/frame/ are frames made by frame_encode()
  * with this key (one is the golden frame of docs/protocol.md re-signed), two
- * frames back to back, and a bare windows payload.
+ * frames back to back, and bare windows payloads; the v2 ones (payload-v2-*,
+ * windows-v2-*) carry log lines (one not ASCII) and a span, so mutations
+ * reach the logs and spans sections and their UTF-8 and span rules.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,7 @@
 #include "common/frame.h"
 #include "common/hist.h"
 #include "common/hmac.h"
+#include "common/span.h"
 #include "common/window_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,6 +37,36 @@ static const char KEY[] = "fuzz-key";
 #define KEYLEN (sizeof(KEY) - 1)
 /* A message holds a handful of frames; more only repeats the same work. */
 #define FUZZ_FRAMES_MAX 16
+
+/* The logs and spans sections of a view walk to their end, as the full decode read them. */
+static void check_view_v2(const struct window_view *w, const struct window *f)
+{
+	struct window_wire_iter it;
+	struct window_wire_log l;
+	struct span s;
+	size_t n;
+	int ret;
+
+	if (w->nlogs != f->nlogs || w->nspans != f->nspans)
+		abort();
+	if (window_wire_iter_init_logs(&it, w->logs_wire, w->logs_wire_len))
+		abort();
+	for (n = 0; (ret = window_wire_next_log(&it, &l)) == 1; n++)
+		if (l.ts_ns != f->logs[n].ts_ns || l.stream != f->logs[n].stream ||
+		    l.len != f->logs[n].len || memcmp(l.text, f->logs[n].text, l.len))
+			abort();
+	if (ret || n != f->nlogs)
+		abort();
+	if (window_wire_iter_init_spans(&it, w->spans_wire, w->spans_wire_len))
+		abort();
+	for (n = 0; (ret = window_wire_next_span(&it, &s)) == 1; n++)
+		if (s.end_ns != f->spans[n].end_ns ||
+		    memcmp(s.span_id, f->spans[n].span_id, SPAN_ID_LEN) ||
+		    strcmp(s.route, f->spans[n].route))
+			abort();
+	if (ret || n != f->nspans)
+		abort();
+}
 
 /* Every section of a view walks to its end, with the totals and entries of the full decode. */
 static void check_view(const struct window_batch *v, const struct window_batch *b)
@@ -80,6 +113,7 @@ static void check_view(const struct window_batch *v, const struct window_batch *
 		if (ret || n != f->ncalls)
 			abort();
 		hist_release(&merged);
+		check_view_v2(w, f);
 	}
 }
 
@@ -94,6 +128,8 @@ static void check_windows(const uint8_t *p, size_t len)
 	if ((full == 0) != (light == 0))
 		abort();
 	if (light == 0) {
+		if (full == 0 && view.version != b.version)
+			abort();
 		check_view(&view, full == 0 ? &b : NULL);
 		window_batch_release(&view);
 	}
@@ -106,7 +142,8 @@ static void check_windows(const uint8_t *p, size_t len)
 		abort(); /* accepted, but not canonical */
 	if (window_batch_decode(out.data, out.len, &again) != 0)
 		abort();
-	if (again.n != b.n || strcmp(again.host, b.host) != 0 || again.end_ms != b.end_ms)
+	if (again.n != b.n || strcmp(again.host, b.host) != 0 || again.end_ms != b.end_ms ||
+	    again.version != b.version)
 		abort();
 	window_batch_release(&again);
 	window_batch_release(&b);

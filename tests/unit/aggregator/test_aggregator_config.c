@@ -13,6 +13,7 @@
 
 #include "aggregator/aggregator_config.h"
 #include "aggregator/analysis/llm.h"
+#include "aggregator/export/loki.h"
 #include "tests/lib/leakcheck.h"
 #include "tests/lib/repo.h"
 
@@ -161,4 +162,52 @@ Test(aggregator_config, an_llm_url_without_a_model_or_not_http_is_refused)
 		cr_expect(strstr(err, "analysis.llm"), "%s: %s", bad[i][0], err);
 		aggregator_config_release(&c);
 	}
+}
+
+Test(aggregator_config, loki_is_off_by_default_and_its_labels_are_checked_at_load)
+{
+	static const char *const bad[] = { "Bad-Name=x", "host=web-1", "cluster" };
+	struct aggregator_config c;
+	struct loki_config lc;
+	char err[256] = "", path[PATH_MAX];
+
+	repo_path(path, sizeof(path), "packaging/etc/aggregator.yaml");
+	cr_assert_eq(load(&c, err, sizeof(err), (const char *const[]){ "--config", path, NULL }), 0,
+		     "%s", err);
+	aggregator_config_loki(&c, &lc);
+	cr_expect_str_eq(lc.url, "");
+	cr_expect_eq(lc.batch, LOKI_BATCH);
+	cr_expect_eq(lc.queue_max, LOKI_QUEUE_MAX);
+	cr_expect_eq(lc.max_retries, LOKI_MAX_RETRIES);
+	aggregator_config_release(&c);
+
+	cr_assert_eq(load(&c, err, sizeof(err),
+			  (const char *const[]){ "--config", path, "--loki-url",
+						 "http://127.0.0.1:3100", "--loki-labels",
+						 "cluster=prod,region=eu", "--loki-flush-interval",
+						 "2s", "--loki-tenant", "ops", NULL }),
+		     0, "%s", err);
+	aggregator_config_loki(&c, &lc);
+	cr_expect_str_eq(lc.url, "http://127.0.0.1:3100");
+	cr_expect_str_eq(lc.labels, "cluster=prod,region=eu");
+	cr_expect_str_eq(lc.tenant, "ops");
+	cr_expect_eq(lc.flush_interval_ms, 2000);
+	aggregator_config_release(&c);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(load(&c, err, sizeof(err),
+				  (const char *const[]){ "--config", path, "--loki-url",
+							 "http://127.0.0.1:3100", "--loki-labels",
+							 bad[i], NULL }),
+			     -EINVAL, "%s accepted", bad[i]);
+		cr_expect(strstr(err, "loki.labels"), "%s: %s", bad[i], err);
+		aggregator_config_release(&c);
+	}
+	cr_expect_eq(load(&c, err, sizeof(err),
+			  (const char *const[]){ "--config", path, "--loki-url",
+						 "http://127.0.0.1:3100", "--loki-username", "u",
+						 NULL }),
+		     -EINVAL);
+	cr_expect(strstr(err, "loki.password_file"), "%s", err);
+	aggregator_config_release(&c);
 }

@@ -128,7 +128,7 @@ Test(store_metrics, counts_every_family_exactly_with_latencies_in_their_bins)
 	m = find(&a, "orders", STORE_METRIC_HTTP_SERVER, "GET", "/users/{id}", 200);
 	cr_assert_not_null(m);
 	cr_assert_eq(m->count, 15);
-	cr_assert_eq(m->sum_ns, 10 * 30 * MS + 5 * 5 * MS);
+	cr_assert_eq(m->sum_ns, (double)(10 * 30 * MS + 5 * 5 * MS));
 	cr_assert_eq(m->bins[0], 5, "5 ms is <= the first bound, 0.005 s");
 	cr_assert_eq(m->bins[3], 10, "30 ms is in (0.025, 0.05]");
 	m = find(&a, "orders", STORE_METRIC_HTTP_SERVER, "POST", "/orders", 503);

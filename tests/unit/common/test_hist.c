@@ -946,3 +946,90 @@ Test(hist, merge_wire_checked_equals_deserialize_then_merge)
 	hist_release(&want);
 	hist_release(&got);
 }
+
+/* ---- hist_bins: Prometheus's fixed bins from a histogram in memory ------ */
+
+/* OpenTelemetry's default bounds for HTTP durations, in ns (as /metrics uses). */
+static const uint64_t otel_bounds_ns[] = {
+	5000000,   10000000,   25000000,   50000000,   75000000,   100000000,  250000000,
+	500000000, 750000000, 1000000000, 2500000000, 5000000000, 7500000000, 10000000000,
+};
+#define OTEL_BOUNDS (sizeof(otel_bounds_ns) / sizeof(otel_bounds_ns[0]))
+
+Test(hist, bins_put_a_lone_value_on_the_right_side_of_its_bound)
+{
+	uint64_t bins[OTEL_BOUNDS + 1];
+	struct hist h;
+
+	hist_init(&h);
+	/* a value equal to a bound is <= it: that bound's bin */
+	for (size_t i = 0; i < OTEL_BOUNDS; i++) {
+		memset(bins, 0, sizeof(bins));
+		hist_reset(&h);
+		hist_record(&h, otel_bounds_ns[i]);
+		hist_bins(&h, otel_bounds_ns, OTEL_BOUNDS, bins);
+		cr_expect_eq(bins[i], 1, "%llu ns not in bin %zu",
+			     (unsigned long long)otel_bounds_ns[i], i);
+		/* one past it: the next bin, although both share a bucket (clamped to min) */
+		memset(bins, 0, sizeof(bins));
+		hist_reset(&h);
+		hist_record(&h, otel_bounds_ns[i] + 1);
+		hist_bins(&h, otel_bounds_ns, OTEL_BOUNDS, bins);
+		cr_expect_eq(bins[i + 1], 1, "%llu ns not in bin %zu",
+			     (unsigned long long)otel_bounds_ns[i] + 1, i + 1);
+	}
+	hist_release(&h);
+}
+
+Test(hist, bins_add_to_what_is_there_and_keep_the_count)
+{
+	uint64_t bins[OTEL_BOUNDS + 1] = { 0 }, total = 0;
+	struct hist h;
+
+	hist_init(&h);
+	hist_bins(&h, otel_bounds_ns, OTEL_BOUNDS, bins); /* empty: nothing */
+	for (size_t i = 0; i <= OTEL_BOUNDS; i++)
+		cr_assert_eq(bins[i], 0);
+	hist_record_n(&h, 1000, 7);		  /* 1 us: the first bin */
+	hist_record_n(&h, 60000000, 5);		  /* 60 ms: (50, 75] ms */
+	hist_record_n(&h, 20 * 1000000000ull, 3); /* 20 s: past the last bound */
+	hist_bins(&h, otel_bounds_ns, OTEL_BOUNDS, bins);
+	hist_bins(&h, otel_bounds_ns, OTEL_BOUNDS, bins); /* twice: everything doubles */
+	cr_expect_eq(bins[0], 14);
+	cr_expect_eq(bins[4], 10);
+	cr_expect_eq(bins[OTEL_BOUNDS], 6);
+	for (size_t i = 0; i <= OTEL_BOUNDS; i++)
+		total += bins[i];
+	cr_expect_eq(total, 2 * hist_count(&h));
+	hist_release(&h);
+}
+
+Test(hist, bins_agree_with_the_bins_of_the_wire_form)
+{
+	uint64_t seed = 42;
+	struct buf w;
+
+	buf_init(&w, HIST_WIRE_MAX_BYTES);
+	for (int round = 0; round < 50; round++) {
+		uint64_t mem[OTEL_BOUNDS + 1] = { 0 }, wire[OTEL_BOUNDS + 1] = { 0 };
+		uint64_t count = 0, sum = 0;
+		struct hist h;
+		int n = 1 + (int)(rng_next(&seed) % 2000);
+
+		hist_init(&h);
+		/* log-normal latencies around 30 ms, spread over every bin */
+		for (int i = 0; i < n; i++)
+			hist_record(&h, clamp_ns(3e7 * exp(2.0 * rng_normal(&seed))));
+		buf_reset(&w);
+		cr_assert_eq(hist_serialize(&h, &w), 0);
+		hist_bins(&h, otel_bounds_ns, OTEL_BOUNDS, mem);
+		cr_assert_eq(hist_wire_bins(w.data, w.len, otel_bounds_ns, OTEL_BOUNDS, wire,
+					    &count, &sum),
+			     0);
+		cr_expect_arr_eq(mem, wire, sizeof(mem), "round %d", round);
+		cr_expect_eq(count, hist_count(&h));
+		cr_expect_eq(sum, hist_sum(&h));
+		hist_release(&h);
+	}
+	buf_release(&w);
+}
