@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "agent/discovery.h"
+#include "agent/metrics_http.h"
 #include "agent/restart.h"
 #include "common/log.h"
 #include "common/strparse.h"
@@ -41,6 +43,12 @@ static const struct cfg_key agent_keys[] = {
 	       "length of one window"),
 	CFG_BOOL("print", struct agent_config, print, false,
 		 "also write each closed window as one JSON line on stdout"),
+	CFG_BOOL("print_logs", struct agent_config, print_logs, false,
+		 "also write each captured log line as one JSON line on stdout: {\"ts\", \"host\", "
+		 "\"service\", \"stream\", \"line\"}"),
+	CFG_BOOL("print_spans", struct agent_config, print_spans, false,
+		 "also write each finished span as one JSON line on stdout (the line with a "
+		 "\"trace_id\"); needs traces.enabled"),
 	CFG_STR("host", struct agent_config, host, NULL,
 		"host name sent with every window; none: the system's host name"),
 	CFG_ENUM("log_level", struct agent_config, log_level, LOG_LEVEL_INFO, log_levels,
@@ -62,6 +70,31 @@ static const struct cfg_key agent_keys[] = {
 	       "(exact counts, see docs/agent.md for the cost)"),
 	CFG_BOOL("samplers.tcp", struct agent_config, samplers_tcp, true,
 		 "count TCP retransmits, resets and failed connects"),
+	CFG_BOOL("logs.enabled", struct agent_config, logs_enabled, false,
+		 "capture what the watched services write to stdout and stderr, line by line, and "
+		 "send it with their windows (the aggregator pushes it to Loki); off by default: "
+		 "every write(2) on the host pays for the hook, see docs/agent.md"),
+	CFG_SIZE("logs.max_line", struct agent_config, logs_max_line, 16384, 256, 65536,
+		 "a line longer than this goes out in pieces of this many bytes"),
+	CFG_UINT("logs.rate_limit", struct agent_config, logs_rate_limit, 1000, 0, 1000000,
+		 "lines per second a service may log, with a second's worth of burst; past it "
+		 "lines are dropped and counted; 0: no limit"),
+	CFG_UINT("logs.max_lines_per_window", struct agent_config, logs_max_lines_per_window,
+		 10000, 1, 65536,
+		 "lines one window of one service carries at most; past it lines are dropped and "
+		 "counted"),
+	CFG_BOOL("traces.enabled", struct agent_config, traces_enabled, false,
+		 "HTTP spans: a server span per request a watched service answers, a client span "
+		 "per call it makes, linked into traces (docs/agent.md, Spans); needs samplers.http"),
+	CFG_DOUBLE("traces.sample_rate", struct agent_config, traces_sample_rate, 0.1, 0, 1,
+		   "the fraction of traces kept, chosen by trace id as the aggregator's OTLP "
+		   "exporter chooses; traces with an error (status 500 or more) or a slow span "
+		   "are always kept"),
+	CFG_MS("traces.slow_ms", struct agent_config, traces_slow_ms, 500, 0, 3600000,
+	       "a trace with a span longer than this is always kept; 0: no such rule"),
+	CFG_UINT("traces.max_spans_per_window", struct agent_config, traces_max_spans_per_window,
+		 10000, 1, 1000000,
+		 "spans kept per window at most; past it whole traces are dropped, and counted"),
 	CFG_STR("breaker.cgroup", struct agent_config, breaker_cgroup, NULL,
 		"the cgroup v2 directory the circuit breakers cover (every process in it and "
 		"below); none: /sys/fs/cgroup/unified, else /sys/fs/cgroup, that is every process "
@@ -69,6 +102,15 @@ static const struct cfg_key agent_keys[] = {
 	CFG_LIST("restart.command", struct agent_config, restart_command, NULL,
 		 "how the restart command restarts a service, SERVICE=PROGRAM [ARG]... (split at "
 		 "spaces, no shell); a service with none: systemctl restart SERVICE.service"),
+	CFG_STR("metrics.listen", struct agent_config, metrics_listen, "",
+		"serve the agent's own Prometheus /metrics on this ADDRESS:PORT, an IPv4 address or "
+		"an IPv6 one in brackets: 127.0.0.1:9464 (OpenTelemetry's Prometheus port), "
+		"[::1]:9464, 0.0.0.0:9464; no authentication, so bind it to a node-local address "
+		"or firewall it; \"\" serves nothing"),
+	CFG_UINT("metrics.series_per_service", struct agent_config, metrics_series_per_service,
+		 1000, 1, 1000000,
+		 "HTTP series (server and client together) the local /metrics keeps per service; "
+		 "past it, new ones are counted in the service's overflow series"),
 	CFG_END,
 };
 
@@ -89,6 +131,20 @@ static int check_exclude_ports(const struct agent_config *c, char *err, size_t e
 	return 0;
 }
 
+static int check_metrics_listen(const struct agent_config *c, char *err, size_t errlen)
+{
+	struct sockaddr_storage addr;
+	char why[192];
+
+	if (!c->metrics_listen || !*c->metrics_listen)
+		return 0;
+	if (metrics_http_parse_address(c->metrics_listen, &addr, why, sizeof(why))) {
+		snprintf(err, errlen, "key 'metrics.listen': %s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int agent_config_load(struct agent_config *c, int argc, char **argv, int *next_arg, char *err,
 		      size_t errlen)
 {
@@ -103,6 +159,8 @@ int agent_config_load(struct agent_config *c, int argc, char **argv, int *next_a
 	if (!ret)
 		ret = restart_check_commands((const char *const *)c->restart_command.items,
 					     c->restart_command.count, err, errlen);
+	if (!ret)
+		ret = check_metrics_listen(c, err, errlen);
 	if (ret) {
 		/* as cfg_load() leaves it on error: the defaults */
 		cfg_release(agent_keys, c);
@@ -205,6 +263,24 @@ void agent_config_write_markdown(FILE *f)
 	      "The text after `=` is split at spaces and tabs into the program (looked up\n"
 	      "in `PATH`) and its arguments, and run without a shell: no quoting, no\n"
 	      "variables, no pipes; put those in a script and name the script. A service\n"
-	      "with no entry is restarted with `systemctl restart SERVICE.service`.\n",
+	      "with no entry is restarted with `systemctl restart SERVICE.service`.\n"
+	      "\n"
+	      "## Local /metrics\n"
+	      "\n"
+	      "With `metrics.listen` set, the agent serves its own counters at\n"
+	      "`GET /metrics` in the Prometheus text format, for a Prometheus that scrapes\n"
+	      "each node (docs/agent.md, \"Local /metrics\"):\n"
+	      "\n"
+	      "```yaml\n"
+	      "metrics:\n"
+	      "  listen: 127.0.0.1:9464\n"
+	      "```\n"
+	      "\n"
+	      "9464 is the port OpenTelemetry's Prometheus exporters use. The address is an\n"
+	      "IPv4 literal or an IPv6 one in brackets (`[::1]:9464`); no host names. The\n"
+	      "endpoint has no authentication: keep it on loopback, or on a node-local\n"
+	      "address that only the scraper can reach (`0.0.0.0:9464` plus a firewall\n"
+	      "rule, when Prometheus runs on another host). A port that cannot be bound\n"
+	      "stops the agent at start.\n",
 	      f);
 }

@@ -32,6 +32,8 @@ struct agent_config {
 	struct cfg_list service; /* "NAME=KIND:VALUE" (agent/discovery.h); empty: automatic */
 	uint64_t interval_ms;	 /* length of one window */
 	bool print;		 /* write each closed window as a JSON line on stdout */
+	bool print_logs;	 /* write each captured log line as a JSON line on stdout */
+	bool print_spans;	 /* write each finished span as a JSON line on stdout */
 	char *host;		 /* sent with every window; NULL: gethostname() */
 	int log_level;		 /* enum log_level */
 	char *lock_file;	 /* agent/instance.h */
@@ -41,8 +43,18 @@ struct agent_config {
 	bool samplers_syscalls;
 	uint64_t samplers_syscalls_sample_ms; /* agent/sampler_syscalls.h: sampling */
 	bool samplers_tcp;
+	bool logs_enabled;		    /* agent/sampler_logs.h */
+	uint64_t logs_max_line;		    /* bytes */
+	uint64_t logs_rate_limit;	    /* lines/s per service; 0: none */
+	uint64_t logs_max_lines_per_window; /* per service */
+	bool traces_enabled;		      /* HTTP spans (agent/spans.h) */
+	double traces_sample_rate;	      /* of traces kept, 0..1 */
+	uint64_t traces_slow_ms;	      /* a trace with a longer span is kept; 0: no rule */
+	uint64_t traces_max_spans_per_window; /* spans emitted per window at most */
 	char *breaker_cgroup;		 /* NULL: agent/remediation.h's default */
 	struct cfg_list restart_command; /* "SERVICE=PROGRAM [ARG]..." (agent/restart.h) */
+	char *metrics_listen; /* ADDRESS:PORT of the local /metrics (agent/metrics_http.h); "": off */
+	uint64_t metrics_series_per_service; /* agent/node_metrics.h: the HTTP series cap */
 };
 
 /*
@@ -50,8 +62,9 @@ struct agent_config {
  * AGENT_CONFIG_PATH if it exists or the file of --config FILE (which must),
  * then the flags in @argv[1..@argc-1], which win (common/config.h,
  * cfg_load()). Also checks what the table cannot: each `service` selector
- * (discovery_check_selectors()), each `discovery.exclude_ports` item and
- * each `restart.command` entry (restart_check_commands()).
+ * (discovery_check_selectors()), each `discovery.exclude_ports` item, each
+ * `restart.command` entry (restart_check_commands()) and `metrics.listen`
+ * (metrics_http_parse_address()).
  * Sets *@next_arg (may be NULL) to the index of the first argument that is
  * not an option. Returns 0, or a negative errno with a message in @err
  * naming the file, line and key, or the flag; @c then holds the defaults.

@@ -6,8 +6,10 @@
  * services exist, their pids and ports; changes go to the samplers' BPF maps
  * and to the service view the other threads read) or the end of a window
  * (each sampler moves the kernel's counters into the windows, which are
- * printed with --print and then reset). The sender (agent/uplink.c) and
- * remediation (agent/remediation.c) have threads of their own. Signal
+ * printed with --print, added to the local /metrics counters when
+ * metrics.listen is set, and then reset). The sender (agent/uplink.c),
+ * remediation (agent/remediation.c) and the /metrics server
+ * (agent/metrics_http.c) have threads of their own. Signal
  * handlers only set a flag; the loop then closes the last window, stops
  * sending, detaches every program, breaker and limit and exits 0.
  */
@@ -22,14 +24,21 @@
 #include "agent/discovery.h"
 #include "agent/instance.h"
 #include "agent/loader.h"
+#include "agent/log_print.h"
+#include "agent/metrics_http.h"
+#include "agent/node_metrics.h"
 #include "agent/print.h"
 #include "agent/remediation.h"
 #include "agent/sampler_http.h"
+#include "agent/sampler_logs.h"
 #include "agent/sampler_syscalls.h"
 #include "agent/sampler_tcp.h"
 #include "agent/service_view.h"
 #include "agent/services.h"
+#include "agent/span_print.h"
+#include "agent/spans.h"
 #include "agent/uplink.h"
+#include "bpf/http.h"
 #include "common/window.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -50,7 +59,14 @@ struct agent {
 	struct sampler_syscalls syscalls;
 	struct sampler_tcp tcp;
 	bool http_on, syscalls_on, tcp_on;
+	struct sampler_logs logs;
+	bool logs_on;
+	struct spans *spans;	     /* NULL: traces off */
+	uint64_t spans_lost_logged; /* spans' drops already logged */
 	struct uplink *uplink; /* NULL: windows are not sent */
+	struct node_metrics *metrics; /* NULL: no local /metrics */
+	struct metrics_http *metrics_http; /* serves metrics */
+	uint64_t start_ns; /* time_real_ns() at start */
 	uint64_t windows_closed, requests_seen;
 };
 
@@ -65,12 +81,17 @@ static void on_signal(int sig)
 /* Sends the services to every running sampler. */
 static void agent_set_targets(struct agent *a)
 {
+	/* names first: the kernel may use an id as soon as its maps have it */
+	if (a->spans)
+		spans_set_services(a->spans, a->services);
 	if (a->http_on && sampler_http_set_targets(&a->http, a->services))
 		log_warn("agent: the http sampler may miss services");
 	if (a->syscalls_on && sampler_syscalls_set_targets(&a->syscalls, a->services))
 		log_warn("agent: the syscalls sampler may miss services");
 	if (a->tcp_on && sampler_tcp_set_targets(&a->tcp, a->services))
 		log_warn("agent: the tcp sampler may miss services");
+	if (a->logs_on && sampler_logs_set_targets(&a->logs, a->services))
+		log_warn("agent: the logs sampler may miss services");
 }
 
 static void agent_refresh(struct agent *a)
@@ -96,6 +117,137 @@ static uint64_t window_requests(const struct window *w)
 	return n;
 }
 
+static void health_sampler(struct node_metrics_health *h, const char *name, bool on)
+{
+	if (h->nsamplers == NODE_METRICS_SAMPLERS_MAX)
+		return;
+	h->samplers[h->nsamplers].name = name;
+	h->samplers[h->nsamplers++].on = on;
+}
+
+static void health_drop(struct node_metrics_health *h, const char *sampler, const char *reason,
+			uint64_t count)
+{
+	if (h->ndrops == NODE_METRICS_DROPS_MAX)
+		return;
+	h->drops[h->ndrops].sampler = sampler;
+	h->drops[h->ndrops].reason = reason;
+	h->drops[h->ndrops++].count = count;
+}
+
+/* Hands the agent's own state to the local /metrics, with the counters added so far. */
+static void agent_publish_metrics(struct agent *a)
+{
+	struct node_metrics_health h = { .windows = a->windows_closed,
+					 .services_watched = a->services->n };
+	struct uplink_stats us;
+
+	health_sampler(&h, "http", a->http_on);
+	health_sampler(&h, "syscalls", a->syscalls_on);
+	health_sampler(&h, "tcp", a->tcp_on);
+	health_sampler(&h, "logs", a->logs_on);
+	/* what each sampler could not count (a retransmitted request is not a loss) */
+	if (a->http_on) {
+		health_drop(&h, "http", "map_full", a->http.drops[HTTP_DROP_STATS_FULL]);
+		health_drop(&h, "http", "unanswered", a->http.drops[HTTP_DROP_UNANSWERED]);
+	}
+	if (a->syscalls_on) {
+		health_drop(&h, "syscalls", "map_full", a->syscalls.dropped);
+		health_drop(&h, "syscalls", "kernel_skipped", a->syscalls.missed);
+	}
+	if (a->logs_on) {
+		struct sampler_logs_stats ls;
+
+		sampler_logs_get_stats(&a->logs, &ls);
+		health_drop(&h, "logs", "ring_full", ls.ring_full + ls.unread);
+		health_drop(&h, "logs", "rate_limited", ls.lines.rate_limited);
+		health_drop(&h, "logs", "window_full", ls.window_full + ls.bytes_full);
+	}
+	if (a->uplink) {
+		uplink_get_stats(a->uplink, &us);
+		h.uplink = true;
+		h.uplink_connected = us.connected;
+		h.frames_sent = us.frames_sent;
+		h.frames_acked = us.frames_acked;
+		h.spool_bytes = us.spool_bytes;
+		h.spool_lost_frames = us.spool_lost_frames;
+	}
+	node_metrics_publish(a->metrics, &h);
+}
+
+/*
+ * The local /metrics, when metrics.listen is set: after the samplers, so
+ * that it says which run. 0, or -errno after one log line saying why.
+ */
+static int agent_start_metrics(struct agent *a)
+{
+	int err;
+
+	if (!a->cfg.metrics_listen || !*a->cfg.metrics_listen)
+		return 0;
+	a->metrics = node_metrics_new(a->cfg.metrics_series_per_service,
+				      (double)a->start_ns / NSEC_PER_SEC);
+	agent_publish_metrics(a);
+	err = metrics_http_start(&a->metrics_http, a->cfg.metrics_listen, node_metrics_render,
+				 a->metrics);
+	if (err) {
+		node_metrics_free(a->metrics);
+		a->metrics = NULL;
+	}
+	return err;
+}
+
+/*
+ * A finished span: printed with --print-spans, and put into the window of
+ * its service, so it rides the windows' frame (and its spool, acks and
+ * dedup) to the aggregator, which hands it to its OTLP exporter.
+ */
+static void agent_emit_span(void *arg, const struct span *s)
+{
+	struct agent *a = arg;
+	const struct service *svc = service_set_by_name(a->services, s->service);
+	struct window *w;
+	struct span *slot;
+
+	if (a->cfg.print_spans && span_print(stdout, s))
+		log_ratelimited(LOG_LEVEL_ERROR, "agent: cannot write to stdout");
+	if (!svc) {
+		/* its service went away between the request and now */
+		log_ratelimited(LOG_LEVEL_WARN, "agent: a span of '%s', no longer watched, dropped",
+				s->service);
+		return;
+	}
+	w = window_set_get(&a->windows, svc->id);
+	slot = w ? window_span_add(w) : NULL;
+	if (slot)
+		*slot = *s;
+}
+
+/*
+ * Drains the kernel's span records and emits the traces due at @now_mono_ns
+ * (UINT64_MAX: every one, at exit).
+ */
+static void agent_collect_spans(struct agent *a, uint64_t now_mono_ns)
+{
+	struct spans_stats st;
+	uint64_t lost;
+
+	if (sampler_http_spans_drain(&a->http) < 0)
+		log_ratelimited(LOG_LEVEL_WARN, "agent: cannot read the span records");
+	spans_collect(a->spans, now_mono_ns, agent_emit_span, a);
+	spans_get_stats(a->spans, &st);
+	lost = st.pending_dropped + st.traces_over_cap + a->http.drops[HTTP_DROP_SPANS_FULL];
+	if (lost > a->spans_lost_logged) {
+		log_ratelimited(LOG_LEVEL_WARN,
+				"agent: spans lost: %llu records past the pending bound, %llu in a "
+				"full kernel ring, %llu traces past traces.max_spans_per_window",
+				(unsigned long long)st.pending_dropped,
+				(unsigned long long)a->http.drops[HTTP_DROP_SPANS_FULL],
+				(unsigned long long)st.traces_over_cap);
+		a->spans_lost_logged = lost;
+	}
+}
+
 /* Collects from every sampler and emits one window per watched service. */
 static void agent_close_window(struct agent *a)
 {
@@ -103,10 +255,16 @@ static void agent_close_window(struct agent *a)
 
 	if (a->http_on && sampler_http_collect(&a->http, &a->windows))
 		log_ratelimited(LOG_LEVEL_WARN, "agent: http collect failed");
+	if (a->spans) {
+		agent_collect_spans(a, time_mono_ns());
+		spans_window_reset(a->spans);
+	}
 	if (a->syscalls_on && sampler_syscalls_collect(&a->syscalls, &a->windows))
 		log_ratelimited(LOG_LEVEL_WARN, "agent: syscalls collect failed");
 	if (a->tcp_on && sampler_tcp_collect(&a->tcp, &a->windows))
 		log_ratelimited(LOG_LEVEL_WARN, "agent: tcp collect failed");
+	if (a->logs_on && sampler_logs_collect(&a->logs, &a->windows))
+		log_ratelimited(LOG_LEVEL_WARN, "agent: logs collect failed");
 	for (size_t i = 0; i < a->services->n; i++) {
 		const struct service *svc = &a->services->items[i];
 		const struct window *w = a->windows.by_id[svc->id];
@@ -114,17 +272,66 @@ static void agent_close_window(struct agent *a)
 		a->requests_seen += window_requests(w);
 		if (a->cfg.print && print_window(stdout, w, svc, a->host, end))
 			log_ratelimited(LOG_LEVEL_ERROR, "agent: cannot write to stdout");
+		if (a->cfg.print_logs && log_print(stdout, w, svc->name, a->host))
+			log_ratelimited(LOG_LEVEL_ERROR, "agent: cannot write to stdout");
+		if (a->metrics)
+			node_metrics_add(a->metrics, svc->name, w);
 	}
 	if (a->uplink)
 		uplink_send(a->uplink, a->services, &a->windows, end, a->cfg.interval_ms);
 	window_set_release(&a->windows);
 	a->windows_closed++;
+	if (a->metrics)
+		agent_publish_metrics(a);
+}
+
+static void agent_on_span(void *arg, const struct http_span_event *e)
+{
+	spans_add(arg, e);
+}
+
+/* The HTTP sampler, with a span ring and the span builder when traces are on. */
+static bool agent_start_http(struct agent *a)
+{
+	struct sampler_http_opts o = { 0 };
+	struct spans_config sc;
+
+	if (!a->cfg.traces_enabled)
+		return !sampler_http_start(&a->http);
+	spans_config_default(&sc);
+	sc.sample_rate = a->cfg.traces_sample_rate;
+	sc.slow_ns = a->cfg.traces_slow_ms * NSEC_PER_MSEC;
+	sc.max_spans_per_window = a->cfg.traces_max_spans_per_window;
+	sc.host = a->host;
+	a->spans = spans_new(&sc);
+	o.spans_ring_bytes = HTTP_SPANS_RING_BYTES;
+	o.on_span = agent_on_span;
+	o.span_arg = a->spans;
+	if (sampler_http_start_opts(&a->http, &o)) {
+		spans_free(a->spans);
+		a->spans = NULL;
+		return false;
+	}
+	if (sampler_http_spans_enable(&a->http, true)) {
+		log_warn("agent: traces are off: cannot switch the kernel's span records on");
+		spans_free(a->spans);
+		a->spans = NULL;
+		return true;
+	}
+	log_info("agent: traces on, sample rate %g, slow above %llu ms, at most %llu spans a window",
+		 sc.sample_rate, (unsigned long long)a->cfg.traces_slow_ms,
+		 (unsigned long long)sc.max_spans_per_window);
+	return true;
 }
 
 static int agent_start_samplers(struct agent *a)
 {
 	if (a->cfg.samplers_http)
-		a->http_on = !sampler_http_start(&a->http);
+		a->http_on = agent_start_http(a);
+	else if (a->cfg.traces_enabled)
+		log_warn("agent: traces are off: they need samplers.http");
+	if (a->cfg.print_spans && !a->spans)
+		log_warn("agent: --print-spans will print nothing: traces are off");
 	if (a->cfg.samplers_syscalls)
 		a->syscalls_on = !sampler_syscalls_start(&a->syscalls);
 	if (a->syscalls_on)
@@ -133,12 +340,19 @@ static int agent_start_samplers(struct agent *a)
 					      a->cfg.interval_ms * NSEC_PER_MSEC);
 	if (a->cfg.samplers_tcp)
 		a->tcp_on = !sampler_tcp_start(&a->tcp);
-	if (!a->http_on && !a->syscalls_on && !a->tcp_on) {
+	if (a->cfg.logs_enabled)
+		a->logs_on = !sampler_logs_start(
+			&a->logs, &(struct sampler_logs_config){
+					  .max_line = a->cfg.logs_max_line,
+					  .rate_limit = (uint32_t)a->cfg.logs_rate_limit,
+					  .max_lines_per_window = a->cfg.logs_max_lines_per_window });
+	if (!a->http_on && !a->syscalls_on && !a->tcp_on && !a->logs_on) {
 		log_error("agent: no sampler could start; see the warnings above");
 		return -ENOTSUP;
 	}
-	log_info("agent: samplers http %s, syscalls %s, tcp %s", a->http_on ? "on" : "off",
-		 a->syscalls_on ? "on" : "off", a->tcp_on ? "on" : "off");
+	log_info("agent: samplers http %s, syscalls %s, tcp %s, logs %s",
+		 a->http_on ? "on" : "off", a->syscalls_on ? "on" : "off",
+		 a->tcp_on ? "on" : "off", a->logs_on ? "on" : "off");
 	return 0;
 }
 
@@ -146,11 +360,15 @@ static void agent_stop_samplers(struct agent *a)
 {
 	if (a->http_on)
 		sampler_http_stop(&a->http);
+	spans_free(a->spans);
+	a->spans = NULL;
 	if (a->syscalls_on)
 		sampler_syscalls_stop(&a->syscalls);
 	if (a->tcp_on)
 		sampler_tcp_stop(&a->tcp);
-	a->http_on = a->syscalls_on = a->tcp_on = false;
+	if (a->logs_on)
+		sampler_logs_stop(&a->logs);
+	a->http_on = a->syscalls_on = a->tcp_on = a->logs_on = false;
 }
 
 static void agent_run(struct agent *a)
@@ -169,8 +387,14 @@ static void agent_run(struct agent *a)
 			next = next_sample;
 
 		now = time_mono_ns();
-		if (next > now)
-			time_sleep_ns(next - now); /* a signal cuts it short: fine */
+		/* a signal cuts it short: fine; with traces, so does a filling span ring */
+		if (next > now && a->spans) {
+			/* woken by the ring: build what is due now, the window goes on */
+			if (sampler_http_spans_wait(&a->http, next - now) > 0)
+				spans_collect(a->spans, time_mono_ns(), agent_emit_span, a);
+		} else if (next > now) {
+			time_sleep_ns(next - now);
+		}
 		if (stop_requested)
 			break;
 		now = time_mono_ns();
@@ -200,7 +424,11 @@ static void agent_run(struct agent *a)
 			next_status += AGENT_STATUS_EVERY_NS;
 		}
 	}
-	/* the last, partial window */
+	/* the last, partial window with every partial log line and every trace still waiting */
+	if (a->logs_on)
+		sampler_logs_flush(&a->logs);
+	if (a->spans)
+		agent_collect_spans(a, UINT64_MAX);
 	agent_close_window(a);
 }
 
@@ -270,7 +498,7 @@ static int agent_init(struct agent *a, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct agent a = { .lock_fd = -1 };
+	struct agent a = { .lock_fd = -1, .start_ns = time_real_ns() };
 	bool check_only = false, status_only = false;
 	char err[512];
 	int rc;
@@ -330,9 +558,19 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	agent_refresh(&a);
+	if (agent_start_metrics(&a)) {
+		log_error("agent: cannot serve /metrics on '%s'; not starting",
+			  a.cfg.metrics_listen);
+		rc = 1;
+		goto out_stop;
+	}
 	log_info("agent: watching %zu services on %s, windows of %llu ms%s", a.services->n, a.host,
 		 (unsigned long long)a.cfg.interval_ms, a.cfg.print ? ", printing them" : "");
 	agent_run(&a);
+out_stop:
+	/* the last window is published: no scrape is served from here on */
+	metrics_http_stop(a.metrics_http);
+	node_metrics_free(a.metrics);
 	/* the sender first: no command may arrive once remediation is gone */
 	uplink_stop(a.uplink);
 	remediation_stop(a.remediation);
@@ -340,7 +578,8 @@ int main(int argc, char **argv)
 	agent_stop_samplers(&a);
 	window_set_release(&a.windows);
 	free(a.services);
-	log_info("agent: stopped after %llu windows", (unsigned long long)a.windows_closed);
+	if (!rc)
+		log_info("agent: stopped after %llu windows", (unsigned long long)a.windows_closed);
 out_unlock:
 	instance_unlock(a.lock_fd, a.cfg.lock_file);
 out_discovery:

@@ -4,6 +4,10 @@
  * generation's keys. The grace period is a few ms: a tc program or a
  * tracepoint runs in microseconds, without sleeping, so every program that
  * read the old `gen` has finished well within it.
+ *
+ * With a span ring, records are handed on only when the caller drains
+ * (sampler_http_spans_drain()) or waits (sampler_http_spans_wait(), which
+ * returns early when the kernel signals a filling ring).
  */
 #include "agent/sampler_http.h"
 
@@ -14,6 +18,8 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <http.skel.h>
 
@@ -116,15 +122,81 @@ static int attach_all(struct sampler_http *s)
 	return attached ? 0 : -ENODEV;
 }
 
+static int span_sample(void *ctx, void *data, size_t size)
+{
+	struct sampler_http *s = ctx;
+
+	if (size >= sizeof(struct http_span_event))
+		s->on_span(s->span_arg, data);
+	return 0;
+}
+
+/* Sizes the span ring before load: the asked size, or one page without spans. */
+static int size_spans_ring(struct sampler_http *s, const struct sampler_http_opts *o)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = o->spans_ring_bytes;
+
+	if (!bytes)
+		bytes = page;
+	if (bytes < page || (bytes & (bytes - 1)) || bytes > (1u << 30) ||
+	    (o->spans_ring_bytes && !o->on_span))
+		return -EINVAL;
+	s->skel->rodata->spans_ring_bytes = (uint32_t)bytes;
+	return bpf_map__set_max_entries(s->skel->maps.http_spans, (uint32_t)bytes);
+}
+
+/*
+ * Our own epoll on the ring, edge-triggered: libbpf's ring_buffer__poll()
+ * is level-triggered, so once woken it would return at once for as long as
+ * the ring is never quite empty when it is called, which under load is
+ * always (a busy loop). Edge-triggered, it reports the kernel's wake-ups
+ * only, the crossings of bpf/http.bpf.c.
+ */
+static int open_spans_epoll(struct sampler_http *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+
+	s->spans_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->spans_epfd < 0)
+		return -errno;
+	if (epoll_ctl(s->spans_epfd, EPOLL_CTL_ADD, bpf_map__fd(s->skel->maps.http_spans), &ev))
+		return -errno;
+	return 0;
+}
+
 int sampler_http_start(struct sampler_http *s)
+{
+	return sampler_http_start_opts(s, &(struct sampler_http_opts){ 0 });
+}
+
+int sampler_http_start_opts(struct sampler_http *s, const struct sampler_http_opts *o)
 {
 	int err;
 
+	_Static_assert(PRP_ARRAY_SIZE(s->drops) == HTTP_DROP_MAX, "one total per http_drops index");
 	memset(s, 0, sizeof(*s));
-	s->skel = http_bpf__open_and_load();
+	s->skel = http_bpf__open();
 	if (!s->skel) {
 		err = -errno;
 		goto out_fail;
+	}
+	err = size_spans_ring(s, o);
+	if (!err)
+		err = http_bpf__load(s->skel);
+	if (err)
+		goto out_fail;
+	if (o->spans_ring_bytes) {
+		s->on_span = o->on_span;
+		s->span_arg = o->span_arg;
+		s->spans_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.http_spans), span_sample,
+					       s, NULL);
+		if (!s->spans_rb) {
+			err = -errno;
+			goto out_fail;
+		}
+		err = open_spans_epoll(s);
+		if (err)
+			goto out_fail;
 	}
 	err = http_bpf__attach(s->skel);
 	if (err)
@@ -147,6 +219,10 @@ void sampler_http_stop(struct sampler_http *s)
 {
 	if (s->skel)
 		detach_hooks(s);
+	/* records still in the ring are dropped: the caller drains first if it wants them */
+	if (s->spans_rb && s->spans_epfd >= 0)
+		close(s->spans_epfd);
+	ring_buffer__free(s->spans_rb);
 	http_bpf__destroy(s->skel);
 	free(s->port_svc);
 	free(s->port_name);
@@ -403,6 +479,10 @@ static void read_drops(struct sampler_http *s)
 			log_ratelimited(LOG_LEVEL_WARN,
 					"sampler http: stats map full, %llu requests not counted",
 					(unsigned long long)(total - s->drops[i]));
+		if (i == HTTP_DROP_SPANS_FULL && total > s->drops[i])
+			log_ratelimited(LOG_LEVEL_WARN,
+					"sampler http: span ring full, %llu span records lost",
+					(unsigned long long)(total - s->drops[i]));
 		s->drops[i] = total;
 	}
 	free(v);
@@ -429,4 +509,38 @@ int sampler_http_collect(struct sampler_http *s, struct window_set *ws)
 				offsetof(struct http_call_key, gen), old, visit_call);
 	read_drops(s);
 	return err ? err : err2;
+}
+
+int sampler_http_spans_enable(struct sampler_http *s, bool on)
+{
+	struct http_span_cfg cfg = { .on = on };
+	uint32_t zero = 0;
+
+	if (!s->spans_rb)
+		return on ? -ENOTSUP : 0;
+	return bpf_map__update_elem(s->skel->maps.http_span_cfg, &zero, sizeof(zero), &cfg,
+				    sizeof(cfg), BPF_ANY);
+}
+
+int sampler_http_spans_drain(struct sampler_http *s)
+{
+	return s->spans_rb ? ring_buffer__consume(s->spans_rb) : 0;
+}
+
+int sampler_http_spans_wait(struct sampler_http *s, uint64_t timeout_ns)
+{
+	uint64_t ms = (timeout_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+
+	if (!s->spans_rb) {
+		time_sleep_ns(timeout_ns);
+		return 0;
+	}
+	struct epoll_event ev;
+	int n;
+
+	/* the records carry no wake-up: epoll reports only the kernel's crossings */
+	n = epoll_wait(s->spans_epfd, &ev, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+	if (n < 0)
+		return -errno;
+	return n ? ring_buffer__consume(s->spans_rb) : 0;
 }

@@ -366,17 +366,29 @@ static int on_reply(struct sender *s, const uint8_t *p, size_t len)
 		off += used;
 		if (h.type == FRAME_ACK) {
 			struct spool_stats st;
+			uint64_t lo;
+			bool skip;
 
 			spool_stats(s->cfg.spool, &st);
-			if (h.seq >= st.next_seq)
+			skip = h.seq >= st.next_seq;
+			if (skip)
 				ret = spool_skip_to(s->cfg.spool, h.seq);
 			else
 				ret = spool_ack(s->cfg.spool, h.seq);
 			if (ret)
 				log_warn_err(ret, "sender: could not free the spool up to %llu",
 					     (unsigned long long)h.seq);
+			/*
+			 * The spool holds seqs next_seq - frames .. next_seq - 1 unacknowledged
+			 * (lost frames leave the front): count those the ACK covers. Frames
+			 * skipped over were never stored: lost, not acknowledged.
+			 */
+			lo = st.next_seq - st.frames - 1;
+			lo = lo > st.acked_seq ? lo : st.acked_seq;
 			pthread_mutex_lock(&s->lock);
 			s->status.acked_seq = h.seq;
+			if (!ret && !skip && h.seq > lo)
+				s->status.frames_acked += h.seq - lo;
 			pthread_mutex_unlock(&s->lock);
 		} else if (h.type == FRAME_COMMAND) {
 			on_command(s, &h, &payload);
@@ -414,7 +426,9 @@ static void set_connected(struct sender *s, bool connected)
 static int exchange(struct sender *s, struct buf *req, bool *more)
 {
 	struct spool_stats st;
-	uint64_t last = 0;
+	struct frame_header first;
+	uint64_t last = 0, nframes = 0;
+	size_t start;
 	char *reply = NULL;
 	int n, ret;
 
@@ -424,15 +438,23 @@ static int exchange(struct sender *s, struct buf *req, bool *more)
 		return ret;
 	add_results(s, req);
 	spool_stats(s->cfg.spool, &st);
+	start = req->len;
 	ret = spool_read(s->cfg.spool, st.acked_seq, SENDER_REQUEST_BYTES, req, &last);
 	if (ret)
 		return ret;
 	*more = last + 1 < st.next_seq;
+	/* the spool's frames are numbered without gaps: the first one's seq gives the count */
+	if (last > st.acked_seq && frame_peek(req->data + start, req->len - start, &first) == 0 &&
+	    first.seq <= last)
+		nframes = last - first.seq + 1;
 	pthread_mutex_lock(&s->lock);
 	s->status.requests++;
 	pthread_mutex_unlock(&s->lock);
 	if (nn_send(s->sock, req->data, req->len, 0) < 0)
 		return -nn_errno();
+	pthread_mutex_lock(&s->lock);
+	s->status.frames_sent += nframes;
+	pthread_mutex_unlock(&s->lock);
 	/* in slices, so that a stop is seen within one */
 	for (unsigned waited = 0;; waited += SENDER_RECV_SLICE_MS) {
 		n = nn_recv(s->sock, &reply, NN_MSG, 0);

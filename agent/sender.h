@@ -50,6 +50,9 @@ struct sender_status {
 	uint64_t acked_seq;   /* as the aggregator last said */
 	uint64_t requests, replies, commands;
 	int64_t last_reply_ms; /* 0: never */
+	/* since the sender started: spooled frames put in requests (resends included) */
+	uint64_t frames_sent;
+	uint64_t frames_acked; /* frames the aggregator acknowledged, each once */
 };
 
 struct sender;

@@ -174,6 +174,20 @@ void uplink_send(struct uplink *u, const struct service_set *set, const struct w
 	write_status(u);
 }
 
+void uplink_get_stats(struct uplink *u, struct uplink_stats *st)
+{
+	struct spool_stats sp;
+	struct sender_status ss;
+
+	spool_stats(u->spool, &sp);
+	sender_get_status(u->sender, &ss);
+	*st = (struct uplink_stats){ .connected = ss.connected,
+				     .frames_sent = ss.frames_sent,
+				     .frames_acked = ss.frames_acked,
+				     .spool_bytes = sp.bytes,
+				     .spool_lost_frames = sp.lost_frames };
+}
+
 void uplink_log_status(struct uplink *u)
 {
 	struct spool_stats st;

@@ -8,6 +8,7 @@
 #ifndef PRP_AGENT_UPLINK_H
 #define PRP_AGENT_UPLINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/agent_config.h"
@@ -32,6 +33,18 @@ void uplink_stop(struct uplink *u);
 /* Spools the windows of every service in @set that ended at @end_ns. */
 void uplink_send(struct uplink *u, const struct service_set *set, const struct window_set *ws,
 		 uint64_t end_ns, uint64_t interval_ms);
+
+/* What the local /metrics shows of the uplink (agent/node_metrics.h). */
+struct uplink_stats {
+	bool connected;		    /* the aggregator answered the last request */
+	uint64_t frames_sent;	    /* since the agent started, resends included */
+	uint64_t frames_acked;	    /* since the agent started */
+	uint64_t spool_bytes;	    /* unacknowledged, on disk now */
+	uint64_t spool_lost_frames; /* dropped at the spool's bound, ever (kept across restarts) */
+};
+
+/* Fills @st; any thread (the spool and the sender lock their own state). */
+void uplink_get_stats(struct uplink *u, struct uplink_stats *st);
 
 /* One log line with the spool's and the sender's state. */
 void uplink_log_status(struct uplink *u);

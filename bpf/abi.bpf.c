@@ -10,6 +10,7 @@
 
 #include "bpf/breaker.h"
 #include "bpf/http.h"
+#include "bpf/logs.h"
 #include "bpf/ratelimit.h"
 #include "bpf/syscalls.h"
 #include "bpf/tcp.h"
@@ -22,6 +23,11 @@ struct http_stats_key abi_http_stats_key;
 struct http_call_key abi_http_call_key;
 struct http_conn_key abi_http_conn_key;
 struct http_conn abi_http_conn;
+struct http_span_cfg abi_http_span_cfg;
+struct http_span_event abi_http_span_event;
+struct logs_event abi_logs_event;
+struct logs_pending abi_logs_pending;
+struct logs_drops abi_logs_drops;
 struct ratelimit_key abi_ratelimit_key;
 struct ratelimit_bucket abi_ratelimit_bucket;
 struct syscall_key abi_syscall_key;

@@ -33,6 +33,13 @@
  *
  * Client sockets of watched processes are learnt from sock:inet_sock_set_state:
  * the connect() that moves a socket to SYN_SENT runs in the caller's context.
+ *
+ * Spans: when user space turns them on (http_span_cfg), each response also
+ * writes one struct http_span_event to the http_spans ring buffer, without
+ * waking the reader (which drains it at each window's end) except when the
+ * ring crosses half and three quarters full. Off, they cost the response
+ * one inlined array look-up; the request always notes its thread (a helper
+ * call, within the noise of docs/agent.md's measurements).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -54,6 +61,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_SYN_SENT	2
 #define TCP_CLOSE	7
 #define HEAD_LEN	16 /* "GET / HTTP/1.1\r\n" and "HTTP/1.1 200 OK\r" are 16 */
+/* A record's room in the ring: the record and the ring's 8-byte header. */
+#define SPAN_REC_SPACE (sizeof(struct http_span_event) + 8)
+
+/*
+ * The size of http_spans as loaded, set by user space before load (a
+ * constant to the verifier: the wake-up thresholds below cost nothing).
+ */
+const volatile __u32 spans_ring_bytes = HTTP_SPANS_RING_BYTES;
 
 /*
  * The generation every stats key carries, flipped by user space. A one-entry
@@ -128,6 +143,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } http_drops SEC(".maps");
+
+/* Whether to write span records; set by user space (agent/sampler_http.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_span_cfg);
+} http_span_cfg SEC(".maps");
+
+/* One struct http_span_event per answered request, when spans are on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, HTTP_SPANS_RING_BYTES); /* user space may shrink it before load */
+} http_spans SEC(".maps");
 
 /*
  * What the route folding callback works on, on on_request()'s stack (208
@@ -333,6 +362,7 @@ static __noinline void on_request(struct __sk_buff *skb, const struct packet *p,
 		fresh.server_svc = server;
 		fresh.client_svc = client;
 		fresh.method = p->method;
+		fresh.req_tid = (__u32)bpf_get_current_pid_tgid();
 		bpf_map_update_elem(&conns, &key, &fresh, BPF_ANY);
 		return;
 	}
@@ -348,7 +378,59 @@ static __noinline void on_request(struct __sk_buff *skb, const struct packet *p,
 	c->server_svc = server;
 	c->client_svc = client;
 	c->method = p->method;
+	c->req_tid = (__u32)bpf_get_current_pid_tgid();
 	c->start_ns = bpf_ktime_get_ns();
+}
+
+/*
+ * Whether a ring holding @avail bytes, our record included, has just
+ * crossed half or three quarters full: then the reader is woken once (an
+ * approximation: two CPUs writing at once may both miss a crossing; the
+ * next one, or the window's drain, catches up).
+ */
+static __always_inline bool spans_crossed(__u64 avail)
+{
+	__u64 half = spans_ring_bytes / 2, q3 = spans_ring_bytes / 4 * 3;
+
+	return (avail >= half && avail - SPAN_REC_SPACE < half) ||
+	       (avail >= q3 && avail - SPAN_REC_SPACE < q3);
+}
+
+/*
+ * One record per answered request, never waking the reader per record
+ * (BPF_RB_NO_WAKEUP): user space drains the ring at each window's end, and
+ * when woken at a crossing above.
+ */
+static __always_inline void emit_span(const struct packet *p, const struct http_conn *c, int status,
+				      __u64 now)
+{
+	struct http_span_event *e = bpf_ringbuf_reserve(&http_spans, sizeof(*e), 0);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (!e) {
+		count_drop(HTTP_DROP_SPANS_FULL);
+		return;
+	}
+	__builtin_memcpy(e->route, c->route, ROUTE_MAX);
+	e->start_ns = c->start_ns;
+	e->end_ns = now;
+	/* a response: the server is its source */
+	__builtin_memcpy(e->caddr, p->dst, 16);
+	__builtin_memcpy(e->saddr, p->src, 16);
+	e->req_tid = c->req_tid;
+	e->resp_tid = (__u32)bpf_get_current_pid_tgid();
+	e->cport = p->dport;
+	e->sport = p->sport;
+	e->server_svc = c->server_svc;
+	e->client_svc = c->client_svc;
+	e->status = status;
+	e->method = c->method;
+	e->family = p->family;
+	/* ring memory is not cleared: no stale kernel bytes to user space */
+	__builtin_memset(e->pad0, 0, sizeof(e->pad0));
+	if (spans_crossed(bpf_ringbuf_query(&http_spans, BPF_RB_AVAIL_DATA)))
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
 }
 
 static __noinline void on_response(const struct packet *p, int status)
@@ -356,6 +438,7 @@ static __noinline void on_response(const struct packet *p, int status)
 	struct http_conn_key key = {};
 	struct http_call_key call = {};
 	struct http_conn *c;
+	struct http_span_cfg *span_cfg;
 	__u32 zero = 0, bucket, gen, *g;
 	__u64 now = bpf_ktime_get_ns();
 
@@ -390,6 +473,10 @@ static __noinline void on_response(const struct packet *p, int status)
 		call.error = status >= 500;
 		count_key(&http_calls, &call);
 	}
+	/* spans off: this array look-up (inlined by the verifier) is all they cost */
+	span_cfg = bpf_map_lookup_elem(&http_span_cfg, &zero);
+	if (span_cfg && span_cfg->on)
+		emit_span(p, c, status, now);
 	/* keep the entry: the next request on this kept-alive connection reuses it */
 	c->start_ns = 0;
 }

@@ -22,6 +22,17 @@
 #define HTTP_OWNERS_MAX 65536
 /* Bytes of the request target read to fold the route; a power of two. */
 #define HTTP_PATH_SCAN 128
+/*
+ * The span ring (http_spans), in bytes: a power of two, at least a page.
+ * 2 MiB holds about 14,500 records (136 bytes and an 8-byte header each);
+ * the program wakes the reader when the ring crosses half and three
+ * quarters full, which at 40,000 requests/s leaves it 180 ms to come and
+ * drain before a record is lost. The reader maps the data pages twice (so
+ * that a record may wrap), so the ring counts double in the agent's
+ * resident memory: 4 MiB here. With spans off the agent shrinks it to one
+ * page before loading.
+ */
+#define HTTP_SPANS_RING_BYTES (2u << 20)
 
 enum http_method {
 	HTTP_METHOD_OTHER = 0,
@@ -39,7 +50,8 @@ enum http_drop {
 	HTTP_DROP_STATS_FULL = 0, /* a stats or calls map was full: a request not counted */
 	HTTP_DROP_UNANSWERED = 1, /* a new request replaced one that had no response */
 	HTTP_DROP_RETRANSMIT = 2, /* a request segment seen again (not a loss: a dedup) */
-	HTTP_DROP_MAX = 3,
+	HTTP_DROP_SPANS_FULL = 3, /* the http_spans ring was full: a span record lost */
+	HTTP_DROP_MAX = 4,
 };
 
 /* Key of http_stats (value: __u64 count per CPU): inbound requests. */
@@ -84,8 +96,44 @@ struct http_conn {
 	__u16 server_svc;
 	__u16 client_svc;
 	__u8 method;
-	__u8 pad0[7];
+	__u8 pad0[3];
+	__u32 req_tid; /* spans on: the thread current when the request was seen (its sender) */
 };
 _Static_assert(sizeof(struct http_conn) == 88, "struct http_conn is ABI");
+
+/* The one entry of http_span_cfg: whether to write span records. */
+struct http_span_cfg {
+	__u32 on; /* 0: no records (the response path pays one array look-up) */
+};
+_Static_assert(sizeof(struct http_span_cfg) == 4, "struct http_span_cfg is ABI");
+
+/*
+ * One answered request, written to the http_spans ring buffer at its
+ * response when spans are on (agent/spans.h builds the spans). Times are
+ * bpf_ktime_get_ns(), that is CLOCK_MONOTONIC. The thread ids are those of
+ * the task current when tc saw the segment: on loopback and on egress that
+ * is, almost always, the thread that sent it (the softirq runs on the
+ * sender's way out), a hint that ties a service's outbound call to the
+ * inbound request the same thread was serving; 0 or a foreign thread when
+ * the segment was handled elsewhere (ksoftirqd, a NIC's interrupt).
+ */
+struct http_span_event {
+	char route[ROUTE_MAX]; /* folded, NUL-padded */
+	__u64 start_ns;	       /* the request's first segment */
+	__u64 end_ns;	       /* the response's first segment */
+	__u8 caddr[16];	       /* the client; IPv4 in the first 4 bytes */
+	__u8 saddr[16];	       /* the server */
+	__u32 req_tid;	       /* sender of the request, see above */
+	__u32 resp_tid;	       /* sender of the response */
+	__u16 cport;	       /* host order */
+	__u16 sport;
+	__u16 server_svc; /* 0: the server is not a watched service */
+	__u16 client_svc; /* 0: the client is not a watched service's socket */
+	__u16 status;
+	__u8 method; /* enum http_method */
+	__u8 family; /* 4 or 6 */
+	__u8 pad0[4];
+};
+_Static_assert(sizeof(struct http_span_event) == 136, "struct http_span_event is ABI");
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <http.skel.h>
 
@@ -266,4 +267,62 @@ Test(sampler_http, counts_retransmitted_requests_and_responses_once)
 	cr_expect_eq(http_total(SVC_USERS), 2);
 	retransmits = sampler.drops[HTTP_DROP_RETRANSMIT];
 	cr_expect_geq(retransmits, 3, "%llu retransmits seen", (unsigned long long)retransmits);
+}
+
+/* Span records drained from the ring, for the test below. */
+struct span_records {
+	struct http_span_event ev[8];
+	size_t n;
+};
+
+static void take_record(void *arg, const struct http_span_event *e)
+{
+	struct span_records *r = arg;
+
+	if (r->n < PRP_ARRAY_SIZE(r->ev))
+		r->ev[r->n] = *e;
+	r->n++;
+}
+
+Test(sampler_http, writes_one_span_record_per_answered_request_when_spans_are_on)
+{
+	static const char resp[] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+	struct span_records got = { 0 };
+	struct sampler_http_opts o = { .spans_ring_bytes = 1 << 16, .on_span = take_record,
+				       .span_arg = &got };
+	uint16_t client = 1, server = (uint16_t)demo.users.port;
+	const struct http_span_event *e = &got.ev[0];
+
+	sampler_http_stop(&sampler);
+	cr_assert_eq(sampler_http_start_opts(&sampler, &o), 0);
+	cr_assert_eq(sampler_http_set_targets(&sampler, targets), 0);
+	/* off until enabled: no record */
+	run_segment(client, server, 100, "GET /users/5 HTTP/1.1\r\n\r\n");
+	run_segment(server, client, 900, resp);
+	cr_assert_eq(sampler_http_spans_drain(&sampler), 0);
+	cr_assert_eq(sampler_http_spans_enable(&sampler, true), 0);
+	run_segment(client, server, 200, "POST /users/6/orders?x=1 HTTP/1.1\r\n\r\n");
+	run_segment(server, client, 1000, resp);
+	run_segment(server, client, 1000, resp); /* an answer again: no second record */
+	cr_assert_eq(sampler_http_spans_drain(&sampler), 1);
+	cr_assert_eq(got.n, 1);
+	cr_expect_str_eq(e->route, "/users/{id}/orders");
+	cr_expect_eq(e->method, HTTP_METHOD_POST);
+	cr_expect_eq(e->status, 201);
+	cr_expect_eq(e->server_svc, SVC_USERS);
+	cr_expect_eq(e->client_svc, 0);
+	cr_expect_eq(e->family, 4);
+	cr_expect_eq(e->cport, client);
+	cr_expect_eq(e->sport, server);
+	cr_expect_eq(ntohl(*(const uint32_t *)e->caddr), 0x0a090901);
+	cr_expect_eq(ntohl(*(const uint32_t *)e->saddr), 0x0a090902);
+	cr_expect_gt(e->start_ns, 0);
+	cr_expect_geq(e->end_ns, e->start_ns);
+	/* BPF_PROG_TEST_RUN runs in our context: both segments "sent" by this thread */
+	cr_expect_eq(e->req_tid, (uint32_t)gettid());
+	cr_expect_eq(e->resp_tid, (uint32_t)gettid());
+	cr_assert_eq(sampler_http_spans_enable(&sampler, false), 0);
+	run_segment(client, server, 300, "GET /users/7 HTTP/1.1\r\n\r\n");
+	run_segment(server, client, 1100, resp);
+	cr_expect_eq(sampler_http_spans_drain(&sampler), 0);
 }

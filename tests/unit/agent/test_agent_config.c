@@ -1,7 +1,7 @@
 /*
  * agent/agent_config.c: the defaults, a file, flags over the file, the
  * repeatable --service, the checks beyond the table (selectors, excluded
- * ports, restart commands), packaging/etc/agent.yaml, and
+ * ports, restart commands, the /metrics address), packaging/etc/agent.yaml, and
  * docs/config-agent.md, which must be
  * exactly what the table prints now. PRP_WRITE_DOCS=1 rewrites that file
  * instead of comparing it.
@@ -78,6 +78,18 @@ static void expect_defaults(const struct agent_config *c)
 	cr_assert(c->samplers_tcp);
 	cr_assert_null(c->breaker_cgroup);
 	cr_assert_eq(c->restart_command.count, 0);
+	cr_assert_str_eq(c->metrics_listen, "");
+	cr_assert_eq(c->metrics_series_per_service, 1000);
+	cr_assert_not(c->print_spans);
+	cr_assert_not(c->traces_enabled);
+	cr_assert_eq(c->traces_sample_rate, 0.1);
+	cr_assert_eq(c->traces_slow_ms, 500);
+	cr_assert_eq(c->traces_max_spans_per_window, 10000);
+	cr_assert_not(c->print_logs);
+	cr_assert_not(c->logs_enabled);
+	cr_assert_eq(c->logs_max_line, 16384);
+	cr_assert_eq(c->logs_rate_limit, 1000);
+	cr_assert_eq(c->logs_max_lines_per_window, 10000);
 }
 
 static const char full_yaml[] = "aggregator: tcp://10.0.0.5:7070\n"
@@ -100,7 +112,10 @@ static const char full_yaml[] = "aggregator: tcp://10.0.0.5:7070\n"
 				"  cgroup: /sys/fs/cgroup/unified/prp\n"
 				"restart:\n"
 				"  command:\n"
-				"    - orders=/usr/local/bin/restart-orders --hard\n";
+				"    - orders=/usr/local/bin/restart-orders --hard\n"
+				"metrics:\n"
+				"  listen: '[::1]:9464'\n"
+				"  series_per_service: 50\n";
 
 /* ---- tests ---- */
 
@@ -157,6 +172,8 @@ Test(agent_config, a_file_sets_every_key)
 	cr_assert_str_eq(c.breaker_cgroup, "/sys/fs/cgroup/unified/prp");
 	cr_assert_eq(c.restart_command.count, 1);
 	cr_assert_str_eq(c.restart_command.items[0], "orders=/usr/local/bin/restart-orders --hard");
+	cr_assert_str_eq(c.metrics_listen, "[::1]:9464");
+	cr_assert_eq(c.metrics_series_per_service, 50);
 	agent_config_release(&c);
 }
 
@@ -257,6 +274,41 @@ Test(agent_config, bad_restart_command_is_an_error)
 	agent_config_release(&c);
 }
 
+Test(agent_config, metrics_listen_takes_ipv4_and_bracketed_ipv6_literals)
+{
+	static const char *const good[] = { "127.0.0.1:9464", "0.0.0.0:9464", "10.1.2.3:1",
+					    "[::1]:9464",     "[::]:65535",   "[fe80::1]:9464" };
+	static const char *const bad[] = { "nonsense",	      "localhost:9464", "::1:9464",
+					   "127.0.0.1",	      "127.0.0.1:0",	"127.0.0.1:65536",
+					   "127.0.0.1:",      ":9464",		"[::1]9464",
+					   "[127.0.0.1]:9464", "[::1:9464",	"1.2.3.4:94x" };
+	struct agent_config c;
+	char err[256] = "";
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		cr_expect_eq(load(&c, NULL, err, sizeof(err), "--config", "/dev/null",
+				  "--metrics-listen", good[i], NULL),
+			     0, "%s: %s", good[i], err);
+		agent_config_release(&c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_expect_eq(load(&c, NULL, err, sizeof(err), "--config", "/dev/null",
+				  "--metrics-listen", bad[i], NULL),
+			     -EINVAL, "%s accepted", bad[i]);
+		cr_expect_not_null(strstr(err, "metrics.listen"), "%s", err);
+		cr_expect_not_null(strstr(err, bad[i]), "%s", err);
+		expect_defaults(&c);
+		agent_config_release(&c);
+	}
+	/* "" is the default: no /metrics */
+	cr_assert_eq(load(&c, NULL, err, sizeof(err), "--config", "/dev/null", "--metrics-listen",
+			  "", NULL),
+		     0, "%s", err);
+	cr_assert_str_eq(c.metrics_listen, "");
+	agent_config_release(&c);
+}
+
 Test(agent_config, out_of_range_and_unknown_keys_say_where)
 {
 	struct agent_config c;
@@ -279,6 +331,29 @@ Test(agent_config, out_of_range_and_unknown_keys_say_where)
 			  "loud", NULL),
 		     -EINVAL);
 	cr_assert_not_null(strstr(err, "log-level"), "%s", err);
+	agent_config_release(&c);
+}
+
+Test(agent_config, traces_keys_load_and_a_rate_above_one_is_refused)
+{
+	struct agent_config c;
+	char path[64], err[256] = "";
+
+	write_tmp(path, "print_spans: true\ntraces:\n  enabled: true\n  sample_rate: 0.25\n"
+			"  slow_ms: 2s\n  max_spans_per_window: 64\n");
+	cr_assert_eq(load(&c, NULL, err, sizeof(err), "--config", path, NULL), 0, "%s", err);
+	cr_expect(c.print_spans);
+	cr_expect(c.traces_enabled);
+	cr_expect_eq(c.traces_sample_rate, 0.25);
+	cr_expect_eq(c.traces_slow_ms, 2000);
+	cr_expect_eq(c.traces_max_spans_per_window, 64);
+	agent_config_release(&c);
+	unlink(path);
+
+	cr_assert_eq(load(&c, NULL, err, sizeof(err), "--config", "/dev/null",
+			  "--traces-sample-rate", "1.5", NULL),
+		     -ERANGE);
+	cr_assert_not_null(strstr(err, "traces-sample-rate"), "%s", err);
 	agent_config_release(&c);
 }
 
@@ -322,6 +397,18 @@ Test(agent_config, help_lists_every_flag)
 		"--[no-]samplers-tcp",
 		"--breaker-cgroup STRING",
 		"--restart-command STRING",
+		"--metrics-listen STRING",
+		"--metrics-series-per-service",
+		"--[no-]print-spans",
+		"--[no-]traces-enabled",
+		"--traces-sample-rate",
+		"--traces-slow-ms",
+		"--traces-max-spans-per-window",
+		"--[no-]print-logs",
+		"--[no-]logs-enabled",
+		"--logs-max-line",
+		"--logs-rate-limit",
+		"--logs-max-lines-per-window",
 	};
 	char *text = NULL;
 	size_t len = 0;

@@ -11,13 +11,14 @@
 
 #include "bpf/breaker.h"
 #include "bpf/http.h"
+#include "bpf/logs.h"
 #include "bpf/ratelimit.h"
 #include "bpf/syscalls.h"
 #include "bpf/tcp.h"
 #include "tests/lib/leakcheck.h"
 
 #define ABI_OBJECT PRP_BPF_DIR "/abi.bpf.o"
-#define FIELDS_MAX 12
+#define FIELDS_MAX 16
 
 struct abi_field {
 	const char *name;
@@ -54,7 +55,24 @@ static const struct abi_struct abi[] = {
 	{ "http_conn", sizeof(struct http_conn),
 	  { F(http_conn, route), F(http_conn, start_ns), F(http_conn, req_seq),
 	    F(http_conn, server_svc), F(http_conn, client_svc), F(http_conn, method),
-	    F(http_conn, pad0) } },
+	    F(http_conn, pad0), F(http_conn, req_tid) } },
+	{ "http_span_cfg", sizeof(struct http_span_cfg), { F(http_span_cfg, on) } },
+	{ "http_span_event", sizeof(struct http_span_event),
+	  { F(http_span_event, route), F(http_span_event, start_ns), F(http_span_event, end_ns),
+	    F(http_span_event, caddr), F(http_span_event, saddr), F(http_span_event, req_tid),
+	    F(http_span_event, resp_tid), F(http_span_event, cport), F(http_span_event, sport),
+	    F(http_span_event, server_svc), F(http_span_event, client_svc),
+	    F(http_span_event, status), F(http_span_event, method), F(http_span_event, family),
+	    F(http_span_event, pad0) } },
+	{ "logs_event", sizeof(struct logs_event),
+	  { F(logs_event, ts_ns), F(logs_event, tgid), F(logs_event, len), F(logs_event, lost_seq),
+	    F(logs_event, svc), F(logs_event, fd), F(logs_event, flags), F(logs_event, data) } },
+	{ "logs_pending", sizeof(struct logs_pending),
+	  { F(logs_pending, buf), F(logs_pending, ts_ns), F(logs_pending, svc), F(logs_pending, fd),
+	    F(logs_pending, armed), F(logs_pending, pad0) } },
+	{ "logs_drops", sizeof(struct logs_drops),
+	  { F(logs_drops, ring_full), F(logs_drops, truncated), F(logs_drops, unread),
+	    F(logs_drops, writes) } },
 	{ "ratelimit_key", sizeof(struct ratelimit_key),
 	  { F(ratelimit_key, port), F(ratelimit_key, pad0) } },
 	{ "ratelimit_bucket", sizeof(struct ratelimit_bucket),
