@@ -24,7 +24,7 @@
  * up to the bound.
  *
  * loki_stop() sets a deadline (abort_at_ns), which the push in flight
- * watches (loki_send.c cuts it within 50 ms of it), and which ends the
+ * watches (http_post.c cuts it within 50 ms of it), and which ends the
  * retries' pauses; then the sender sends what is queued without waiting
  * for full batches until the queue is empty or the deadline passes.
  */
@@ -37,22 +37,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "aggregator/export/export_retry.h"
+#include "aggregator/export/export_ring.h"
+#include "aggregator/export/export_say.h"
+#include "aggregator/export/http_post.h"
 #include "aggregator/export/loki_config.h"
 #include "aggregator/export/loki_format.h"
-#include "aggregator/export/loki_send.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
-#define READ_BATCH     256		   /* events read from the store at once */
-#define READER_POLL_MS 1000		   /* the reader's own wake-up */
-#define SAY_EVERY_NS   (30 * NSEC_PER_SEC) /* one log line per kind of trouble this often */
+#define READ_BATCH     256  /* events read from the store at once */
+#define READER_POLL_MS 1000 /* the reader's own wake-up */
+/* bytes of an answer kept: Loki says why it refused a push there ("entry too far behind") */
+#define ANSWER_MAX 512
 
-/* The kinds of trouble logged, each at most once per SAY_EVERY_NS. */
+/* The kinds of trouble logged, each at most once per EXPORT_SAY_EVERY_NS. */
 enum say { SAY_QUEUE_FULL = 0, SAY_REJECTED, SAY_RETRY, SAY_EXHAUSTED, SAY_READ, SAY_COUNT };
 
 static const char *const drop_names[LOKI_DROP_COUNT] = {
@@ -69,7 +72,7 @@ struct loki {
 	char hostname[LOKI_FORMAT_HOST_MAX];
 	struct loki_label labels[LOKI_LABELS_MAX];
 	size_t nlabels;
-	struct loki_send *send; /* the sender thread's */
+	struct http_post *send; /* the sender thread's */
 	bool curl_ready;
 
 	struct bus *bus; /* the reader thread's, with what follows */
@@ -77,19 +80,17 @@ struct loki {
 	struct store *store;
 	int64_t cursor;
 
-	pthread_mutex_t mu;  /* guards what follows, down to said[] */
-	pthread_cond_t work; /* a full batch, or stopping; also the retries' pauses */
-	struct loki_entry **q;
-	size_t qfirst, qcount, qbytes;
+	pthread_mutex_t mu;   /* guards what follows, down to said[] */
+	pthread_cond_t work;  /* a full batch, or stopping; also the retries' pauses */
+	struct export_ring q; /* of struct loki_entry */
+	size_t qbytes;
 	uint64_t seq;
 	size_t in_flight;
 	bool stopping;
 	uint64_t received, sent, dropped[LOKI_DROP_COUNT], pushes, retries, timeouts;
 	char last_error[LOKI_ERROR_MAX];
 	int64_t last_error_ms;
-	struct {
-		uint64_t at_ns, suppressed;
-	} said[SAY_COUNT];
+	struct export_say said[SAY_COUNT];
 
 	/* the stop's deadline (CLOCK_MONOTONIC ns), 0 before: read without mu */
 	_Atomic uint64_t abort_at_ns;
@@ -100,6 +101,7 @@ struct loki {
 
 	pthread_t reader, sender;
 	bool reader_started, sender_started;
+	void **slots; /* the queue's */
 };
 
 const char *loki_drop_name(enum loki_drop d)
@@ -107,59 +109,10 @@ const char *loki_drop_name(enum loki_drop d)
 	return (unsigned)d < LOKI_DROP_COUNT ? drop_names[d] : "unknown";
 }
 
-/* ---- time ---- */
-
-/* Waits on @c (a CLOCK_MONOTONIC condition) for at most @ns. */
-static void wait_ns(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ns)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ns / NSEC_PER_SEC);
-	ts.tv_nsec += (long)(ns % NSEC_PER_SEC);
-	if (ts.tv_nsec >= (long)NSEC_PER_SEC) {
-		ts.tv_sec++;
-		ts.tv_nsec -= (long)NSEC_PER_SEC;
-	}
-	pthread_cond_timedwait(c, m, &ts);
-}
-
-static void cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-}
-
 /* True once the stop's deadline has passed. */
 static bool past_deadline(struct loki *l)
 {
-	uint64_t at = atomic_load(&l->abort_at_ns);
-
-	return at && time_mono_ns() >= at;
-}
-
-/* ---- the log, a line per kind of trouble ---- */
-
-/*
- * Under mu: whether a line of kind @k is due now; if so *@suppressed is how
- * many were held back since the last one.
- */
-static bool say_due(struct loki *l, enum say k, uint64_t *suppressed)
-{
-	uint64_t now = time_mono_ns();
-
-	if (l->said[k].at_ns && now - l->said[k].at_ns < SAY_EVERY_NS) {
-		l->said[k].suppressed++;
-		return false;
-	}
-	l->said[k].at_ns = now;
-	*suppressed = l->said[k].suppressed;
-	l->said[k].suppressed = 0;
-	return true;
+	return export_retry_past_deadline(&l->abort_at_ns);
 }
 
 /* ---- the queue ---- */
@@ -174,18 +127,17 @@ static int enqueue(struct loki *l, struct loki_entry *e)
 	e->mono_ns = time_mono_ns();
 	pthread_mutex_lock(&l->mu);
 	l->received++;
-	if (l->qcount == l->cfg.queue_max || l->qbytes + e->len > LOKI_QUEUE_MAX_BYTES) {
+	if (export_ring_full(&l->q) || l->qbytes + e->len > LOKI_QUEUE_MAX_BYTES) {
 		dropped = ++l->dropped[LOKI_DROP_QUEUE_FULL];
-		say = say_due(l, SAY_QUEUE_FULL, &suppressed);
+		say = export_say_due(&l->said[SAY_QUEUE_FULL], &suppressed);
 		ret = -ENOBUFS;
 	} else {
 		e->seq = l->seq++;
-		l->q[(l->qfirst + l->qcount) % l->cfg.queue_max] = e;
-		l->qcount++;
+		export_ring_push(&l->q, e);
 		l->qbytes += e->len;
 		/* only when a batch has just filled: the sender's timer covers the rest */
-		if (l->qcount == l->cfg.batch || (l->qbytes >= LOKI_BATCH_MAX_BYTES &&
-						  l->qbytes - e->len < LOKI_BATCH_MAX_BYTES))
+		if (l->q.count == l->cfg.batch || (l->qbytes >= LOKI_BATCH_MAX_BYTES &&
+						   l->qbytes - e->len < LOKI_BATCH_MAX_BYTES))
 			pthread_cond_signal(&l->work);
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -205,15 +157,13 @@ static size_t take(struct loki *l, struct loki_entry **v)
 {
 	size_t n = 0, bytes = 0;
 
-	while (l->qcount && n < l->cfg.batch &&
-	       (!n || bytes + l->q[l->qfirst]->len <= LOKI_BATCH_MAX_BYTES)) {
-		struct loki_entry *e = l->q[l->qfirst];
+	struct loki_entry *e;
 
-		v[n++] = e;
+	while ((e = export_ring_first(&l->q)) && n < l->cfg.batch &&
+	       (!n || bytes + e->len <= LOKI_BATCH_MAX_BYTES)) {
+		v[n++] = export_ring_pop(&l->q);
 		bytes += e->len;
 		l->qbytes -= e->len;
-		l->qfirst = (l->qfirst + 1) % l->cfg.queue_max;
-		l->qcount--;
 	}
 	return n;
 }
@@ -221,10 +171,8 @@ static size_t take(struct loki *l, struct loki_entry **v)
 /* Drops every queued entry as @why. Under mu. */
 static void drop_queued(struct loki *l, enum loki_drop why)
 {
-	while (l->qcount) {
-		free(l->q[l->qfirst]);
-		l->qfirst = (l->qfirst + 1) % l->cfg.queue_max;
-		l->qcount--;
+	while (l->q.count) {
+		free(export_ring_pop(&l->q));
 		l->dropped[why]++;
 	}
 	l->qbytes = 0;
@@ -261,7 +209,7 @@ void loki_stats(struct loki *l, struct loki_stats *out)
 		out->dropped[i] = l->dropped[i];
 		out->dropped_total += l->dropped[i];
 	}
-	out->queued = l->qcount;
+	out->queued = l->q.count;
 	out->in_flight = l->in_flight;
 	out->pushes = l->pushes;
 	out->retries = l->retries;
@@ -300,7 +248,7 @@ static void read_events(struct loki *l)
 			bool say;
 
 			pthread_mutex_lock(&l->mu);
-			say = say_due(l, SAY_READ, &suppressed);
+			say = export_say_due(&l->said[SAY_READ], &suppressed);
 			pthread_mutex_unlock(&l->mu);
 			if (say) /* again at the next wake-up: the cursor has not moved */
 				log_warn_err(err, "loki: cannot read the events after %lld",
@@ -328,7 +276,7 @@ static void *reader_main(void *arg)
 	while (!stop) {
 		pthread_mutex_lock(&l->wake_mu);
 		if (!l->woken && !l->wake_stop)
-			wait_ns(&l->wake, &l->wake_mu, READER_POLL_MS * NSEC_PER_MSEC);
+			export_retry_wait_ns(&l->wake, &l->wake_mu, READER_POLL_MS * NSEC_PER_MSEC);
 		l->woken = false;
 		stop = l->wake_stop;
 		pthread_mutex_unlock(&l->wake_mu);
@@ -339,70 +287,12 @@ static void *reader_main(void *arg)
 
 /* ---- the sender ---- */
 
-/* xorshift64*: the jitter needs no quality. */
-static double next_random(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / (double)(1ull << 53);
-}
-
-/* The pause after failed attempt @attempt (1, 2, ...): doubling, capped, times [0.8, 1.2). */
-static uint64_t backoff_ns(const struct loki *l, unsigned attempt, uint64_t *rng)
-{
-	uint64_t ms = l->cfg.backoff_ms;
-
-	for (unsigned i = 1; i < attempt && ms < l->cfg.backoff_max_ms; i++)
-		ms *= 2;
-	if (ms > l->cfg.backoff_max_ms)
-		ms = l->cfg.backoff_max_ms;
-	return (uint64_t)((double)ms * (0.8 + 0.4 * next_random(rng)) * (double)NSEC_PER_MSEC);
-}
-
-/* The time a push may take now: the timeout, cut to what is left before the stop's deadline. */
-static unsigned push_timeout_ms(struct loki *l)
-{
-	uint64_t at = atomic_load(&l->abort_at_ns), now;
-
-	if (!at)
-		return l->cfg.timeout_ms;
-	now = time_mono_ns();
-	if (now >= at)
-		return 0;
-	return (at - now) / NSEC_PER_MSEC < l->cfg.timeout_ms
-		       ? (unsigned)((at - now) / NSEC_PER_MSEC) + 1
-		       : l->cfg.timeout_ms;
-}
-
-/*
- * Sleeps @ns under mu, or until the stop's deadline if that comes first (a
- * stop keeps the pauses: a failing Loki is not hammered on the way out).
- */
-static void pause_ns(struct loki *l, uint64_t ns)
-{
-	uint64_t until = time_mono_ns() + ns;
-
-	for (;;) {
-		uint64_t at = atomic_load(&l->abort_at_ns), now = time_mono_ns();
-
-		if (at && at < until)
-			until = at;
-		if (now >= until)
-			return;
-		wait_ns(&l->work, &l->mu, until - now);
-	}
-}
-
 /* What one attempt came to, for the counters and the log. */
 enum outcome { OUT_SENT, OUT_RETRY, OUT_REJECTED, OUT_EXHAUSTED, OUT_SHUTDOWN };
 
 /* Counts attempt @attempt's outcome (@ret, @rs) for a batch of @n. Under mu. */
 static enum outcome account(struct loki *l, size_t n, unsigned attempt, int ret,
-			    const struct loki_send_result *rs)
+			    const struct http_post_result *rs)
 {
 	bool http = !ret, ok = http && rs->status >= 200 && rs->status <= 299;
 	enum loki_drop why;
@@ -434,7 +324,7 @@ static enum outcome account(struct loki *l, size_t n, unsigned attempt, int ret,
 					   : OUT_EXHAUSTED;
 }
 
-/* Logs a failed attempt's outcome, a line per kind at most every SAY_EVERY_NS. Under mu. */
+/* Logs a failed attempt's outcome, a line per kind at most every EXPORT_SAY_EVERY_NS. Under mu. */
 static void say_outcome(struct loki *l, enum outcome o, size_t n, unsigned attempt, uint64_t pause,
 			const char *error)
 {
@@ -443,7 +333,7 @@ static void say_outcome(struct loki *l, enum outcome o, size_t n, unsigned attem
 					  [OUT_EXHAUSTED] = SAY_EXHAUSTED };
 	uint64_t held = 0;
 
-	if (o == OUT_SENT || o == OUT_SHUTDOWN || !say_due(l, kinds[o], &held))
+	if (o == OUT_SENT || o == OUT_SHUTDOWN || !export_say_due(&l->said[kinds[o]], &held))
 		return;
 	/* the log writes one line with one write(2): cheap enough under mu */
 	if (o == OUT_RETRY)
@@ -470,7 +360,7 @@ static void say_outcome(struct loki *l, enum outcome o, size_t n, unsigned attem
 /* Sends the batch @v of @n (in_flight) until it is sent or dropped, then frees it. */
 static void push(struct loki *l, struct loki_entry **v, size_t n, uint64_t *rng)
 {
-	struct loki_send_result rs = { 0 };
+	struct http_post_result rs = { 0 };
 	struct buf body;
 	enum outcome o = OUT_RETRY;
 	int ret;
@@ -486,11 +376,11 @@ static void push(struct loki *l, struct loki_entry **v, size_t n, uint64_t *rng)
 		log_error_err(ret, "loki: a push of %zu entries could not be written", n);
 	}
 	for (unsigned attempt = 0; !ret && o == OUT_RETRY; attempt++) {
-		unsigned timeout_ms = push_timeout_ms(l);
+		unsigned timeout_ms = export_retry_timeout_ms(&l->abort_at_ns, l->cfg.timeout_ms);
 		uint64_t pause = 0;
 
 		if (timeout_ms) {
-			ret = loki_send_post(l->send, (const char *)body.data, body.len, timeout_ms,
+			ret = http_post_send(l->send, (const char *)body.data, body.len, timeout_ms,
 					     &rs);
 		} else {
 			ret = -ECANCELED;
@@ -499,10 +389,11 @@ static void push(struct loki *l, struct loki_entry **v, size_t n, uint64_t *rng)
 		pthread_mutex_lock(&l->mu);
 		o = account(l, n, attempt, ret, &rs);
 		if (o == OUT_RETRY)
-			pause = backoff_ns(l, attempt + 1, rng);
+			pause = export_retry_backoff_ns(l->cfg.backoff_ms, l->cfg.backoff_max_ms,
+							attempt + 1, -1, rng);
 		say_outcome(l, o, n, attempt, pause, rs.error);
 		if (o == OUT_RETRY)
-			pause_ns(l, pause);
+			export_retry_pause(&l->work, &l->mu, &l->abort_at_ns, pause);
 		pthread_mutex_unlock(&l->mu);
 		ret = 0;
 	}
@@ -518,14 +409,15 @@ static void push(struct loki *l, struct loki_entry **v, size_t n, uint64_t *rng)
 static bool batch_due(struct loki *l, uint64_t *wait)
 {
 	uint64_t flush = (uint64_t)l->cfg.flush_interval_ms * NSEC_PER_MSEC, now, due;
+	const struct loki_entry *oldest = export_ring_first(&l->q);
 
 	*wait = flush;
-	if (!l->qcount)
+	if (!oldest)
 		return false;
-	if (l->stopping || l->qcount >= l->cfg.batch || l->qbytes >= LOKI_BATCH_MAX_BYTES)
+	if (l->stopping || l->q.count >= l->cfg.batch || l->qbytes >= LOKI_BATCH_MAX_BYTES)
 		return true;
 	now = time_mono_ns();
-	due = l->q[l->qfirst]->mono_ns + flush;
+	due = oldest->mono_ns + flush;
 	if (due <= now)
 		return true;
 	*wait = due - now;
@@ -536,20 +428,18 @@ static void *sender_main(void *arg)
 {
 	struct loki *l = arg;
 	struct loki_entry **v = xcalloc(l->cfg.batch, sizeof(*v));
-	uint64_t rng = time_real_ns() ^ (uint64_t)(uintptr_t)&rng, wait;
+	uint64_t rng = export_retry_seed(), wait;
 
-	if (!rng)
-		rng = 1;
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
 		size_t n;
 
-		if (l->stopping && (!l->qcount || past_deadline(l))) {
+		if (l->stopping && (!l->q.count || past_deadline(l))) {
 			drop_queued(l, LOKI_DROP_SHUTDOWN);
 			break;
 		}
 		if (!batch_due(l, &wait)) {
-			wait_ns(&l->work, &l->mu, wait);
+			export_retry_wait_ns(&l->work, &l->mu, wait);
 			continue;
 		}
 		n = take(l, v);
@@ -589,7 +479,8 @@ static void wipe_free(char *s)
 /* The secrets, the labels, the host name and the sender's connection. 0 or -errno, logged. */
 static int prepare(struct loki *l, const struct loki_config *c)
 {
-	char *password = NULL, *token = NULL, why[200];
+	char *password = NULL, *token = NULL, *headers[2], why[200];
+	size_t nheaders = 0;
 	int err = 0;
 
 	if (c->password_file && *c->password_file &&
@@ -612,19 +503,26 @@ static int prepare(struct loki *l, const struct loki_config *c)
 		err = -EIO;
 	l->curl_ready = !err;
 	if (!err) {
-		l->send =
-			loki_send_new(&(struct loki_send_config){ .url = l->push_url,
-								  .tenant = c->tenant,
-								  .username = c->username,
-								  .password = password,
-								  .bearer_token = token,
-								  .ca_file = c->ca_file,
-								  .abort_at_ns = &l->abort_at_ns });
+		if (c->tenant && *c->tenant)
+			headers[nheaders++] = xasprintf("X-Scope-OrgID: %s", c->tenant);
+		if (token && *token)
+			headers[nheaders++] = xasprintf("Authorization: Bearer %s", token);
+		l->send = http_post_new(
+			&(struct http_post_config){ .url = l->push_url,
+						    .headers = (const char *const *)headers,
+						    .nheaders = nheaders,
+						    .ca_file = c->ca_file,
+						    .username = c->username,
+						    .password = password,
+						    .answer_max = ANSWER_MAX,
+						    .abort_at_ns = &l->abort_at_ns });
 		if (!l->send) {
 			log_error("loki: libcurl could not make a handle");
 			err = -EIO;
 		}
 	}
+	for (size_t i = 0; i < nheaders; i++)
+		wipe_free(headers[i]); /* a bearer token */
 	wipe_free(password);
 	wipe_free(token);
 	return err;
@@ -657,7 +555,7 @@ static void loki_free(struct loki *l)
 	pthread_mutex_lock(&l->mu);
 	drop_queued(l, LOKI_DROP_SHUTDOWN); /* none, once the sender has run */
 	pthread_mutex_unlock(&l->mu);
-	loki_send_free(l->send);
+	http_post_free(l->send);
 	if (l->curl_ready)
 		curl_global_cleanup();
 	store_close(l->store);
@@ -665,7 +563,7 @@ static void loki_free(struct loki *l)
 	pthread_cond_destroy(&l->wake);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->wake_mu);
-	free(l->q);
+	free(l->slots);
 	free(l->push_url);
 	free(l->log_url);
 	free(l);
@@ -698,12 +596,13 @@ int loki_start(struct loki **out, const struct loki_config *c, struct bus *bus)
 		ulen--;
 	l->push_url = xasprintf("%.*s%s", (int)ulen, c->url, LOKI_PUSH_PATH);
 	l->log_url = url_for_log(l->push_url);
-	l->q = xcalloc(l->cfg.queue_max, sizeof(*l->q));
+	l->slots = xcalloc(l->cfg.queue_max, sizeof(*l->slots));
+	export_ring_init(&l->q, l->slots, l->cfg.queue_max);
 	l->bus = bus;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->wake_mu, NULL);
-	cond_init(&l->work);
-	cond_init(&l->wake);
+	export_retry_cond_init(&l->work);
+	export_retry_cond_init(&l->wake);
 	atomic_init(&l->abort_at_ns, 0);
 	err = prepare(l, c);
 	if (err)

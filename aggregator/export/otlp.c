@@ -17,8 +17,9 @@
  * one of queued, in_flight, sent and dropped. While a post is retried, new
  * spans queue up to the bound.
  *
- * otlp_stop() sets a deadline (abort_at_ns), which curl's progress callback
- * reads to cut the post in flight, and which ends the retries' pauses; then
+ * otlp_stop() sets a deadline (abort_at_ns), which the post in flight
+ * watches (http_post.c cuts it within 50 ms of it), and which ends the
+ * retries' pauses; then
  * the sender sends what is queued without waiting for full batches until
  * the queue is empty or the deadline passes.
  */
@@ -26,25 +27,35 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "aggregator/export/export_retry.h"
+#include "aggregator/export/export_ring.h"
+#include "aggregator/export/export_say.h"
+#include "aggregator/export/http_post.h"
 #include "aggregator/export/otlp_format.h"
 #include "aggregator/export/otlp_headers.h"
-#include "aggregator/export/otlp_send.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/strparse.h"
 #include "common/timeutil.h"
 
-#define SAY_EVERY_NS (30 * NSEC_PER_SEC) /* one log line per kind of trouble this often */
+/*
+ * Bytes of an answer kept: for the excerpt of a refusal (a collector says
+ * why there) and for a 2xx's partial success (OTLP's
+ * ExportTracePartialSuccess, {"partialSuccess":{"rejectedSpans":"2",
+ * "errorMessage":"..."}}).
+ */
+#define ANSWER_MAX 4096
 
-/* The kinds of trouble logged, each at most once per SAY_EVERY_NS. */
+/* The kinds of trouble logged, each at most once per EXPORT_SAY_EVERY_NS. */
 enum say {
 	SAY_QUEUE_FULL = 0,
 	SAY_REJECTED,
@@ -66,13 +77,12 @@ struct otlp {
 	struct otlp_config cfg; /* defaults filled in; its strings are not used after start */
 	char *traces_url;
 	size_t nheaders;	/* extra headers sent, for the start's line */
-	struct otlp_send *send; /* the sender thread's */
+	struct http_post *send; /* the sender thread's */
 	bool curl_ready;
 
-	pthread_mutex_t mu;  /* guards what follows, down to said[] */
-	pthread_cond_t work; /* a full batch, or stopping; also the retries' pauses */
-	struct otlp_item **q;
-	size_t qfirst, qcount;
+	pthread_mutex_t mu;   /* guards what follows, down to said[] */
+	pthread_cond_t work;  /* a full batch, or stopping; also the retries' pauses */
+	struct export_ring q; /* of struct otlp_item */
 	uint64_t seq;
 	size_t in_flight;
 	bool stopping;
@@ -80,15 +90,14 @@ struct otlp {
 		timeouts;
 	char last_error[OTLP_ERROR_MAX];
 	int64_t last_error_ms;
-	struct {
-		uint64_t at_ns, suppressed;
-	} said[SAY_COUNT];
+	struct export_say said[SAY_COUNT];
 
 	/* the stop's deadline (CLOCK_MONOTONIC ns), 0 before: read without mu */
 	_Atomic uint64_t abort_at_ns;
 
 	pthread_t sender;
 	bool sender_started;
+	void **slots; /* the queue's */
 };
 
 const char *otlp_drop_name(enum otlp_drop d)
@@ -182,59 +191,10 @@ bool otlp_keep(const struct span *s, double sample_rate, unsigned slow_ms)
 	return trace_id_high(s->trace_id) < (uint64_t)ldexp(sample_rate, 64);
 }
 
-/* ---- time ---- */
-
-/* Waits on @c (a CLOCK_MONOTONIC condition) for at most @ns. */
-static void wait_ns(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ns)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ns / NSEC_PER_SEC);
-	ts.tv_nsec += (long)(ns % NSEC_PER_SEC);
-	if (ts.tv_nsec >= (long)NSEC_PER_SEC) {
-		ts.tv_sec++;
-		ts.tv_nsec -= (long)NSEC_PER_SEC;
-	}
-	pthread_cond_timedwait(c, m, &ts);
-}
-
-static void cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-}
-
 /* True once the stop's deadline has passed. */
 static bool past_deadline(struct otlp *o)
 {
-	uint64_t at = atomic_load(&o->abort_at_ns);
-
-	return at && time_mono_ns() >= at;
-}
-
-/* ---- the log, a line per kind of trouble ---- */
-
-/*
- * Under mu: whether a line of kind @k is due now; if so *@suppressed is how
- * many were held back since the last one.
- */
-static bool say_due(struct otlp *o, enum say k, uint64_t *suppressed)
-{
-	uint64_t now = time_mono_ns();
-
-	if (o->said[k].at_ns && now - o->said[k].at_ns < SAY_EVERY_NS) {
-		o->said[k].suppressed++;
-		return false;
-	}
-	o->said[k].at_ns = now;
-	*suppressed = o->said[k].suppressed;
-	o->said[k].suppressed = 0;
-	return true;
+	return export_retry_past_deadline(&o->abort_at_ns);
 }
 
 /* ---- the queue ---- */
@@ -249,16 +209,15 @@ static int enqueue(struct otlp *o, struct otlp_item *it)
 	it->mono_ns = time_mono_ns();
 	pthread_mutex_lock(&o->mu);
 	o->received++;
-	if (o->qcount == o->cfg.queue_max) {
+	if (export_ring_full(&o->q)) {
 		dropped = ++o->dropped[OTLP_DROP_QUEUE_FULL];
-		say = say_due(o, SAY_QUEUE_FULL, &suppressed);
+		say = export_say_due(&o->said[SAY_QUEUE_FULL], &suppressed);
 		ret = -ENOBUFS;
 	} else {
 		it->seq = o->seq++;
-		o->q[(o->qfirst + o->qcount) % o->cfg.queue_max] = it;
-		o->qcount++;
+		export_ring_push(&o->q, it);
 		/* only when a batch has just filled: the sender's timer covers the rest */
-		if (o->qcount == o->cfg.batch)
+		if (o->q.count == o->cfg.batch)
 			pthread_cond_signal(&o->work);
 	}
 	pthread_mutex_unlock(&o->mu);
@@ -278,21 +237,16 @@ static size_t take(struct otlp *o, struct otlp_item **v)
 {
 	size_t n = 0;
 
-	while (o->qcount && n < o->cfg.batch) {
-		v[n++] = o->q[o->qfirst];
-		o->qfirst = (o->qfirst + 1) % o->cfg.queue_max;
-		o->qcount--;
-	}
+	while (o->q.count && n < o->cfg.batch)
+		v[n++] = export_ring_pop(&o->q);
 	return n;
 }
 
 /* Drops every queued span as @why. Under mu. */
 static void drop_queued(struct otlp *o, enum otlp_drop why)
 {
-	while (o->qcount) {
-		free(o->q[o->qfirst]);
-		o->qfirst = (o->qfirst + 1) % o->cfg.queue_max;
-		o->qcount--;
+	while (o->q.count) {
+		free(export_ring_pop(&o->q));
 		o->dropped[why]++;
 	}
 }
@@ -344,7 +298,7 @@ int otlp_push_span(struct otlp *o, const char *tenant, const struct span *s)
 	if (why) {
 		pthread_mutex_lock(&o->mu);
 		invalid = ++o->invalid;
-		say = say_due(o, SAY_INVALID, &suppressed);
+		say = export_say_due(&o->said[SAY_INVALID], &suppressed);
 		pthread_mutex_unlock(&o->mu);
 		if (say)
 			log_warn(
@@ -376,7 +330,7 @@ void otlp_stats(struct otlp *o, struct otlp_stats *out)
 		out->dropped[i] = o->dropped[i];
 		out->dropped_total += o->dropped[i];
 	}
-	out->queued = o->qcount;
+	out->queued = o->q.count;
 	out->in_flight = o->in_flight;
 	out->invalid = o->invalid;
 	out->posts = o->posts;
@@ -389,75 +343,6 @@ void otlp_stats(struct otlp *o, struct otlp_stats *out)
 
 /* ---- the sender ---- */
 
-/* xorshift64*: the jitter needs no quality. */
-static double next_random(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / (double)(1ull << 53);
-}
-
-/*
- * The pause after failed attempt @attempt (1, 2, ...): the answer's
- * Retry-After when it had one (OTLP/HTTP asks clients to honour it), else
- * doubling, times [0.8, 1.2); capped at backoff_max_ms either way.
- */
-static uint64_t backoff_ns(const struct otlp *o, unsigned attempt, int64_t retry_after_ms,
-			   uint64_t *rng)
-{
-	uint64_t ms = o->cfg.backoff_ms;
-
-	if (retry_after_ms >= 0) {
-		ms = (uint64_t)retry_after_ms < o->cfg.backoff_max_ms ? (uint64_t)retry_after_ms
-								      : o->cfg.backoff_max_ms;
-		return ms * NSEC_PER_MSEC;
-	}
-	for (unsigned i = 1; i < attempt && ms < o->cfg.backoff_max_ms; i++)
-		ms *= 2;
-	if (ms > o->cfg.backoff_max_ms)
-		ms = o->cfg.backoff_max_ms;
-	return (uint64_t)((double)ms * (0.8 + 0.4 * next_random(rng)) * (double)NSEC_PER_MSEC);
-}
-
-/* The time a post may take now: the timeout, cut to what is left before the stop's deadline. */
-static unsigned post_timeout_ms(struct otlp *o)
-{
-	uint64_t at = atomic_load(&o->abort_at_ns), now;
-
-	if (!at)
-		return o->cfg.timeout_ms;
-	now = time_mono_ns();
-	if (now >= at)
-		return 0;
-	return (at - now) / NSEC_PER_MSEC < o->cfg.timeout_ms
-		       ? (unsigned)((at - now) / NSEC_PER_MSEC) + 1
-		       : o->cfg.timeout_ms;
-}
-
-/*
- * Sleeps @ns under mu, or until the stop's deadline if that comes first: a
- * stop keeps the pauses (and Retry-After), so a failing collector is not
- * hammered on the way out and what is left is counted as dropped at shutdown.
- */
-static void pause_ns(struct otlp *o, uint64_t ns)
-{
-	uint64_t until = time_mono_ns() + ns;
-
-	for (;;) {
-		uint64_t at = atomic_load(&o->abort_at_ns), now = time_mono_ns();
-
-		if (at && at < until)
-			until = at;
-		if (now >= until)
-			return;
-		wait_ns(&o->work, &o->mu, until - now);
-	}
-}
-
 /* What one attempt came to, for the counters and the log. */
 enum outcome { OUT_SENT, OUT_PARTIAL, OUT_RETRY, OUT_REJECTED, OUT_EXHAUSTED, OUT_SHUTDOWN };
 
@@ -467,9 +352,40 @@ static bool retryable(long status)
 	return status == 429 || (status >= 500 && status <= 599);
 }
 
-/* Counts attempt @attempt's outcome (@ret, @rs) for a batch of @n. Under mu. */
+/*
+ * A 2xx's partial success, when its body says some spans were refused:
+ * rejectedSpans (an int64, a string in the JSON mapping; a number is taken
+ * too) and errorMessage, the latter into @rs's error. An unreadable body is
+ * a full success. Returns the spans refused.
+ */
+static uint64_t partial_success(struct http_post_result *rs)
+{
+	json_t *doc =
+		rs->body_len ? json_loadb((const char *)rs->body, rs->body_len, 0, NULL) : NULL;
+	json_t *ps = json_object_get(doc, "partialSuccess");
+	json_t *rejected = json_object_get(ps, "rejectedSpans");
+	const char *message = json_string_value(json_object_get(ps, "errorMessage"));
+	uint64_t n = 0;
+
+	if (json_is_integer(rejected) && json_integer_value(rejected) > 0)
+		n = (uint64_t)json_integer_value(rejected);
+	else if (json_is_string(rejected) &&
+		 strparse_u64(json_string_value(rejected), 0, UINT64_MAX, &n))
+		n = 0;
+	if (n || (message && *message))
+		snprintf(rs->error, sizeof(rs->error),
+			 "partial success: %llu spans rejected%s%.160s", (unsigned long long)n,
+			 message && *message ? ": " : "", message ? message : "");
+	json_decref(doc);
+	return n;
+}
+
+/*
+ * Counts attempt @attempt's outcome (@ret, @rs; @rejected spans of a 2xx
+ * refused) for a batch of @n. Under mu.
+ */
 static enum outcome account(struct otlp *o, size_t n, unsigned attempt, int ret,
-			    const struct otlp_send_result *rs)
+			    const struct http_post_result *rs, uint64_t rejected)
 {
 	bool http = !ret, ok = http && rs->status >= 200 && rs->status <= 299;
 	enum otlp_drop why;
@@ -479,7 +395,7 @@ static enum outcome account(struct otlp *o, size_t n, unsigned attempt, int ret,
 		o->retries++;
 	if (ok) {
 		/* a partial success: the receiver took the batch but refused some spans */
-		uint64_t refused = rs->rejected_spans < n ? rs->rejected_spans : n;
+		uint64_t refused = rejected < n ? rejected : n;
 
 		o->sent += n - refused;
 		o->dropped[OTLP_DROP_REJECTED] += refused;
@@ -509,7 +425,7 @@ static enum outcome account(struct otlp *o, size_t n, unsigned attempt, int ret,
 					   : OUT_EXHAUSTED;
 }
 
-/* Logs an attempt's trouble, a line per kind at most every SAY_EVERY_NS. Under mu. */
+/* Logs an attempt's trouble, a line per kind at most every EXPORT_SAY_EVERY_NS. Under mu. */
 static void say_outcome(struct otlp *o, enum outcome out, size_t n, unsigned attempt,
 			uint64_t pause, const char *error)
 {
@@ -519,7 +435,7 @@ static void say_outcome(struct otlp *o, enum outcome out, size_t n, unsigned att
 					  [OUT_EXHAUSTED] = SAY_EXHAUSTED };
 	uint64_t held = 0;
 
-	if (out == OUT_SENT || out == OUT_SHUTDOWN || !say_due(o, kinds[out], &held))
+	if (out == OUT_SENT || out == OUT_SHUTDOWN || !export_say_due(&o->said[kinds[out]], &held))
 		return;
 	/* the log writes one line with one write(2): cheap enough under mu */
 	if (out == OUT_PARTIAL)
@@ -548,7 +464,7 @@ static void say_outcome(struct otlp *o, enum outcome out, size_t n, unsigned att
 /* Sends the batch @v of @n (in_flight) until it is sent or dropped, then frees it. */
 static void post(struct otlp *o, struct otlp_item **v, size_t n, uint64_t *rng)
 {
-	struct otlp_send_result rs = { 0 };
+	struct http_post_result rs = { 0 };
 	enum outcome out = OUT_RETRY;
 	struct buf body;
 	int ret;
@@ -564,24 +480,28 @@ static void post(struct otlp *o, struct otlp_item **v, size_t n, uint64_t *rng)
 		log_error_err(ret, "otlp: a post of %zu spans could not be written", n);
 	}
 	for (unsigned attempt = 0; !ret && out == OUT_RETRY; attempt++) {
-		unsigned timeout_ms = post_timeout_ms(o);
-		uint64_t pause = 0;
+		unsigned timeout_ms = export_retry_timeout_ms(&o->abort_at_ns, o->cfg.timeout_ms);
+		uint64_t pause = 0, rejected = 0;
 
 		if (timeout_ms) {
-			ret = otlp_send_post(o->send, (const char *)body.data, body.len, timeout_ms,
+			ret = http_post_send(o->send, (const char *)body.data, body.len, timeout_ms,
 					     &rs);
+			if (!ret && rs.status >= 200 && rs.status <= 299)
+				rejected = partial_success(&rs);
 		} else {
 			ret = -ECANCELED;
 			rs.retry_after_ms = -1;
 			snprintf(rs.error, sizeof(rs.error), "the stop's deadline passed");
 		}
 		pthread_mutex_lock(&o->mu);
-		out = account(o, n, attempt, ret, &rs);
+		out = account(o, n, attempt, ret, &rs, rejected);
 		if (out == OUT_RETRY)
-			pause = backoff_ns(o, attempt + 1, ret ? -1 : rs.retry_after_ms, rng);
+			pause = export_retry_backoff_ns(o->cfg.backoff_ms, o->cfg.backoff_max_ms,
+							attempt + 1, ret ? -1 : rs.retry_after_ms,
+							rng);
 		say_outcome(o, out, n, attempt, pause, rs.error);
 		if (out == OUT_RETRY)
-			pause_ns(o, pause);
+			export_retry_pause(&o->work, &o->mu, &o->abort_at_ns, pause);
 		pthread_mutex_unlock(&o->mu);
 		ret = 0;
 	}
@@ -597,14 +517,15 @@ static void post(struct otlp *o, struct otlp_item **v, size_t n, uint64_t *rng)
 static bool batch_due(struct otlp *o, uint64_t *wait)
 {
 	uint64_t flush = (uint64_t)o->cfg.flush_interval_ms * NSEC_PER_MSEC, now, due;
+	const struct otlp_item *oldest = export_ring_first(&o->q);
 
 	*wait = flush;
-	if (!o->qcount)
+	if (!oldest)
 		return false;
-	if (o->stopping || o->qcount >= o->cfg.batch)
+	if (o->stopping || o->q.count >= o->cfg.batch)
 		return true;
 	now = time_mono_ns();
-	due = o->q[o->qfirst]->mono_ns + flush;
+	due = oldest->mono_ns + flush;
 	if (due <= now)
 		return true;
 	*wait = due - now;
@@ -615,20 +536,18 @@ static void *sender_main(void *arg)
 {
 	struct otlp *o = arg;
 	struct otlp_item **v = xcalloc(o->cfg.batch, sizeof(*v));
-	uint64_t rng = time_real_ns() ^ (uint64_t)(uintptr_t)&rng, wait;
+	uint64_t rng = export_retry_seed(), wait;
 
-	if (!rng)
-		rng = 1;
 	pthread_mutex_lock(&o->mu);
 	for (;;) {
 		size_t n;
 
-		if (o->stopping && (!o->qcount || past_deadline(o))) {
+		if (o->stopping && (!o->q.count || past_deadline(o))) {
 			drop_queued(o, OTLP_DROP_SHUTDOWN);
 			break;
 		}
 		if (!batch_due(o, &wait)) {
-			wait_ns(&o->work, &o->mu, wait);
+			export_retry_wait_ns(&o->work, &o->mu, wait);
 			continue;
 		}
 		n = take(o, v);
@@ -686,11 +605,12 @@ static int prepare(struct otlp *o, const struct otlp_config *c)
 		err = -EIO;
 	o->curl_ready = !err;
 	if (!err) {
-		o->send = otlp_send_new(
-			&(struct otlp_send_config){ .url = o->traces_url,
+		o->send = http_post_new(
+			&(struct http_post_config){ .url = o->traces_url,
 						    .headers = (const char *const *)headers,
 						    .nheaders = n,
 						    .ca_file = c->ca_file,
+						    .answer_max = ANSWER_MAX,
 						    .abort_at_ns = &o->abort_at_ns });
 		if (!o->send) {
 			log_error("otlp: libcurl could not make a handle");
@@ -719,12 +639,12 @@ static void otlp_free(struct otlp *o)
 	pthread_mutex_lock(&o->mu);
 	drop_queued(o, OTLP_DROP_SHUTDOWN); /* none, once the sender has run */
 	pthread_mutex_unlock(&o->mu);
-	otlp_send_free(o->send);
+	http_post_free(o->send);
 	if (o->curl_ready)
 		curl_global_cleanup();
 	pthread_cond_destroy(&o->work);
 	pthread_mutex_destroy(&o->mu);
-	free(o->q);
+	free(o->slots);
 	free(o->traces_url);
 	free(o);
 }
@@ -746,9 +666,10 @@ int otlp_start(struct otlp **out, const struct otlp_config *c)
 	o->cfg = *c;
 	config_defaults(&o->cfg);
 	o->traces_url = xasprintf("%.*s%s", (int)url_base_len(c->url), c->url, OTLP_TRACES_PATH);
-	o->q = xcalloc(o->cfg.queue_max, sizeof(*o->q));
+	o->slots = xcalloc(o->cfg.queue_max, sizeof(*o->slots));
+	export_ring_init(&o->q, o->slots, o->cfg.queue_max);
 	pthread_mutex_init(&o->mu, NULL);
-	cond_init(&o->work);
+	export_retry_cond_init(&o->work);
 	atomic_init(&o->abort_at_ns, 0);
 	err = prepare(o, c);
 	if (err)

@@ -1,6 +1,6 @@
 /*
  * The OTLP trace exporter (aggregator/export/otlp.c, otlp_format.c,
- * otlp_send.c, otlp_headers.c) against a collector stand-in on 127.0.0.1
+ * otlp_headers.c, http_post.c) against a collector stand-in on 127.0.0.1
  * (tests/lib/http_sink): spans pushed arrive as POST /v1/traces,
  * Content-Type application/json, and every body is checked by
  * OpenTelemetry's own protobuf schema (tests/node/otlp_check.mjs, which
