@@ -192,6 +192,12 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call say,FUZZLD,$@)
 	$(Q)$(fuzz_link)
 
+# the agent's parser of the requests' heads, with what it links
+$(BUILD)/fuzz/fuzz_traceparent: tests/fuzz/fuzz_traceparent.c $(FUZZ_OBJS) \
+		$(patsubst %.c,$(BUILD)/fuzz/obj/%.o,agent/spans.c agent/services.c agent/http_method.c)
+	$(call say,FUZZLD,$@)
+	$(Q)$(fuzz_link)
+
 # an explicit rule: the pattern's $(FUZZ_OBJS) would bring the demo's objects in
 $(BUILD)/fuzz/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_AGG_OBJS)
 	$(call say,FUZZLD,$@)

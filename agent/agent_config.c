@@ -88,8 +88,8 @@ static const struct cfg_key agent_keys[] = {
 		 "per call it makes, linked into traces (docs/agent.md, Spans); needs samplers.http"),
 	CFG_DOUBLE("traces.sample_rate", struct agent_config, traces_sample_rate, 0.1, 0, 1,
 		   "the fraction of traces kept, chosen by trace id as the aggregator's OTLP "
-		   "exporter chooses; traces with an error (status 500 or more) or a slow span "
-		   "are always kept"),
+		   "exporter chooses; traces with an error (status 500 or more) or a slow span, "
+		   "and traces whose incoming traceparent header says sampled, are always kept"),
 	CFG_MS("traces.slow_ms", struct agent_config, traces_slow_ms, 500, 0, 3600000,
 	       "a trace with a span longer than this is always kept; 0: no such rule"),
 	CFG_UINT("traces.max_spans_per_window", struct agent_config, traces_max_spans_per_window,

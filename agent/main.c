@@ -290,6 +290,11 @@ static void agent_on_span(void *arg, const struct http_span_event *e)
 	spans_add(arg, e);
 }
 
+static void agent_on_head(void *arg, const struct http_head_event *h)
+{
+	spans_add_head(arg, h);
+}
+
 /* The HTTP sampler, with a span ring and the span builder when traces are on. */
 static bool agent_start_http(struct agent *a)
 {
@@ -306,6 +311,7 @@ static bool agent_start_http(struct agent *a)
 	a->spans = spans_new(&sc);
 	o.spans_ring_bytes = HTTP_SPANS_RING_BYTES;
 	o.on_span = agent_on_span;
+	o.on_head = agent_on_head;
 	o.span_arg = a->spans;
 	if (sampler_http_start_opts(&a->http, &o)) {
 		spans_free(a->spans);

@@ -23,6 +23,7 @@
 
 #include <http.skel.h>
 
+#include "agent/http_method.h"
 #include "agent/procfs.h"
 #include "bpf/http.h"
 #include "common/alloc.h"
@@ -33,14 +34,6 @@
 #define SAMPLER_HTTP_TC_HANDLE	 0x707270
 #define SAMPLER_HTTP_TC_PRIORITY 0x7072
 #define SAMPLER_HTTP_GRACE_NS	 (2 * NSEC_PER_MSEC)
-
-const char *sampler_http_method_name(unsigned method)
-{
-	static const char *const names[] = { "OTHER",  "GET",  "POST",	"PUT",
-					     "DELETE", "HEAD", "PATCH", "OPTIONS" };
-
-	return method < PRP_ARRAY_SIZE(names) ? names[method] : "OTHER";
-}
 
 static int attach_hook(struct sampler_http *s, int ifindex, enum bpf_tc_attach_point point)
 {
@@ -126,8 +119,13 @@ static int span_sample(void *ctx, void *data, size_t size)
 {
 	struct sampler_http *s = ctx;
 
-	if (size >= sizeof(struct http_span_event))
+	/* the two kinds of record share the ring, told apart by their size */
+	if (size == sizeof(struct http_head_event)) {
+		if (s->on_head)
+			s->on_head(s->span_arg, data);
+	} else if (size >= sizeof(struct http_span_event)) {
 		s->on_span(s->span_arg, data);
+	}
 	return 0;
 }
 
@@ -187,6 +185,7 @@ int sampler_http_start_opts(struct sampler_http *s, const struct sampler_http_op
 		goto out_fail;
 	if (o->spans_ring_bytes) {
 		s->on_span = o->on_span;
+		s->on_head = o->on_head;
 		s->span_arg = o->span_arg;
 		s->spans_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.http_spans), span_sample,
 					       s, NULL);
@@ -433,7 +432,7 @@ static void visit_stats(struct sampler_http *s, struct window_set *ws, const voi
 	for (char *c = route; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
 			*c = '?';
-	h = window_http_get(w, sampler_http_method_name(k->method), route, k->status);
+	h = window_http_get(w, http_method_name(k->method), route, k->status);
 	h->count += count;
 	if (hist_add_bucket(&h->latency_ns, k->bucket, count))
 		log_ratelimited(LOG_LEVEL_WARN, "sampler http: bad latency bucket %u", k->bucket);

@@ -21,6 +21,7 @@
 
 struct http_bpf;
 struct http_span_event;
+struct http_head_event;
 struct ring_buffer;
 
 /*
@@ -28,6 +29,8 @@ struct ring_buffer;
  * in the thread that calls sampler_http_spans_drain() or _wait().
  */
 typedef void sampler_http_span_fn(void *arg, const struct http_span_event *e);
+/* Receives one request head (bpf/http.h), borrowed for the call only; the same thread. */
+typedef void sampler_http_head_fn(void *arg, const struct http_head_event *h);
 
 /* How to start; zeroed means sampler_http_start(): no span records. */
 struct sampler_http_opts {
@@ -38,7 +41,8 @@ struct sampler_http_opts {
 	 */
 	size_t spans_ring_bytes;
 	sampler_http_span_fn *on_span; /* required with a ring */
-	void *span_arg;		       /* borrowed, passed to on_span */
+	void *span_arg;		       /* borrowed, passed to on_span and on_head */
+	sampler_http_head_fn *on_head; /* NULL: request heads are skipped */
 };
 
 struct sampler_http_hook {
@@ -60,6 +64,7 @@ struct sampler_http {
 	struct ring_buffer *spans_rb; /* NULL: started without a span ring */
 	int spans_epfd;		      /* edge-triggered epoll on the ring (with spans_rb) */
 	sampler_http_span_fn *on_span;
+	sampler_http_head_fn *on_head;
 	void *span_arg;
 };
 
@@ -91,8 +96,5 @@ void sampler_http_stop(struct sampler_http *s);
 PRP_MUST_CHECK int sampler_http_set_targets(struct sampler_http *s, const struct service_set *set);
 /* Moves what the kernel counted since the last collect into @ws. */
 PRP_MUST_CHECK int sampler_http_collect(struct sampler_http *s, struct window_set *ws);
-
-/* "GET" for HTTP_METHOD_GET...; "OTHER" for unknown values. */
-const char *sampler_http_method_name(unsigned method);
 
 #endif

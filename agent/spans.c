@@ -12,6 +12,13 @@
  * is built. Containment is made a strict order (two records with the very
  * same interval: the one that arrived first contains the other), so the
  * tree has no cycles.
+ *
+ * Request heads with a traceparent wait in a direct-mapped table keyed by
+ * a hash of the connection (heads[]); the kernel writes a request's head
+ * before its span record, in one ring, so the head is there when the
+ * record comes, and spans_add() takes it out. A slot another connection
+ * took meanwhile, or a head whose record was lost, only costs that one
+ * link: the record starts a trace of its own, as without the header.
  */
 #include "agent/spans.h"
 
@@ -21,9 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "agent/http_method.h"
 #include "agent/sampler_http.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -38,14 +47,25 @@ struct spans_node {
 	int32_t first_child;  /* calls it contains; -1: none */
 	int32_t next_sibling; /* in its container's list; -1: the last */
 	bool dead;	      /* built (or dropped) */
+	bool has_tp;	      /* a request from outside that carried a traceparent */
 	uint8_t server_span_id[SPAN_ID_LEN];
+	struct spans_traceparent tp; /* with has_tp */
+};
+
+/* A head with a traceparent, waiting for its span record. */
+struct spans_head {
+	uint64_t start_ns; /* 0: a free slot */
+	uint8_t caddr[16], saddr[16];
+	uint16_t cport, sport;
+	struct spans_traceparent tp;
 };
 
 struct spans {
 	struct spans_config cfg;
 	char host[WINDOW_HOST_MAX];
 	char names[SERVICES_MAX + 1][SERVICE_NAME_MAX]; /* "" : not learnt */
-	struct spans_node *ring; /* max_pending; the oldest at head, n of them */
+	struct spans_node *ring;  /* max_pending; the oldest at head, n of them */
+	struct spans_head *heads; /* SPANS_HEADS_MAX */
 	size_t head, n;
 	/* scratch of spans_collect(), grown as needed */
 	int32_t *srv, *cli, *active, *walk;
@@ -80,6 +100,7 @@ struct spans *spans_new(const struct spans_config *c)
 	s->cfg.host = NULL; /* borrowed by the caller: never read after this */
 	/* calloc()ed: pages are touched, and resident, only as records come */
 	s->ring = xcalloc(s->cfg.max_pending, sizeof(*s->ring));
+	s->heads = xcalloc(SPANS_HEADS_MAX, sizeof(*s->heads));
 	s->prng = time_mono_ns() ^ ((uint64_t)getpid() << 32);
 	s->budget = s->cfg.max_spans_per_window;
 	return s;
@@ -90,6 +111,7 @@ void spans_free(struct spans *s)
 	if (!s)
 		return;
 	free(s->ring);
+	free(s->heads);
 	free(s->srv);
 	free(s->cli);
 	free(s->active);
@@ -122,6 +144,128 @@ static struct spans_node *node(const struct spans *s, size_t k)
 	return &s->ring[i >= s->cfg.max_pending ? i - s->cfg.max_pending : i];
 }
 
+/* ---- traceparent ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* uppercase too: the format is lowercase only */
+}
+
+/* Parses 2 * @n lowercase hex digits at @p into @out. */
+static bool unhex_lower(const char *p, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+#define TP_NAME	    "traceparent"
+#define TP_NAME_LEN (sizeof(TP_NAME) - 1)
+/* "00-" 32 "-" 16 "-" 2 */
+#define TP_VALUE_LEN 55
+
+/* The value of a traceparent line, from @p to @end (the line's end, excluded). */
+static bool parse_tp_value(const char *p, const char *end, struct spans_traceparent *out)
+{
+	struct spans_traceparent tp;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end - p != TP_VALUE_LEN || p[0] != '0' || p[1] != '0' || p[2] != '-' || p[35] != '-' ||
+	    p[52] != '-')
+		return false;
+	if (!unhex_lower(p + 3, tp.trace_id, SPAN_TRACE_ID_LEN) ||
+	    !unhex_lower(p + 36, tp.parent_id, SPAN_ID_LEN) || !unhex_lower(p + 53, &tp.flags, 1))
+		return false;
+	if (span_id_is_zero(tp.trace_id, SPAN_TRACE_ID_LEN) ||
+	    span_id_is_zero(tp.parent_id, SPAN_ID_LEN))
+		return false;
+	*out = tp;
+	return true;
+}
+
+bool spans_parse_traceparent(const char *head, size_t len, struct spans_traceparent *out)
+{
+	const char *end = head + len, *p = memchr(head, '\n', len);
+
+	/* p: the end of the request line; each turn looks at the line after p */
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *vend;
+
+		if (!eol)
+			return false; /* the last line is cut: not a header we can trust */
+		vend = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+		if (vend == p)
+			return false; /* the empty line: the headers are over */
+		if ((size_t)(vend - p) > TP_NAME_LEN && p[TP_NAME_LEN] == ':' &&
+		    !strncasecmp(p, TP_NAME, TP_NAME_LEN))
+			return parse_tp_value(p + TP_NAME_LEN + 1, vend, out);
+		p = eol;
+	}
+	return false;
+}
+
+/* The heads[] slot of a connection. */
+static size_t head_slot(const uint8_t caddr[16], const uint8_t saddr[16], uint16_t cport,
+			uint16_t sport)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the key */
+	uint8_t k[36];
+
+	memcpy(k, caddr, 16);
+	memcpy(k + 16, saddr, 16);
+	memcpy(k + 32, &cport, 2);
+	memcpy(k + 34, &sport, 2);
+	for (size_t i = 0; i < sizeof(k); i++)
+		h = (h ^ k[i]) * 0x100000001b3ull;
+	return (size_t)(h % SPANS_HEADS_MAX);
+}
+
+void spans_add_head(struct spans *s, const struct http_head_event *h)
+{
+	struct spans_traceparent tp;
+	struct spans_head *slot;
+	size_t len = h->len < HTTP_HEAD_BYTES ? h->len : HTTP_HEAD_BYTES;
+
+	if (!h->start_ns || !spans_parse_traceparent(h->data, len, &tp))
+		return;
+	s->st.heads_traceparent++;
+	slot = &s->heads[head_slot(h->caddr, h->saddr, h->cport, h->sport)];
+	slot->start_ns = h->start_ns;
+	memcpy(slot->caddr, h->caddr, 16);
+	memcpy(slot->saddr, h->saddr, 16);
+	slot->cport = h->cport;
+	slot->sport = h->sport;
+	slot->tp = tp;
+}
+
+/* Moves the traceparent of @e's head, if one waits, into @nd. */
+static void take_head(struct spans *s, struct spans_node *nd, const struct http_span_event *e)
+{
+	struct spans_head *slot = &s->heads[head_slot(e->caddr, e->saddr, e->cport, e->sport)];
+
+	nd->has_tp = false;
+	if (!slot->start_ns || slot->start_ns != e->start_ns || slot->cport != e->cport ||
+	    slot->sport != e->sport || memcmp(slot->caddr, e->caddr, 16) ||
+	    memcmp(slot->saddr, e->saddr, 16))
+		return;
+	nd->has_tp = true;
+	nd->tp = slot->tp;
+	slot->start_ns = 0;
+}
+
 void spans_add(struct spans *s, const struct http_span_event *e)
 {
 	struct spans_node *nd;
@@ -142,6 +286,10 @@ void spans_add(struct spans *s, const struct http_span_event *e)
 	nd->dead = false;
 	nd->ev.server_svc = known(s, e->server_svc);
 	nd->ev.client_svc = known(s, e->client_svc);
+	if (!nd->ev.client_svc)
+		take_head(s, nd, e);
+	else
+		nd->has_tp = false;
 }
 
 /* Closes the gaps the built records left, in place, keeping the order. */
@@ -415,7 +563,7 @@ static void span_common(const struct spans *s, struct span *sp, const struct htt
 	sp->end_ns = (int64_t)e->end_ns + offset;
 	sp->status = e->status;
 	snprintf(sp->method, sizeof(sp->method), "%s",
-		 e->method ? sampler_http_method_name(e->method) : "");
+		 e->method ? http_method_name(e->method) : "");
 	copy_route(sp->route, sizeof(sp->route), e->route);
 	snprintf(sp->host, sizeof(sp->host), "%s", s->host);
 }
@@ -431,7 +579,7 @@ static struct span *trace_slot(struct spans *s, size_t i)
 
 /* The spans of the @n walked records into s->trace. Returns how many. */
 static size_t make_spans(struct spans *s, size_t n, const uint8_t trace_id[SPAN_TRACE_ID_LEN],
-			 int64_t offset)
+			 const uint8_t *root_parent, int64_t offset)
 {
 	size_t out = 0;
 
@@ -467,7 +615,9 @@ static size_t make_spans(struct spans *s, size_t n, const uint8_t trace_id[SPAN_
 			span_common(s, v, e, trace_id, offset);
 			random_id(s, v->span_id, SPAN_ID_LEN);
 			memcpy(nd->server_span_id, v->span_id, SPAN_ID_LEN);
-			memcpy(v->parent_span_id, client_id, SPAN_ID_LEN);
+			/* the root of a trace a caller started: the caller's span is its parent */
+			memcpy(v->parent_span_id, k == 0 && root_parent ? root_parent : client_id,
+			       SPAN_ID_LEN);
 			v->kind = SPAN_KIND_SERVER;
 			snprintf(v->service, sizeof(v->service), "%s", s->names[e->server_svc]);
 		}
@@ -480,7 +630,9 @@ static void build_trace(struct spans *s, int32_t root, int64_t offset, spans_emi
 			void *arg)
 {
 	size_t n = walk_tree(s, root), nspans = 0;
+	const struct spans_node *r = node(s, root);
 	uint8_t trace_id[SPAN_TRACE_ID_LEN];
+	const uint8_t *root_parent = NULL;
 	bool keep = false;
 
 	for (size_t k = 0; k < n; k++) {
@@ -495,7 +647,16 @@ static void build_trace(struct spans *s, int32_t root, int64_t offset, spans_emi
 	s->st.traces++;
 	if (node(s, root)->ev.client_svc)
 		s->st.traces_orphan++;
-	random_id(s, trace_id, sizeof(trace_id));
+	if (!r->ev.client_svc && r->has_tp) {
+		/* the caller's trace; its sampled flag keeps it whatever the rate */
+		memcpy(trace_id, r->tp.trace_id, sizeof(trace_id));
+		root_parent = r->tp.parent_id;
+		if (r->tp.flags & SPANS_TRACEPARENT_SAMPLED)
+			keep = true;
+		s->st.traces_linked++;
+	} else {
+		random_id(s, trace_id, sizeof(trace_id));
+	}
 	if (!keep && !spans_trace_sampled(trace_id, s->cfg.sample_rate)) {
 		s->st.traces_sampled_out++;
 		return;
@@ -504,7 +665,7 @@ static void build_trace(struct spans *s, int32_t root, int64_t offset, spans_emi
 		s->st.traces_over_cap++;
 		return;
 	}
-	nspans = make_spans(s, n, trace_id, offset);
+	nspans = make_spans(s, n, trace_id, root_parent, offset);
 	if (s->cfg.max_spans_per_window)
 		s->budget -= nspans;
 	for (size_t k = 0; k < nspans; k++)

@@ -31,12 +31,22 @@
  * ended. At most max_pending records wait; past that the oldest are dropped
  * and counted.
  *
+ * A request from outside whose head (struct http_head_event, written by
+ * the kernel before its span record) carries a valid W3C traceparent
+ * header joins the caller's trace: its SERVER span takes the header's
+ * trace id, and the header's parent id as its parent, and every call under
+ * it is in that trace. The head's bytes are parsed once, as they arrive;
+ * only heads with a valid header are kept, at most SPANS_HEADS_MAX of them
+ * (one slot per connection hash: a collision forgets the older one).
+ *
  * Sampling is per trace, the rule of the aggregator's OTLP exporter
  * (otlp_keep()): a trace is kept when the first 8 bytes of its trace id,
  * big-endian, are below sample_rate * 2^64, or when any of its spans has a
  * status >= 500 or lasts longer than slow_ns; so every span of a trace is
- * kept or none is. Trace and span ids are random (getrandom(2)), never
- * zero; times are unix ns.
+ * kept or none is. A trace whose traceparent has the sampled flag is kept
+ * too: the caller recorded its part, and ours completes it. Trace and span
+ * ids are random (getrandom(2)), never zero, unless a traceparent gives
+ * them; times are unix ns.
  *
  * Threads: a struct spans belongs to one thread (the agent's main loop).
  */
@@ -54,10 +64,21 @@
 #define SPANS_SAMPLE_RATE    0.1
 #define SPANS_SLOW_NS	     (500ull * 1000 * 1000)
 #define SPANS_MAX_PER_WINDOW 10000
-/* About 170 bytes each: 16384 waiting records are under 3 MiB. */
+/* 184 bytes each (struct spans_node): 16384 waiting records are under 3 MiB. */
 #define SPANS_PENDING_MAX 16384
 #define SPANS_ORPHAN_NS	  (30ull * 1000 * 1000 * 1000)
 #define SPANS_SETTLE_NS	  (100ull * 1000 * 1000)
+/* Heads with a traceparent waiting for their span record: 72 bytes each, 288 KiB. */
+#define SPANS_HEADS_MAX 4096
+/* The sampled bit of a traceparent's flags (W3C Trace Context, trace-flags). */
+#define SPANS_TRACEPARENT_SAMPLED 0x01
+
+/* A valid W3C traceparent header's value, version 00. */
+struct spans_traceparent {
+	uint8_t trace_id[SPAN_TRACE_ID_LEN]; /* never all zero */
+	uint8_t parent_id[SPAN_ID_LEN];	     /* never all zero */
+	uint8_t flags;			     /* trace-flags */
+};
 
 struct spans_config {
 	double sample_rate;	     /* the fraction of traces kept, 0..1 */
@@ -75,6 +96,8 @@ struct spans_stats {
 	uint64_t pending_dropped;    /* the oldest, dropped at max_pending */
 	uint64_t traces;	     /* built */
 	uint64_t traces_orphan;	     /* of which rooted at a call in no server span */
+	uint64_t traces_linked;	     /* of which joined a caller's trace by its traceparent */
+	uint64_t heads_traceparent;  /* request heads with a valid traceparent */
 	uint64_t traces_kept;	     /* sampled in, and emitted */
 	uint64_t traces_sampled_out; /* by the sampling rule: not a loss */
 	uint64_t traces_over_cap;    /* sampled in but past max_spans_per_window: lost */
@@ -102,8 +125,31 @@ void spans_free(struct spans *s);
  */
 void spans_set_services(struct spans *s, const struct service_set *set);
 
-/* Takes one record (copied). Past max_pending the oldest waiting one is dropped. */
+/*
+ * Takes one record (copied). Past max_pending the oldest waiting one is
+ * dropped. A request from outside takes the traceparent of its head, if
+ * spans_add_head() was given one.
+ */
 void spans_add(struct spans *s, const struct http_span_event *e);
+
+/*
+ * Takes one request head (borrowed for the call): when its bytes carry a
+ * valid traceparent (spans_parse_traceparent()), keeps it for the span
+ * record of the same connection and start.
+ */
+void spans_add_head(struct spans *s, const struct http_head_event *h);
+
+/*
+ * Finds a traceparent header in the @len bytes at @head (a request's first
+ * bytes: the request line, then headers): a line that starts with the name
+ * in any case, ':', optional spaces or tabs, then exactly
+ * "00-<32 lowercase hex>-<16 lowercase hex>-<2 lowercase hex>", optional
+ * spaces or tabs and the line's end ("\r\n" or "\n"), which must be within
+ * @len: a header cut by the end of the bytes is not taken. The ids must not
+ * be all zero. Only version 00 is accepted. The first traceparent line
+ * decides. True and @out filled, or false (@out unchanged).
+ */
+bool spans_parse_traceparent(const char *head, size_t len, struct spans_traceparent *out);
 
 /*
  * Builds every trace that is due at @now_mono_ns (CLOCK_MONOTONIC, the

@@ -25,6 +25,7 @@ struct http_conn_key abi_http_conn_key;
 struct http_conn abi_http_conn;
 struct http_span_cfg abi_http_span_cfg;
 struct http_span_event abi_http_span_event;
+struct http_head_event abi_http_head_event;
 struct logs_event abi_logs_event;
 struct logs_pending abi_logs_pending;
 struct logs_drops abi_logs_drops;

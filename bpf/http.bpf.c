@@ -40,6 +40,15 @@
  * ring crosses half and three quarters full. Off, they cost the response
  * one inlined array look-up; the request always notes its thread (a helper
  * call, within the noise of docs/agent.md's measurements).
+ *
+ * traceparent: with spans on, a request from outside (no watched client
+ * socket) also writes, at its first segment, a struct http_head_event with
+ * the segment's first HTTP_HEAD_BYTES bytes to the same ring; user space
+ * looks for the header there. The program never scans the bytes: a scan
+ * cost 280 to 690 ns a request (docs/agent.md), the copy into a second
+ * record about 200 ns (most of it the record, not the bytes), whatever the
+ * request holds. Calls between watched services need no header: the agent
+ * links them itself.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -63,6 +72,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define HEAD_LEN	16 /* "GET / HTTP/1.1\r\n" and "HTTP/1.1 200 OK\r" are 16 */
 /* A record's room in the ring: the record and the ring's 8-byte header. */
 #define SPAN_REC_SPACE (sizeof(struct http_span_event) + 8)
+#define HEAD_REC_SPACE (sizeof(struct http_head_event) + 8)
 
 /*
  * The size of http_spans as loaded, set by user space before load (a
@@ -152,7 +162,10 @@ struct {
 	__type(value, struct http_span_cfg);
 } http_span_cfg SEC(".maps");
 
-/* One struct http_span_event per answered request, when spans are on. */
+/*
+ * One struct http_span_event per answered request, when spans are on, and
+ * one struct http_head_event per request from outside before it.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, HTTP_SPANS_RING_BYTES); /* user space may shrink it before load */
@@ -318,13 +331,66 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet *p)
 	return 0;
 }
 
+/*
+ * Whether a ring holding @avail bytes, our record included, has just
+ * crossed half or three quarters full: then the reader is woken once (an
+ * approximation: two CPUs writing at once may both miss a crossing; the
+ * next one, or the window's drain, catches up).
+ */
+static __always_inline bool spans_crossed(__u64 avail, __u64 rec_space)
+{
+	__u64 half = spans_ring_bytes / 2, q3 = spans_ring_bytes / 4 * 3;
+
+	return (avail >= half && avail - rec_space < half) ||
+	       (avail >= q3 && avail - rec_space < q3);
+}
+
+/*
+ * The head of a request from outside, for user space to find a traceparent
+ * in (bpf/http.h). A fixed-size record, so the copy is one helper call of
+ * 1..HTTP_HEAD_BYTES bytes and no loop; the bytes past len are whatever
+ * an earlier record left in the ring, which user space had already.
+ */
+static __always_inline void emit_head(struct __sk_buff *skb, const struct packet *p,
+				      const struct http_conn_key *key, __u64 now)
+{
+	struct http_head_event *h = bpf_ringbuf_reserve(&http_spans, sizeof(*h), 0);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 n = p->payload_len;
+
+	if (!h) {
+		count_drop(HTTP_DROP_SPANS_FULL);
+		return;
+	}
+	if (n > HTTP_HEAD_BYTES)
+		n = HTTP_HEAD_BYTES;
+	/* the same 1..HTTP_HEAD_BYTES (the caller saw HEAD_LEN), as the verifier wants it */
+	n = ((n - 1) & (HTTP_HEAD_BYTES - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, p->payload_off, h->data, n)) {
+		bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	h->start_ns = now;
+	__builtin_memcpy(h->caddr, key->caddr, 16);
+	__builtin_memcpy(h->saddr, key->saddr, 16);
+	h->cport = key->cport;
+	h->sport = key->sport;
+	h->len = n;
+	h->pad0[0] = h->pad0[1] = 0;
+	if (spans_crossed(bpf_ringbuf_query(&http_spans, BPF_RB_AVAIL_DATA), HEAD_REC_SPACE))
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(h, flags);
+}
+
 static __noinline void on_request(struct __sk_buff *skb, const struct packet *p, __u16 server,
 				  __u16 client)
 {
 	struct http_conn_key key = {};
 	struct http_conn *c;
 	struct fold_ctx ctx, *s = &ctx;
-	__u32 n;
+	struct http_span_cfg *span_cfg;
+	__u32 n, zero = 0;
+	__u64 now;
 
 	__builtin_memcpy(key.caddr, p->src, 16);
 	__builtin_memcpy(key.saddr, p->dst, 16);
@@ -352,12 +418,19 @@ static __noinline void on_request(struct __sk_buff *skb, const struct packet *p,
 	bpf_loop(n, fold_one, s, 0);
 	route_fold_finish(&s->fold);
 
+	now = bpf_ktime_get_ns();
+	/* a request from outside, spans on: its head, for a traceparent */
+	if (server && !client) {
+		span_cfg = bpf_map_lookup_elem(&http_span_cfg, &zero);
+		if (span_cfg && span_cfg->on)
+			emit_head(skb, p, &key, now);
+	}
 	if (!c) {
 		struct http_conn fresh = {};
 
 		/* the first request of a connection: the only update of the map */
 		__builtin_memcpy(fresh.route, s->fold.out, ROUTE_MAX);
-		fresh.start_ns = bpf_ktime_get_ns();
+		fresh.start_ns = now;
 		fresh.req_seq = p->seq;
 		fresh.server_svc = server;
 		fresh.client_svc = client;
@@ -379,21 +452,7 @@ static __noinline void on_request(struct __sk_buff *skb, const struct packet *p,
 	c->client_svc = client;
 	c->method = p->method;
 	c->req_tid = (__u32)bpf_get_current_pid_tgid();
-	c->start_ns = bpf_ktime_get_ns();
-}
-
-/*
- * Whether a ring holding @avail bytes, our record included, has just
- * crossed half or three quarters full: then the reader is woken once (an
- * approximation: two CPUs writing at once may both miss a crossing; the
- * next one, or the window's drain, catches up).
- */
-static __always_inline bool spans_crossed(__u64 avail)
-{
-	__u64 half = spans_ring_bytes / 2, q3 = spans_ring_bytes / 4 * 3;
-
-	return (avail >= half && avail - SPAN_REC_SPACE < half) ||
-	       (avail >= q3 && avail - SPAN_REC_SPACE < q3);
+	c->start_ns = now;
 }
 
 /*
@@ -428,7 +487,7 @@ static __always_inline void emit_span(const struct packet *p, const struct http_
 	e->family = p->family;
 	/* ring memory is not cleared: no stale kernel bytes to user space */
 	__builtin_memset(e->pad0, 0, sizeof(e->pad0));
-	if (spans_crossed(bpf_ringbuf_query(&http_spans, BPF_RB_AVAIL_DATA)))
+	if (spans_crossed(bpf_ringbuf_query(&http_spans, BPF_RB_AVAIL_DATA), SPAN_REC_SPACE))
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 }

@@ -24,15 +24,23 @@
 #define HTTP_PATH_SCAN 128
 /*
  * The span ring (http_spans), in bytes: a power of two, at least a page.
- * 2 MiB holds about 14,500 records (136 bytes and an 8-byte header each);
- * the program wakes the reader when the ring crosses half and three
- * quarters full, which at 40,000 requests/s leaves it 180 ms to come and
- * drain before a record is lost. The reader maps the data pages twice (so
+ * 2 MiB holds about 14,500 span records (136 bytes and an 8-byte header
+ * each), or about 2,900 requests from outside (each also writes a 560-byte
+ * head); the program wakes the reader when the ring crosses half and three
+ * quarters full, which at 40,000 requests/s leaves it 180 ms (37 ms for
+ * requests from outside) to come and drain before a record is lost. The reader maps the data pages twice (so
  * that a record may wrap), so the ring counts double in the agent's
  * resident memory: 4 MiB here. With spans off the agent shrinks it to one
  * page before loading.
  */
 #define HTTP_SPANS_RING_BYTES (2u << 20)
+/*
+ * Bytes of a request's first segment copied into a struct http_head_event
+ * when spans are on (a power of two), for user space to find a W3C
+ * traceparent header in: the request line and the headers after it. A
+ * header that starts or ends past them is not seen.
+ */
+#define HTTP_HEAD_BYTES 512
 
 enum http_method {
 	HTTP_METHOD_OTHER = 0,
@@ -50,7 +58,7 @@ enum http_drop {
 	HTTP_DROP_STATS_FULL = 0, /* a stats or calls map was full: a request not counted */
 	HTTP_DROP_UNANSWERED = 1, /* a new request replaced one that had no response */
 	HTTP_DROP_RETRANSMIT = 2, /* a request segment seen again (not a loss: a dedup) */
-	HTTP_DROP_SPANS_FULL = 3, /* the http_spans ring was full: a span record lost */
+	HTTP_DROP_SPANS_FULL = 3, /* the http_spans ring was full: a span or head record lost */
 	HTTP_DROP_MAX = 4,
 };
 
@@ -135,5 +143,25 @@ struct http_span_event {
 	__u8 pad0[4];
 };
 _Static_assert(sizeof(struct http_span_event) == 136, "struct http_span_event is ABI");
+
+/*
+ * The head of a request from outside (its client is no watched socket, its
+ * server a watched service), written to the http_spans ring at the
+ * request's first segment when spans are on, before the request's span
+ * record (which is written at the response). User space pairs the two by
+ * connection and start_ns, and reads a traceparent header from @data
+ * (agent/spans.h). Told apart from a span record by its size.
+ */
+struct http_head_event {
+	__u64 start_ns; /* the request's start_ns, as its span record will carry it */
+	__u8 caddr[16];
+	__u8 saddr[16];
+	__u16 cport; /* host order */
+	__u16 sport;
+	__u16 len; /* bytes of @data that are the request's, 1..HTTP_HEAD_BYTES */
+	__u8 pad0[2];
+	char data[HTTP_HEAD_BYTES]; /* the segment's payload from its first byte; past len: stale */
+};
+_Static_assert(sizeof(struct http_head_event) == 560, "struct http_head_event is ABI");
 
 #endif

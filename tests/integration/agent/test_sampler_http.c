@@ -269,10 +269,12 @@ Test(sampler_http, counts_retransmitted_requests_and_responses_once)
 	cr_expect_geq(retransmits, 3, "%llu retransmits seen", (unsigned long long)retransmits);
 }
 
-/* Span records drained from the ring, for the test below. */
+/* Span records and request heads drained from the ring, for the test below. */
 struct span_records {
 	struct http_span_event ev[8];
 	size_t n;
+	struct http_head_event head[2];
+	size_t nheads;
 };
 
 static void take_record(void *arg, const struct http_span_event *e)
@@ -284,12 +286,23 @@ static void take_record(void *arg, const struct http_span_event *e)
 	r->n++;
 }
 
+static void take_head(void *arg, const struct http_head_event *h)
+{
+	struct span_records *r = arg;
+
+	if (r->nheads < PRP_ARRAY_SIZE(r->head))
+		r->head[r->nheads] = *h;
+	r->nheads++;
+}
+
 Test(sampler_http, writes_one_span_record_per_answered_request_when_spans_are_on)
 {
 	static const char resp[] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+	static const char req[] = "POST /users/6/orders?x=1 HTTP/1.1\r\n\r\n";
 	struct span_records got = { 0 };
 	struct sampler_http_opts o = { .spans_ring_bytes = 1 << 16, .on_span = take_record,
-				       .span_arg = &got };
+				       .on_head = take_head, .span_arg = &got };
+	const struct http_head_event *h = &got.head[0];
 	uint16_t client = 1, server = (uint16_t)demo.users.port;
 	const struct http_span_event *e = &got.ev[0];
 
@@ -301,11 +314,20 @@ Test(sampler_http, writes_one_span_record_per_answered_request_when_spans_are_on
 	run_segment(server, client, 900, resp);
 	cr_assert_eq(sampler_http_spans_drain(&sampler), 0);
 	cr_assert_eq(sampler_http_spans_enable(&sampler, true), 0);
-	run_segment(client, server, 200, "POST /users/6/orders?x=1 HTTP/1.1\r\n\r\n");
+	run_segment(client, server, 200, req);
 	run_segment(server, client, 1000, resp);
 	run_segment(server, client, 1000, resp); /* an answer again: no second record */
-	cr_assert_eq(sampler_http_spans_drain(&sampler), 1);
+	/* a request from outside: its head first, then its span record */
+	cr_assert_eq(sampler_http_spans_drain(&sampler), 2);
 	cr_assert_eq(got.n, 1);
+	cr_assert_eq(got.nheads, 1);
+	cr_expect_eq(h->len, sizeof(req) - 1);
+	cr_expect_arr_eq(h->data, req, sizeof(req) - 1);
+	cr_expect_eq(h->start_ns, e->start_ns);
+	cr_expect_eq(h->cport, client);
+	cr_expect_eq(h->sport, server);
+	cr_expect_arr_eq(h->caddr, e->caddr, sizeof(h->caddr));
+	cr_expect_arr_eq(h->saddr, e->saddr, sizeof(h->saddr));
 	cr_expect_str_eq(e->route, "/users/{id}/orders");
 	cr_expect_eq(e->method, HTTP_METHOD_POST);
 	cr_expect_eq(e->status, 201);

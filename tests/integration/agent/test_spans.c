@@ -3,7 +3,10 @@
  * services on the real kernel: one POST /orders is one trace of five spans
  * (orders' server span and its two client spans, the server spans of users
  * and payments) with the right parents and each child within its parent;
- * concurrent orders each keep their own calls; with a sample rate of 0 only
+ * an order sent with a W3C traceparent header is those five spans in the
+ * header's trace, under the header's parent id (kept at rate 0: the
+ * header says sampled); concurrent orders each keep their own calls; with a
+ * sample rate of 0 only
  * the traces with an error are kept, whole.
  */
 #include <criterion/criterion.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "tests/lib/demo_services.h"
+#include "tests/lib/http.h"
 #include "tests/lib/leakcheck.h"
 
 #define AGENT	PRP_BUILD_DIR "/prp-agent"
@@ -191,6 +195,39 @@ Test(spans, one_order_is_one_trace_of_orders_users_and_payments)
 		cr_expect_gt(num(s, "end_unix_ns"), num(s, "start_unix_ns"));
 	}
 	check_order(spans, roots[0], 201, 201);
+	json_decref(spans);
+}
+
+Test(spans, an_order_with_a_traceparent_joins_the_callers_trace)
+{
+	static const char trace[] = "0af7651916cd43dd8448eb211c80319c";
+	static const char parent[] = "b7ad6b7169203331";
+	char header[128], url[256];
+	json_t *spans, *roots[2], *root = NULL, *s;
+	struct buf resp;
+	long status = 0;
+	size_t i;
+
+	snprintf(header, sizeof(header), "traceparent: 00-%s-%s-01", trace, parent);
+	snprintf(url, sizeof(url), "%s/orders", demo.orders.url);
+	agent_start("0"); /* rate 0: the header's sampled flag alone keeps the trace */
+	buf_init(&resp, 1 << 20);
+	cr_assert_eq(http_call_hdr("POST", url, ORDER, header, &status, &resp, NULL), 0);
+	cr_assert_eq(status, 201, "POST /orders: %ld %s", status, buf_str(&resp));
+	buf_release(&resp);
+	spans = agent_spans();
+	cr_assert_eq(json_array_size(spans), 5, "%zu spans: %s", json_array_size(spans),
+		     buf_str(&agent.out));
+	/* the root of our part has the caller's span as its parent: none of ours is a root */
+	cr_expect_eq(children(spans, NULL, roots, 2), 0);
+	json_array_foreach(spans, i, s) {
+		cr_expect_str_eq(str(s, "trace_id"), trace);
+		if (!strcmp(str(s, "kind"), "server") && !strcmp(str(s, "service"), "orders"))
+			root = s;
+	}
+	cr_assert_not_null(root, "no server span of orders: %s", buf_str(&agent.out));
+	cr_expect_str_eq(str(root, "parent_span_id"), parent);
+	check_order(spans, root, 201, 201);
 	json_decref(spans);
 }
 

@@ -545,3 +545,183 @@ Test(spans, many_concurrent_requests_each_get_their_own_calls)
 	free(g.v);
 	spans_free(s);
 }
+
+/* ---- traceparent ---- */
+
+#define TP_TRACE  "4bf92f3577b34da6a3ce929d0e0e4736"
+#define TP_PARENT "00f067aa0ba902b7"
+#define TP_VALUE  "00-" TP_TRACE "-" TP_PARENT "-01"
+#define REQ_LINE  "POST /orders HTTP/1.1\r\nHost: orders\r\n"
+
+static bool parse(const char *head, struct spans_traceparent *tp)
+{
+	return spans_parse_traceparent(head, strlen(head), tp);
+}
+
+Test(spans, parses_a_valid_traceparent)
+{
+	struct spans_traceparent tp;
+	uint8_t trace[SPAN_TRACE_ID_LEN], parent[SPAN_ID_LEN];
+
+	cr_assert(parse(REQ_LINE "traceparent: " TP_VALUE "\r\nAccept: */*\r\n\r\n", &tp));
+	cr_assert_eq(span_unhex(TP_TRACE, trace, sizeof(trace)), 0);
+	cr_assert_eq(span_unhex(TP_PARENT, parent, sizeof(parent)), 0);
+	cr_expect_arr_eq(tp.trace_id, trace, sizeof(trace));
+	cr_expect_arr_eq(tp.parent_id, parent, sizeof(parent));
+	cr_expect_eq(tp.flags, 1);
+	/* no space after the colon, a bare \n, trailing blanks, flags 00 */
+	cr_expect(parse(REQ_LINE "traceparent:00-" TP_TRACE "-" TP_PARENT "-00 \t\n\n", &tp));
+	cr_expect_eq(tp.flags, 0);
+}
+
+Test(spans, the_header_name_is_case_insensitive)
+{
+	struct spans_traceparent tp;
+
+	cr_expect(parse(REQ_LINE "TraceParent: " TP_VALUE "\r\n\r\n", &tp));
+	cr_expect(parse(REQ_LINE "TRACEPARENT: " TP_VALUE "\r\n\r\n", &tp));
+}
+
+Test(spans, refuses_uppercase_hex_other_versions_and_zero_ids)
+{
+	struct spans_traceparent tp;
+
+	cr_expect_not(parse(REQ_LINE "traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-" TP_PARENT
+				     "-01\r\n\r\n",
+			    &tp));
+	cr_expect_not(
+		parse(REQ_LINE "traceparent: 00-" TP_TRACE "-00F067AA0BA902B7-01\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "traceparent: 00-" TP_TRACE "-" TP_PARENT "-0A\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "traceparent: 01-" TP_TRACE "-" TP_PARENT "-01\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "traceparent: ff-" TP_TRACE "-" TP_PARENT "-01\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "traceparent: 00-00000000000000000000000000000000-" TP_PARENT
+				     "-01\r\n\r\n",
+			    &tp));
+	cr_expect_not(
+		parse(REQ_LINE "traceparent: 00-" TP_TRACE "-0000000000000000-01\r\n\r\n", &tp));
+	/* a longer value (version 00 has exactly 55 characters), a shorter one */
+	cr_expect_not(parse(REQ_LINE "traceparent: " TP_VALUE "-00\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "traceparent: 00-" TP_TRACE "-" TP_PARENT "-1\r\n\r\n", &tp));
+}
+
+Test(spans, takes_the_header_only_at_a_line_start_and_before_the_body)
+{
+	struct spans_traceparent tp;
+
+	cr_expect_not(parse(REQ_LINE "x-traceparent: " TP_VALUE "\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "Referer: /a\r\n traceparent: " TP_VALUE "\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "\r\ntraceparent: " TP_VALUE "\r\n", &tp));
+	cr_expect_not(parse("GET /traceparent: " TP_VALUE "\r\n\r\n", &tp));
+	cr_expect_not(parse(REQ_LINE "traceparentx: " TP_VALUE "\r\n\r\n", &tp));
+}
+
+Test(spans, ignores_a_header_cut_by_the_end_of_the_head)
+{
+	static const char full[] = REQ_LINE "traceparent: " TP_VALUE "\r\n\r\n";
+	struct spans_traceparent tp;
+	size_t value_end = sizeof(full) - 1 - 4; /* where "\r\n\r\n" starts */
+
+	cr_assert(spans_parse_traceparent(full, sizeof(full) - 1, &tp));
+	/* cut anywhere before the line's \n, even right after the value or its \r */
+	for (size_t len = 0; len <= value_end + 1; len++)
+		cr_expect_not(spans_parse_traceparent(full, len, &tp), "taken when cut at %zu",
+			      len);
+	cr_expect(spans_parse_traceparent(full, value_end + 2, &tp));
+}
+
+/* The head of @server's request from outside that add(s, 0, @server, @start_ms, ...) adds. */
+static void add_head(struct spans *s, uint16_t server, uint64_t start_ms, const char *text)
+{
+	struct http_head_event h;
+
+	memset(&h, 0, sizeof(h));
+	h.start_ns = MS(start_ms);
+	h.caddr[0] = 127, h.caddr[3] = 1;
+	h.saddr[0] = 127, h.saddr[3] = 1;
+	h.cport = 40000;
+	h.sport = (uint16_t)(8000 + server);
+	h.len = (uint16_t)strlen(text);
+	memcpy(h.data, text, h.len);
+	spans_add_head(s, &h);
+}
+
+Test(spans, a_request_with_a_traceparent_joins_the_callers_trace)
+{
+	struct spans *s = new_spans(1, NULL);
+	struct got g = { 0 };
+	struct spans_stats st;
+	uint8_t trace[SPAN_TRACE_ID_LEN], parent[SPAN_ID_LEN];
+	const struct span *root;
+
+	cr_assert_eq(span_unhex(TP_TRACE, trace, sizeof(trace)), 0);
+	cr_assert_eq(span_unhex(TP_PARENT, parent, sizeof(parent)), 0);
+	add_head(s, ORDERS, 0,
+		 REQ_LINE "traceparent: 00-" TP_TRACE "-" TP_PARENT "-00\r\nAccept: */*\r\n\r\n");
+	add_order(s, 0, 201, 100);
+	spans_collect(s, MS(2000), collect_span, &g);
+	cr_assert_eq(g.n, 5);
+	root = find(&g, SPAN_KIND_SERVER, "orders", NULL);
+	cr_assert_not_null(root);
+	cr_expect_arr_eq(root->parent_span_id, parent, SPAN_ID_LEN);
+	for (size_t i = 0; i < g.n; i++)
+		cr_expect_arr_eq(g.v[i].trace_id, trace, SPAN_TRACE_ID_LEN, "span %zu not in it",
+				 i);
+	expect_child(find(&g, SPAN_KIND_CLIENT, "orders", "users"), root);
+	expect_child(find(&g, SPAN_KIND_CLIENT, "orders", "payments"), root);
+	expect_child(find(&g, SPAN_KIND_SERVER, "users", NULL),
+		     find(&g, SPAN_KIND_CLIENT, "orders", "users"));
+	spans_get_stats(s, &st);
+	cr_expect_eq(st.heads_traceparent, 1);
+	cr_expect_eq(st.traces_linked, 1);
+	free(g.v);
+	spans_free(s);
+}
+
+Test(spans, a_head_of_another_request_or_without_the_header_links_nothing)
+{
+	struct spans *s = new_spans(1, NULL);
+	struct got g = { 0 };
+	struct spans_stats st;
+	uint8_t trace[SPAN_TRACE_ID_LEN];
+
+	cr_assert_eq(span_unhex(TP_TRACE, trace, sizeof(trace)), 0);
+	/* an earlier request on the connection (another start) */
+	add_head(s, ORDERS, 0, REQ_LINE "traceparent: " TP_VALUE "\r\n\r\n");
+	add(s, 0, ORDERS, 5, 20, 200, HTTP_METHOD_POST, "/orders");
+	/* no header */
+	add_head(s, USERS, 30, REQ_LINE "Accept: */*\r\n\r\n");
+	add(s, 0, USERS, 30, 40, 200, HTTP_METHOD_GET, "/users/{id}");
+	spans_collect(s, MS(2000), collect_span, &g);
+	cr_assert_eq(g.n, 2);
+	for (size_t i = 0; i < g.n; i++) {
+		cr_expect(memcmp(g.v[i].trace_id, trace, SPAN_TRACE_ID_LEN));
+		cr_expect(span_is_root(&g.v[i]));
+	}
+	spans_get_stats(s, &st);
+	cr_expect_eq(st.heads_traceparent, 1);
+	cr_expect_eq(st.traces_linked, 0);
+	free(g.v);
+	spans_free(s);
+}
+
+Test(spans, an_upstream_sampled_trace_is_kept_whatever_the_rate)
+{
+	struct spans *s = new_spans(0, NULL);
+	struct got g = { 0 };
+	struct spans_stats st;
+
+	/* sampled upstream (flags 01): kept at rate 0 */
+	add_head(s, ORDERS, 0, REQ_LINE "traceparent: " TP_VALUE "\r\n\r\n");
+	add_order(s, 0, 201, 100);
+	/* not sampled upstream (flags 00): the trace-id rule, which at rate 0 drops it */
+	add_head(s, ORDERS, 1000, REQ_LINE "traceparent: 00-" TP_TRACE "-" TP_PARENT "-00\r\n\r\n");
+	add_order(s, 1000, 201, 100);
+	spans_collect(s, MS(5000), collect_span, &g);
+	cr_expect_eq(g.n, 5);
+	spans_get_stats(s, &st);
+	cr_expect_eq(st.traces_linked, 2);
+	cr_expect_eq(st.traces_kept, 1);
+	cr_expect_eq(st.traces_sampled_out, 1);
+	free(g.v);
+	spans_free(s);
+}
