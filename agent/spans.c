@@ -35,6 +35,7 @@
 #include "agent/http_method.h"
 #include "agent/sampler_http.h"
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -221,16 +222,13 @@ bool spans_parse_traceparent(const char *head, size_t len, struct spans_tracepar
 static size_t head_slot(const uint8_t caddr[16], const uint8_t saddr[16], uint16_t cport,
 			uint16_t sport)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the key */
 	uint8_t k[36];
 
 	memcpy(k, caddr, 16);
 	memcpy(k + 16, saddr, 16);
 	memcpy(k + 32, &cport, 2);
 	memcpy(k + 34, &sport, 2);
-	for (size_t i = 0; i < sizeof(k); i++)
-		h = (h ^ k[i]) * 0x100000001b3ull;
-	return (size_t)(h % SPANS_HEADS_MAX);
+	return (size_t)(hash_fnv1a_bytes(HASH_FNV_OFFSET, k, sizeof(k)) % SPANS_HEADS_MAX);
 }
 
 void spans_add_head(struct spans *s, const struct http_head_event *h)

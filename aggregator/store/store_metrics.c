@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "common/log.h"
 
 /* OpenTelemetry's default bounds for http.*.request.duration, in ns. */
@@ -36,32 +37,21 @@ const uint64_t store_metric_bounds_ns[STORE_METRIC_BOUNDS] = {
 #define METRIC_SERIES_MAX_DEFAULT 1000
 #define ACC_SLOTS_MIN 256
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-#define FNV_SEED 0xcbf29ce484222325ULL
-
 static uint64_t service_hash(const char *tenant, const char *service)
 {
-	uint64_t h = fnv(FNV_SEED, tenant, strlen(tenant) + 1);
+	uint64_t h = hash_fnv1a_bytes(HASH_FNV_OFFSET, tenant, strlen(tenant) + 1);
 
-	return fnv(h, service, strlen(service) + 1) | 1; /* never 0: 0 marks a free slot */
+	return hash_fnv1a_bytes(h, service, strlen(service) + 1) | 1; /* never 0: 0 marks a free slot */
 }
 
 static uint64_t series_hash(const char *tenant, const struct store_metric *m)
 {
 	uint64_t h = service_hash(tenant, m->service);
 
-	h = fnv(h, &m->family, sizeof(m->family));
-	h = fnv(h, m->l1, strlen(m->l1) + 1);
-	h = fnv(h, m->l2, strlen(m->l2) + 1);
-	return fnv(h, &m->l3, sizeof(m->l3)) | 1;
+	h = hash_fnv1a_bytes(h, &m->family, sizeof(m->family));
+	h = hash_fnv1a_bytes(h, m->l1, strlen(m->l1) + 1);
+	h = hash_fnv1a_bytes(h, m->l2, strlen(m->l2) + 1);
+	return hash_fnv1a_bytes(h, &m->l3, sizeof(m->l3)) | 1;
 }
 
 /* ---- the set of known series, and each service's count of them ---- */
