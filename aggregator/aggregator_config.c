@@ -48,6 +48,12 @@ static const struct cfg_key aggregator_keys[] = {
 	CFG_BOOL("http.access_log", struct aggregator_config, http_access_log, true,
 		 "one info line per HTTP request: method, path, status, bytes, duration, the key "
 		 "(key:ID) or anonymous, the client's IP and the request id"),
+	CFG_STR("http.dashboard_dir", struct aggregator_config, http_dashboard_dir, "auto",
+		"the browser dashboard's files, served to anyone at / and /ui/ (the page holds no "
+		"data; its scripts send the key), read once at start: at most 256 files and 8 MiB. "
+		"auto: /usr/share/prp/dashboard, else dashboard/ next to the binary's directory "
+		"(build/ of a source tree), else none; empty: none; a directory: it must load or "
+		"the aggregator does not start"),
 	CFG_BOOL("compat_ports", struct aggregator_config, compat_ports, false,
 		 "also serve the API on 8081, 8085, 8089 and 8090, the ports of the platform prp "
 		 "replaces, so its clients work unchanged"),

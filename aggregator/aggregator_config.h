@@ -25,6 +25,7 @@ struct aggregator_config {
 	uint64_t http_threads;
 	uint64_t http_connection_limit, http_per_ip_connection_limit, http_connection_timeout_s;
 	bool auth, http_access_log, compat_ports;
+	char *http_dashboard_dir; /* "auto", "" (off) or a directory: main.c */
 	char *tls_cert, *tls_key;
 	bool rate_limit_enabled;
 	uint64_t rate_limit_per_minute, rate_limit_per_hour;

@@ -16,6 +16,7 @@
  * most), then the event bus, and exits 0.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "aggregator/aggregator_config.h"
 #include "aggregator/analysis/llm.h"
@@ -34,6 +36,7 @@
 #include "aggregator/export/loki_config.h"
 #include "aggregator/export/otlp.h"
 #include "aggregator/http/api.h"
+#include "aggregator/http/dashboard.h"
 #include "aggregator/ingest.h"
 #include "aggregator/policy/breaker_health.h"
 #include "aggregator/policy/engine.h"
@@ -44,6 +47,7 @@
 #include "aggregator/webhooks/webhooks.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/compiler.h"
 #include "common/timeutil.h"
 #include "common/log.h"
 
@@ -235,6 +239,74 @@ static int read_pem(const char *path, char **out)
 	return 0;
 }
 
+/* Where "auto" looks after /usr/share: a source tree's dashboard/, for build/prp-aggregator. */
+static void dashboard_beside_binary(char *out, size_t cap)
+{
+	char exe[PATH_MAX - 16]; /* room for the suffix in @out */
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	exe[n > 0 ? n : 0] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, cap, "%s/../dashboard", slash ? exe : ".");
+}
+
+/*
+ * The dashboard "auto" finds into *out and its directory into @dir: the
+ * first of its places that loads; *out NULL (warned) when none does.
+ */
+static void find_dashboard(struct dashboard **out, char dir[PATH_MAX])
+{
+	char why[512], beside[PATH_MAX];
+	const char *places[] = { "/usr/share/prp/dashboard", beside };
+
+	dashboard_beside_binary(beside, sizeof(beside));
+	for (size_t i = 0; !*out && i < PRP_ARRAY_SIZE(places); i++) {
+		if (!realpath(places[i], dir))
+			continue; /* not there: the next place */
+		*out = dashboard_load(dir, why, sizeof(why));
+		if (!*out)
+			log_warn("dashboard: skipping %s: %s", dir, why);
+	}
+	if (!*out)
+		log_warn("dashboard: off (http.dashboard_dir is auto; no dashboard in %s nor %s)",
+			 places[0], beside);
+}
+
+/*
+ * The dashboard of http.dashboard_dir into *out (NULL: none): 0, or -EINVAL
+ * when a directory named there does not load. "auto" starts without one
+ * when it finds none.
+ */
+static int start_dashboard(struct dashboard **out, const char *setting)
+{
+	char why[512], dir[PATH_MAX];
+	size_t bytes, n;
+
+	*out = NULL;
+	if (!*setting) {
+		log_info("dashboard: off (http.dashboard_dir is empty)");
+		return 0;
+	}
+	if (!strcmp(setting, "auto")) {
+		find_dashboard(out, dir);
+		if (!*out)
+			return 0;
+	} else {
+		*out = dashboard_load(setting, why, sizeof(why));
+		if (!*out) {
+			log_error("dashboard: http.dashboard_dir: %s", why);
+			return -EINVAL;
+		}
+		snprintf(dir, sizeof(dir), "%s", setting);
+	}
+	n = dashboard_files(*out, &bytes);
+	log_info("dashboard: %zu files (%zu KiB) from %s at /", n, (bytes + 1023) / 1024, dir);
+	return 0;
+}
+
 /* Every stream subscriber is a socket: as many descriptors as the hard limit allows. */
 static void raise_fd_limit(void)
 {
@@ -270,6 +342,7 @@ int main(int argc, char **argv)
 	struct ingest *ingest = NULL;
 	struct series *series = NULL;
 	struct api *api = NULL;
+	struct dashboard *dashboard = NULL; /* freed after the API stops, which serves it */
 	struct detection *detection = NULL;
 	struct detection_config dc;
 	struct executor *executor = NULL;
@@ -344,6 +417,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (cfg.tls_cert[0] &&
 	    (read_pem(cfg.tls_cert, &tls_cert) || read_pem(cfg.tls_key, &tls_key)))
+		goto out;
+	if (start_dashboard(&dashboard, cfg.http_dashboard_dir))
 		goto out;
 	series = series_new();
 	ret = bus_open(&bus, &so);
@@ -459,6 +534,7 @@ int main(int argc, char **argv)
 						     .loki = loki,
 						     .otlp = otlp,
 						     .audit = audit,
+						     .dashboard = dashboard,
 						     .rate_limit = cfg.rate_limit_enabled,
 						     .limits = limits,
 						     .connection_limit =
@@ -483,6 +559,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
+	dashboard_free(dashboard);
 	keys_close(keys);
 	audit_log_close(audit);
 	free(tls_cert);

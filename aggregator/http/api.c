@@ -65,6 +65,7 @@ int api_start(struct api **out, const struct api_config *c)
 	a->env.loki = c->loki;
 	a->env.otlp = c->otlp;
 	a->env.audit = c->audit;
+	a->env.dashboard = c->dashboard;
 	a->data_dir = xstrdup(c->store->dir);
 	a->env.data_dir = a->data_dir;
 	if (c->rate_limit) {

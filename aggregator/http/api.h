@@ -28,6 +28,7 @@ struct webhooks;
 struct loki;
 struct otlp;
 struct audit_log;
+struct dashboard;
 struct executor;
 struct llm;
 struct series;
@@ -94,6 +95,8 @@ struct api_config {
 	struct loki *loki;
 	struct otlp *otlp;
 	struct audit_log *audit; /* borrowed; must outlive the api; NULL: key changes unaudited */
+	/* borrowed; must outlive the api; NULL: no dashboard ("/" is a 404) */
+	const struct dashboard *dashboard;
 	bool rate_limit;	  /* false: no limits at all */
 	struct api_limits limits; /* with rate_limit */
 	bool access_log;   /* one info line per request (who, status, duration, request id) */

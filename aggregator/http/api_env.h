@@ -23,6 +23,7 @@ struct otlp;
 struct audit_log;
 struct ratelimit;
 struct ws_hub;
+struct dashboard;
 
 struct api_env {
 	const char *version;	     /* owned by struct api */
@@ -46,6 +47,7 @@ struct api_env {
 	struct audit_log *audit;     /* borrowed; thread-safe; NULL: changes here go unaudited */
 	const char *data_dir;	     /* owned by struct api: the store's directory */
 	struct ratelimit *ratelimit; /* owned by struct api; thread-safe; NULL: no limits */
+	const struct dashboard *dashboard; /* borrowed; read-only after start; NULL: no dashboard */
 	struct api_limits limits;
 };
 

@@ -16,6 +16,7 @@
 #include "aggregator/auth/keys.h"
 #include "aggregator/auth/ratelimit.h"
 #include "aggregator/http/api_env.h"
+#include "aggregator/http/dashboard.h"
 #include "aggregator/http/routes.h"
 
 /* The key of "Bearer KEY" (scheme case aside, spaces around), or NULL. */
@@ -146,6 +147,14 @@ void gate_serve(struct req *rq, const struct gate_input *in, struct resp *rp)
 			resp_error(rp, 401, "unauthorized", "%s", why);
 		return;
 	}
+	/*
+	 * The dashboard's files ("/", "/ui/...", no route's paths) are public
+	 * (the page holds no data; its scripts send the key) and not charged
+	 * to the rate limit: one page load is some fifteen files, which would
+	 * spend an anonymous IP's budget in a few reloads.
+	 */
+	if (rq->env && rq->env->dashboard && dashboard_serve(rq->env->dashboard, rq, rp))
+		return;
 	if (rq->env && rq->env->ratelimit && gate_limit(rq, in, &who, rp))
 		return;
 	if (in->body_too_large)

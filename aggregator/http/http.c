@@ -36,6 +36,7 @@
 
 #include "aggregator/http/api_env.h"
 #include "aggregator/http/blob.h"
+#include "aggregator/http/dashboard.h"
 #include "aggregator/http/gate.h"
 #include "aggregator/http/req.h"
 #include "aggregator/http/resp.h"
@@ -425,7 +426,17 @@ static enum MHD_Result http_send(struct http_server *hs, struct MHD_Connection *
 	if (rp->status != 204 && rp->status != 101)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 					rp->content_type ? rp->content_type : "application/json");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+				rp->cache_control ? rp->cache_control : "no-store");
+	if (rp->etag[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rp->etag);
+	if (rp->page_headers) {
+		/* the dashboard's: its own scripts only, never framed, nothing sniffed */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, DASHBOARD_CSP);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY");
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	}
 	if (rp->status == 200 && rp->content_type && !strcmp(rp->content_type, "text/event-stream"))
 		MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* proxies: do not hold it */
 	MHD_add_response_header(r, "X-Request-Id", hr->request_id);
@@ -447,10 +458,10 @@ static enum MHD_Result http_send(struct http_server *hs, struct MHD_Connection *
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)rp->retry_after_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
 	}
-	if (rp->content_encoding) {
+	if (rp->content_encoding)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, rp->content_encoding);
+	if (rp->content_encoding || rp->vary_encoding)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	}
 	hr->status = rp->status;
 	hr->bytes = len;
 	ret = MHD_queue_response(conn, rp->status, r);
@@ -489,6 +500,8 @@ static void http_answer(struct http_server *hs, struct MHD_Connection *conn,
 	rq->accept_encoding =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	rq->accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	rq->if_none_match =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	rq->last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
 	rq->upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
 	rq->connection =

@@ -31,6 +31,7 @@ void req_init(struct req *rq, struct api_env *env, const char *method, const cha
 	rq->content_type = NULL;
 	rq->accept_encoding = NULL;
 	rq->accept = NULL;
+	rq->if_none_match = NULL;
 	rq->last_event_id = NULL;
 	rq->upgrade = rq->connection = rq->ws_key = rq->ws_version = NULL;
 	rq->body = NULL;

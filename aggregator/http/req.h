@@ -52,6 +52,7 @@ struct req {
 	const char *content_type;    /* NULL when absent */
 	const char *accept_encoding; /* NULL when absent */
 	const char *accept;	     /* NULL when absent */
+	const char *if_none_match;   /* NULL when absent */
 	const char *last_event_id;   /* Last-Event-ID (SSE resumes); NULL when absent */
 	/* the WebSocket handshake's headers (RFC 6455 §4.2.1); each NULL when absent */
 	const char *upgrade, *connection, *ws_key, *ws_version;

@@ -53,6 +53,8 @@ struct resp_stream_ops {
 /* compact, and reals without binary noise (0.1, not 0.10000000000000001) */
 #define RESP_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define RESP_ALLOW_MAX	64
+/* An ETag: a quoted 64-bit hash in hex, and a suffix ("-gz") */
+#define RESP_ETAG_MAX 24
 
 struct resp {
 	unsigned status; /* 0 until an answer is set */
@@ -71,6 +73,15 @@ struct resp {
 	const struct resp_upgrade_ops *upgrade_ops; /* or an upgrade (upgrade_ctx owned), or NULL */
 	void *upgrade_ctx;
 	char ws_accept[32];			     /* Sec-WebSocket-Accept of the upgrade */
+	/*
+	 * The dashboard's (dashboard.c), set after the answer (no resp_*() resets
+	 * them): an ETag ("" none), Cache-Control (NULL: no-store), Vary:
+	 * Accept-Encoding also on the identity body, and the page's security
+	 * headers (Content-Security-Policy, X-Frame-Options...)
+	 */
+	char etag[RESP_ETAG_MAX];
+	const char *cache_control;
+	bool vary_encoding, page_headers;
 	bool rate_limited;
 	uint64_t rate_limit, rate_remaining, retry_after_s;
 	int64_t rate_reset_s;
