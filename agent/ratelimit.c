@@ -1,14 +1,9 @@
 /*
  * User half of the connection rate limits (bpf/ratelimit.bpf.c). The program
  * is attached to one interface's ingress, preferably as a tcx BPF link that
- * only this process holds (like agent/breaker.c's cgroup links, closing it
- * detaches the program, crash included), else as a classic tc filter the way
- * agent/sampler_http.c attaches its own.
- *
- * libbpf 1.1 (Debian 12) predates tcx and has no bpf_program__attach_tcx(),
- * so the link is made with bpf_link_create() and the attach type's number,
- * which is kernel ABI. Its generic path passes an unknown attach type through
- * unchanged, and the kernel reads the ifindex from target_fd's slot.
+ * only this process holds (agent/tcx.h; like agent/breaker.c's cgroup links,
+ * closing it detaches the program, crash included), else as a classic tc
+ * filter.
  *
  * Each limited port is one entry of `rl_buckets`; changing a limit is a
  * read-modify-write of that entry so the counters and the bucket level the
@@ -30,12 +25,11 @@
 
 #include <ratelimit.skel.h>
 
+#include "agent/tcx.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
-/* enum bpf_attach_type's BPF_TCX_INGRESS (kernel 6.6), absent from Debian 12's headers */
-#define RATELIMIT_BPF_TCX_INGRESS 46
 /*
  * The classic filter: a fixed handle, so a restart after a crash replaces the
  * filter left behind, and a priority number below the HTTP sampler's 0x7072
@@ -51,15 +45,6 @@ struct ratelimit {
 	int ifindex;
 	int link_fd; /* the tcx link, or -1 with a classic filter */
 };
-
-/* The tcx link of the program on @rl's interface. Returns its fd or -errno. */
-static int attach_tcx(struct ratelimit *rl)
-{
-	int fd = bpf_link_create(bpf_program__fd(rl->skel->progs.rl_ingress), rl->ifindex,
-				 (enum bpf_attach_type)RATELIMIT_BPF_TCX_INGRESS, NULL);
-
-	return fd < 0 ? -errno : fd;
-}
 
 /*
  * A classic filter on the clsact qdisc, created when absent. The qdisc is
@@ -120,7 +105,7 @@ int ratelimit_start(struct ratelimit **out, const char *ifname)
 		       "and a kernel with BPF atomics, 5.12 or later)";
 		goto out_destroy;
 	}
-	rl->link_fd = attach_tcx(rl);
+	rl->link_fd = tcx_attach(bpf_program__fd(rl->skel->progs.rl_ingress), rl->ifindex, false);
 	if (rl->link_fd < 0) {
 		/* -EINVAL: a kernel without tcx does not know the attach type */
 		log_debug("ratelimit: no tcx link (%s), using a classic tc filter",

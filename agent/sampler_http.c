@@ -25,6 +25,7 @@
 
 #include "agent/http_method.h"
 #include "agent/procfs.h"
+#include "agent/tcx.h"
 #include "bpf/http.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -42,10 +43,18 @@ static int attach_hook(struct sampler_http *s, int ifindex, enum bpf_tc_attach_p
 			    .priority = SAMPLER_HTTP_TC_PRIORITY, .flags = BPF_TC_F_REPLACE,
 			    .prog_fd = bpf_program__fd(s->skel->progs.http_tc));
 	struct sampler_http_hook *h;
-	int err, created;
+	int err, created, link_fd;
 
 	if (s->nhooks == SAMPLER_HTTP_HOOKS_MAX)
 		return -E2BIG;
+	/* a tcx link first (tcx.h): ours alone, beside any other agent's */
+	link_fd = tcx_attach(opts.prog_fd, ifindex, point == BPF_TC_EGRESS);
+	if (link_fd >= 0) {
+		h = &s->hooks[s->nhooks++];
+		*h = (struct sampler_http_hook){ .ifindex = ifindex, .attach_point = point,
+						 .link_fd = link_fd };
+		return 0;
+	}
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
@@ -59,9 +68,8 @@ static int attach_hook(struct sampler_http *s, int ifindex, enum bpf_tc_attach_p
 		return err;
 	}
 	h = &s->hooks[s->nhooks++];
-	h->ifindex = ifindex;
-	h->attach_point = point;
-	h->created_qdisc = created;
+	*h = (struct sampler_http_hook){ .ifindex = ifindex, .attach_point = point,
+					 .created_qdisc = created, .link_fd = -1 };
 	return 0;
 }
 
@@ -74,6 +82,10 @@ static void detach_hooks(struct sampler_http *s)
 		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SAMPLER_HTTP_TC_HANDLE,
 				    .priority = SAMPLER_HTTP_TC_PRIORITY);
 
+		if (h->link_fd >= 0) {
+			close(h->link_fd); /* the only reference: the kernel detaches it */
+			continue;
+		}
 		bpf_tc_detach(&hook, &opts);
 		if (h->created_qdisc) {
 			/* a clsact qdisc holds both points: remove it once, at the last hook */
@@ -113,6 +125,15 @@ static int attach_all(struct sampler_http *s)
 	}
 	if_freenameindex(ifs);
 	return attached ? 0 : -ENODEV;
+}
+
+static int count_links(const struct sampler_http *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->nhooks; i++)
+		n += s->hooks[i].link_fd >= 0;
+	return n;
 }
 
 static int span_sample(void *ctx, void *data, size_t size)
@@ -205,7 +226,8 @@ int sampler_http_start_opts(struct sampler_http *s, const struct sampler_http_op
 		goto out_fail;
 	s->port_svc = xcalloc(HTTP_PORTS, sizeof(*s->port_svc));
 	s->port_name = xcalloc(HTTP_PORTS, sizeof(*s->port_name));
-	log_info("sampler http: attached to %d tc hooks", s->nhooks);
+	log_info("sampler http: attached to %d tc hooks (%d as tcx links)", s->nhooks,
+		 count_links(s));
 	return 0;
 
 out_fail:

@@ -49,6 +49,7 @@ struct sampler_http_hook {
 	int ifindex;
 	int attach_point;  /* BPF_TC_INGRESS or BPF_TC_EGRESS */
 	int created_qdisc; /* we made the clsact qdisc, so we remove it */
+	int link_fd;	   /* the tcx link (tcx.h), or -1 with a classic filter */
 };
 
 struct sampler_http {

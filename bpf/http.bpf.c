@@ -62,7 +62,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_HLEN	14
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
-#define TC_ACT_OK	0
+/*
+ * Every answer is TC_ACT_UNSPEC: the packet goes on to the programs and
+ * filters after ours (TCX_NEXT on a tcx link, the next filter on a classic
+ * one), so another agent's program on the same hook sees it too.
+ */
+#define TC_ACT_UNSPEC	(-1)
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
@@ -551,28 +556,28 @@ int http_tc(struct __sk_buff *skb)
 	int status;
 
 	if (parse_packet(skb, &p) || p.payload_len < HEAD_LEN)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	/* the cheap filter: is either end a watched server port or client socket? */
 	server_in = lookup_port(&port_svc, p.dport);
 	client_out = lookup_port(&client_svc, p.sport);
 	server_out = lookup_port(&port_svc, p.sport);
 	client_in = lookup_port(&client_svc, p.dport);
 	if (!(server_in | client_out | server_out | client_in))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (bpf_skb_load_bytes(skb, p.payload_off, head, HEAD_LEN))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	method = parse_method(head, &method_len);
 	if (method != HTTP_METHOD_OTHER) {
 		p.method = method;
 		p.method_len = method_len;
 		if (server_in || client_out)
 			on_request(skb, &p, server_in, client_out);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	status = parse_status(head);
 	if (status >= 200 && (server_out || client_in))
 		on_response(&p, status);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /*
