@@ -131,6 +131,20 @@ struct {
 	__type(value, __u16);
 } owners SEC(".maps");
 
+/*
+ * local port of a client socket -> the socket that claimed it in
+ * client_svc. A port number is not one socket's: other addresses and
+ * other network namespaces (containers, tests) use it too, and the close
+ * of one of those must not clear our claim. Ports claimed by user space
+ * (connections made before the agent watched) have no entry here.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTP_OWNERS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} client_claims SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HTTP_CONNS_MAX);
@@ -606,21 +620,28 @@ int http_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			__u32 port = ctx->sport;
 
 			bpf_map_update_elem(&client_svc, &port, svc, BPF_ANY);
+			bpf_map_update_elem(&client_claims, &port, &sk, BPF_ANY);
 		}
 		return 0;
 	}
 	if (ctx->newstate == TCP_CLOSE) {
 		struct http_conn_key key = {};
 		__u32 port = ctx->sport;
+		__u64 *claim = bpf_map_lookup_elem(&client_claims, &port);
 		__u16 zero = 0;
 
 		/*
-		 * The local port is free again. Cleared whoever claimed it: the
-		 * SYN_SENT path above, or user space for connections made before
-		 * the agent watched (a listening port is never in client_svc).
+		 * The local port is free again, if this is the socket that
+		 * claimed it: by the SYN_SENT path above, or by user space for
+		 * connections made before the agent watched (no claim kept).
+		 * A listening port is never in client_svc.
 		 */
-		if (lookup_port(&client_svc, ctx->sport))
-			bpf_map_update_elem(&client_svc, &port, &zero, BPF_ANY);
+		if (!claim || *claim == sk) {
+			if (lookup_port(&client_svc, ctx->sport))
+				bpf_map_update_elem(&client_svc, &port, &zero, BPF_ANY);
+			if (claim)
+				bpf_map_delete_elem(&client_claims, &port);
+		}
 		bpf_map_delete_elem(&owners, &sk);
 		/* the connection in both orientations: we do not know who was the client */
 		/* tracepoint fields at a computed offset: read, not dereferenced */
