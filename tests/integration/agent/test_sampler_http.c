@@ -4,17 +4,23 @@
  * new and kept-alive connections, inbound and outbound; nothing else is
  * counted. Retransmitted segments, which loopback does not make on demand,
  * are crafted and run through the loaded program with BPF_PROG_TEST_RUN.
+ * A watched client's kept-alive connection keeps its calls attributed when
+ * a socket in another network namespace closes with the same local port.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +35,7 @@
 #include "tests/lib/demo_services.h"
 #include "tests/lib/http.h"
 #include "tests/lib/leakcheck.h"
+#include "tests/lib/netns.h"
 
 enum { SVC_USERS = 1, SVC_PAYMENTS = 2, SVC_ORDERS = 3 };
 
@@ -203,6 +210,157 @@ Test(sampler_http, attributes_calls_on_connections_made_before_it_watched)
 	cr_assert_not_null(to_users, "calls on the older connection were not attributed");
 	cr_expect_eq(to_users->count, 6);
 	cr_expect_eq(http_count(SVC_ORDERS, "POST", "/orders", 201), 6);
+}
+
+/*
+ * The one ESTABLISHED IPv4 socket of this namespace whose remote port is
+ * @port (/proc/net/tcp): orders' kept-alive connection to users, when only
+ * orders calls users. Returns its local port and sets @inode; asserts there
+ * is exactly one.
+ */
+static uint16_t only_conn_to(int port, unsigned long *inode)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[256];
+	unsigned int lport = 0, n = 0;
+
+	cr_assert_not_null(f);
+	if (!fgets(line, sizeof(line), f)) /* the header */
+		line[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int lp, rp, st;
+		unsigned long ino;
+
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, "%*s %*x:%x %*x:%x %x %*s %*s %*s %*u %*d %lu", &lp, &rp, &st,
+			   &ino) != 4 ||
+		    rp != (unsigned int)port || st != 0x01)
+			continue;
+		lport = lp;
+		*inode = ino;
+		n++;
+	}
+	fclose(f);
+	cr_assert_eq(n, 1, "%u connections to port %d, not 1", n, port);
+	return (uint16_t)lport;
+}
+
+/* Whether process @pid has the socket of inode @inode open. */
+static bool holds_socket(pid_t pid, unsigned long inode)
+{
+	char dir[64], path[320], link[64], want[64];
+	struct dirent *d;
+	bool found = false;
+	DIR *fds;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	fds = opendir(dir);
+	cr_assert_not_null(fds, "cannot open '%s'", dir);
+	while (!found && (d = readdir(fds))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		found = !strcmp(link, want);
+	}
+	closedir(fds);
+	return found;
+}
+
+/*
+ * In a network namespace of its own, where @port is free: a socket bound to
+ * 127.0.0.1:@port connects to a listener there and is closed with a reset
+ * (SO_LINGER with a zero timeout), so it reaches TCP_CLOSE with that local
+ * port inside close() itself; then the server's end closes too. Reports the
+ * local port the connection had in *(int *)@result.
+ */
+static int close_port_elsewhere(int port, void *result)
+{
+	/* any port but @port: the client binds that one */
+	struct sockaddr_in srv = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)(port ^ 1)),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in cli = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	socklen_t len = sizeof(cli);
+	int lfd, fd = -1, sfd = -1, one = 1, err = 0;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	if (bind(lfd, (struct sockaddr *)&srv, sizeof(srv)) || listen(lfd, 1)) {
+		err = -errno;
+		goto out;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&cli, sizeof(cli)) ||
+	    connect(fd, (struct sockaddr *)&srv, sizeof(srv))) {
+		err = -errno;
+		goto out;
+	}
+	sfd = accept(lfd, NULL, NULL);
+	if (sfd < 0 || getsockname(fd, (struct sockaddr *)&cli, &len) ||
+	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset))) {
+		err = -errno;
+		goto out;
+	}
+	*(int *)result = ntohs(cli.sin_port);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (sfd >= 0)
+		close(sfd);
+	close(lfd);
+	return err;
+}
+
+Test(sampler_http, keeps_attributing_calls_when_another_namespace_closes_the_same_port)
+{
+	const struct window_call *to_users;
+	const int before = 5, after = 7;
+	struct netns_child c;
+	unsigned long inode, inode_after;
+	uint16_t port;
+	int closed = 0, err;
+
+	/* sequential orders: the pool hands back the same handle, so one connection */
+	for (int i = 0; i < before; i++)
+		demo_request(&demo.orders, "POST", "/orders",
+			     "{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	to_users = call_to(SVC_ORDERS, "users");
+	cr_assert_not_null(to_users, "no call orders -> users");
+	cr_assert_eq(to_users->count, (uint64_t)before);
+	port = only_conn_to(demo.users.port, &inode);
+	cr_assert(holds_socket(demo.orders.proc.pid, inode), "orders does not hold port %u", port);
+
+	/* the same port number opens and closes in another network namespace */
+	err = netns_child_start(&c, 0, close_port_elsewhere, port, sizeof(closed));
+	cr_assert_eq(err, 0, "cannot start a namespace child: %s", strerror(-err));
+	cr_assert_eq(netns_child_go(&c), 0);
+	err = netns_child_finish(&c, &closed);
+	cr_assert_eq(err, 0, "the namespace child failed: %s", strerror(-err));
+	cr_assert_eq(closed, port);
+
+	for (int i = 0; i < after; i++)
+		demo_request(&demo.orders, "POST", "/orders",
+			     "{\"customer_id\": 5, \"items\": [1], \"total\": 3}", 201);
+	cr_assert_eq(only_conn_to(demo.users.port, &inode_after), port);
+	cr_assert_eq(inode_after, inode, "orders made a new connection to users");
+	cr_assert_eq(sampler_http_collect(&sampler, &windows), 0);
+	cr_expect_eq(http_count(SVC_USERS, "GET", "/users/{id}", 200), (uint64_t)(before + after));
+	to_users = call_to(SVC_ORDERS, "users");
+	cr_assert_not_null(to_users);
+	cr_expect_eq(to_users->count, (uint64_t)(before + after),
+		     "%llu of %d calls on port %u attributed to orders",
+		     (unsigned long long)to_users->count, before + after, port);
 }
 
 /* One IPv4 TCP segment 10.9.9.1:@sport -> 10.9.9.2:@dport through the loaded tc program. */
