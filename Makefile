@@ -102,7 +102,7 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 unit_libs = $(if $(filter-out common bpf,$(1)),$(O)/libprp-$(1).a) $(COMMON_LIB)
 
 .PHONY: all test demo bench clean deps check-unit check-integration check-fuzz \
-	unit-bins integ-bins fuzz-bins bench-bins
+	unit-bins integ-bins fuzz-bins bench-bins deb rpm pkg
 
 all: $(PROGRAMS) $(BPF_SKELS)
 
@@ -243,6 +243,14 @@ bench: deps
 	@$(MAKE) --no-print-directory all bench-bins integ-bins
 	$(Q)for b in $(BENCH_BINS); do "$$b" || exit 1; done
 	$(Q)for s in $(wildcard tests/bench/*.sh); do BUILD_DIR=$(BUILD) "$$s" || exit 1; done
+
+# Packages into $(BUILD)/pkg/ (docs/install.md), by the scripts the packaging
+# test runs too; always of the plain build's programs, never SAN=1's.
+deb rpm: all
+	@test "$(SAN)" != 1 || { echo "make $@: packages are built without SAN=1" >&2; exit 1; }
+	$(Q)BUILD_DIR=$(BUILD) packaging/build-$@.sh
+
+pkg: deb rpm
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -443,9 +443,13 @@ static int early_flags(int argc, char **argv, bool *check_only, bool *status_onl
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: prp-agent [--config FILE] [--check-config] [--status] [flags]\n\n"
+			printf("usage: prp-agent [--config FILE] [--check-config] [--status] [--version] [flags]\n\n"
 			       "  --status prints the state of the spool of a running agent\n\n");
 			agent_config_print_help(stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("%s %s\n", "prp-agent", PRP_VERSION);
 			return 1;
 		}
 		if (!strcmp(argv[i], "--check-config"))

@@ -139,8 +139,12 @@ static int early_flags(int argc, char **argv, bool *check_only)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: prp-aggregator [--config FILE] [--check-config] [flags]\n\n");
+			printf("usage: prp-aggregator [--config FILE] [--check-config] [--version] [flags]\n\n");
 			aggregator_config_print_help(stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("%s %s\n", "prp-aggregator", PRP_VERSION);
 			return 1;
 		}
 		if (!strcmp(argv[i], "--check-config"))
