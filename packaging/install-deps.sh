@@ -11,8 +11,12 @@ BUILD="clang gcc libbpf-dev libcurl4-openssl-dev libelf-dev libgnutls28-dev libj
 	bpftool"
 # prometheus: its promtool and a real server check /metrics
 # nodejs (and npm, below): tests/node/otlp_check.mjs checks OTLP bodies with OpenTelemetry's schema
-TEST="apache2-utils curl iproute2 libclang-rt-14-dev libcriterion-dev nodejs openssl procps
-	prometheus python3 valgrind wrk"
+# chromium: tests/node/dashboard_check.mjs drives the dashboard in a real headless browser
+# (playwright-core, which downloads no browser of its own)
+# dpkg-dev (dpkg-shlibdeps), lintian, rpm (rpmbuild) and rpmlint: make deb, make rpm and
+# tests/integration/packaging/test_packages.c, which also runs systemd-analyze (systemd)
+TEST="apache2-utils chromium curl dpkg-dev iproute2 libclang-rt-14-dev libcriterion-dev lintian
+	nodejs openssl procps prometheus python3 rpm rpmlint systemd valgrind wrk"
 PACKAGES="$BUILD $TEST"
 
 missing=""
