@@ -24,6 +24,7 @@ function ticks(lo, hi, n = 4) {
 }
 
 const timeTick = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayTick = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit' });
 
 function yFormat(v, unit) {
   if (unit === 'ms') return fmt.ms(v);
@@ -66,15 +67,17 @@ export function lineChart(o) {
   v1 *= 1.08;
   const x = (t) => PAD.l + ((t - t0) / (t1 - t0)) * (W - PAD.l - PAD.r);
   const y = (v) => H - PAD.b - ((v - v0) / (v1 - v0)) * (H - PAD.t - PAD.b);
+  // scaled whole (no preserveAspectRatio="none"): the axis text keeps its shape
   const svg = h('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': o.label || o.title || 'chart',
-                         preserveAspectRatio: 'none', class: 'chart-svg' });
+                         class: 'chart-svg' });
   for (const v of ticks(v0, v1 / 1.08)) {
     svg.append(h('line', { class: 'grid', x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v) }),
                h('text', { class: 'axis', x: PAD.l - 4, y: y(v) + 3, 'text-anchor': 'end' }, yFormat(v, o.unit)));
   }
-  const tsteps = ticks(t0, t1, 4);
-  for (const t of tsteps) {
-    svg.append(h('text', { class: 'axis', x: x(t), y: H - 6, 'text-anchor': 'middle' }, timeTick.format(new Date(t))));
+  // times of day, with the date once the chart spans more than a day
+  const tickFmt = t1 - t0 > 86400e3 ? dayTick : timeTick;
+  for (const t of ticks(t0, t1, 4)) {
+    svg.append(h('text', { class: 'axis', x: x(t), y: H - 6, 'text-anchor': 'middle' }, tickFmt.format(new Date(t))));
   }
   if (band.length > 1) {
     const top = band.map(([t, , hi]) => `${x(t).toFixed(1)},${y(hi).toFixed(1)}`);
@@ -90,6 +93,11 @@ export function lineChart(o) {
   }
   series.forEach((s, i) => {
     if (!s.pts.length) return;
+    if (s.pts.length === 1) { // one point draws no line: a dot
+      const [[t, v]] = s.pts;
+      svg.append(h('circle', { class: ['dot', s.cls || 'c' + i], cx: x(t), cy: y(v), r: 3 }, h('title', {}, s.name)));
+      return;
+    }
     const d = s.pts.map(([t, v], j) => `${j ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join('');
     svg.append(h('path', { class: ['line', s.cls || 'c' + i], d }, h('title', {}, s.name)));
   });

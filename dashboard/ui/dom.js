@@ -60,7 +60,7 @@ export const fmt = {
   rate: (v) => (num(v) ? numberFmt.format(v) + '/s' : '–'),
   pct: (v) => (num(v) ? (v * 100 < 0.1 && v > 0 ? '<0.1' : numberFmt.format(v * 100)) + '%' : '–'),
   ms: (v) => (num(v) ? (v >= 1000 ? numberFmt.format(v / 1000) + ' s'
-                                  : (v < 10 ? v.toFixed(2) : numberFmt.format(v)) + ' ms') : '–'),
+                                  : (v === 0 ? '0' : v < 10 ? v.toFixed(2) : numberFmt.format(v)) + ' ms') : '–'),
   // An ISO time (or epoch seconds/ms) in the browser's zone.
   time: (t) => { const d = toDate(t); return d ? timeFmt.format(d) : '–'; },
   dateTime: (t) => { const d = toDate(t); return d ? dateTimeFmt.format(d) : '–'; },
