@@ -6,7 +6,7 @@
 
 import { h, toDate, fmt } from './dom.js';
 
-const W = 640, H = 200, PAD = { l: 48, r: 12, t: 10, b: 22 };
+const DEFAULT_W = 640, H = 200, PAD = { l: 48, r: 12, t: 10, b: 22 };
 
 function ms(t) {
   const d = toDate(t);
@@ -65,43 +65,59 @@ export function lineChart(o) {
   if (t1 === t0) t1 = t0 + 1000;
   if (v1 <= v0) v1 = v0 + 1;
   v1 *= 1.08;
-  const x = (t) => PAD.l + ((t - t0) / (t1 - t0)) * (W - PAD.l - PAD.r);
-  const y = (v) => H - PAD.b - ((v - v0) / (v1 - v0)) * (H - PAD.t - PAD.b);
-  // scaled whole (no preserveAspectRatio="none"): the axis text keeps its shape
-  const svg = h('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': o.label || o.title || 'chart',
-                         class: 'chart-svg' });
-  for (const v of ticks(v0, v1 / 1.08)) {
-    svg.append(h('line', { class: 'grid', x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v) }),
-               h('text', { class: 'axis', x: PAD.l - 4, y: y(v) + 3, 'text-anchor': 'end' }, yFormat(v, o.unit)));
-  }
-  // times of day, with the date once the chart spans more than a day
-  const tickFmt = t1 - t0 > 86400e3 ? dayTick : timeTick;
-  for (const t of ticks(t0, t1, 4)) {
-    svg.append(h('text', { class: 'axis', x: x(t), y: H - 6, 'text-anchor': 'middle' }, tickFmt.format(new Date(t))));
-  }
-  if (band.length > 1) {
-    const top = band.map(([t, , hi]) => `${x(t).toFixed(1)},${y(hi).toFixed(1)}`);
-    const bottom = band.slice().reverse().map(([t, lo]) => `${x(t).toFixed(1)},${y(lo).toFixed(1)}`);
-    svg.append(h('polygon', { class: ['band', o.band.cls], points: top.concat(bottom).join(' ') },
-                 h('title', {}, o.band.name || 'expected range')));
-  }
-  if (o.threshold && Number.isFinite(o.threshold.value)) {
-    const ty = y(o.threshold.value);
-    svg.append(h('line', { class: 'threshold', x1: PAD.l, x2: W - PAD.r, y1: ty, y2: ty }),
-               h('text', { class: 'axis threshold-label', x: W - PAD.r - 2, y: ty - 3, 'text-anchor': 'end' },
-                 o.threshold.label || 'threshold'));
-  }
-  series.forEach((s, i) => {
-    if (!s.pts.length) return;
-    if (s.pts.length === 1) { // one point draws no line: a dot
-      const [[t, v]] = s.pts;
-      svg.append(h('circle', { class: ['dot', s.cls || 'c' + i], cx: x(t), cy: y(v), r: 3 }, h('title', {}, s.name)));
-      return;
+  // Drawn at the width it has on the page, so text and lines keep their
+  // shape: first at a default, then again whenever its width changes.
+  const draw = (W) => {
+    const x = (t) => PAD.l + ((t - t0) / (t1 - t0)) * (W - PAD.l - PAD.r);
+    const y = (v) => H - PAD.b - ((v - v0) / (v1 - v0)) * (H - PAD.t - PAD.b);
+    const svg = h('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
+                           'aria-label': o.label || o.title || 'chart', class: 'chart-svg' });
+    for (const v of ticks(v0, v1 / 1.08)) {
+      svg.append(h('line', { class: 'grid', x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v) }),
+                 h('text', { class: 'axis', x: PAD.l - 4, y: y(v) + 3, 'text-anchor': 'end' }, yFormat(v, o.unit)));
     }
-    const d = s.pts.map(([t, v], j) => `${j ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join('');
-    svg.append(h('path', { class: ['line', s.cls || 'c' + i], d }, h('title', {}, s.name)));
-  });
+    // times of day, with the date once the chart spans more than a day
+    const tickFmt = t1 - t0 > 86400e3 ? dayTick : timeTick;
+    for (const t of ticks(t0, t1, 4)) {
+      svg.append(h('text', { class: 'axis', x: x(t), y: H - 6, 'text-anchor': 'middle' }, tickFmt.format(new Date(t))));
+    }
+    if (band.length > 1) {
+      const top = band.map(([t, , hi]) => `${x(t).toFixed(1)},${y(hi).toFixed(1)}`);
+      const bottom = band.slice().reverse().map(([t, lo]) => `${x(t).toFixed(1)},${y(lo).toFixed(1)}`);
+      svg.append(h('polygon', { class: ['band', o.band.cls], points: top.concat(bottom).join(' ') },
+                   h('title', {}, o.band.name || 'expected range')));
+    }
+    if (o.threshold && Number.isFinite(o.threshold.value)) {
+      const ty = y(o.threshold.value);
+      svg.append(h('line', { class: 'threshold', x1: PAD.l, x2: W - PAD.r, y1: ty, y2: ty }),
+                 h('text', { class: 'axis threshold-label', x: W - PAD.r - 2, y: ty - 3, 'text-anchor': 'end' },
+                   o.threshold.label || 'threshold'));
+    }
+    series.forEach((s, i) => {
+      if (!s.pts.length) return;
+      if (s.pts.length === 1) { // one point draws no line: a dot
+        const [[t, v]] = s.pts;
+        svg.append(h('circle', { class: ['dot', s.cls || 'c' + i], cx: x(t), cy: y(v), r: 3 }, h('title', {}, s.name)));
+        return;
+      }
+      const d = s.pts.map(([t, v], j) => `${j ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join('');
+      svg.append(h('path', { class: ['line', s.cls || 'c' + i], d }, h('title', {}, s.name)));
+    });
+    return svg;
+  };
+  let svg = draw(DEFAULT_W), drawnW = DEFAULT_W;
   fig.append(svg);
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver(() => {
+      const w = Math.round(svg.getBoundingClientRect().width);
+      if (w > 80 && Math.abs(w - drawnW) > 2) {
+        drawnW = w;
+        const next = draw(w);
+        svg.replaceWith(next);
+        svg = next;
+      }
+    }).observe(fig);
+  }
   const legend = h('ul', { class: 'legend' });
   series.forEach((s, i) => {
     const last = s.pts.length ? s.pts[s.pts.length - 1][1] : null;

@@ -15,7 +15,17 @@ export const title = 'Overview';
 
 const REFRESH_MS = 10000;
 const SPARK_EVERY = 6;        // the slow part on every 6th refresh: once a minute
-const TOPOLOGY_SINCE = '5m'; // the map shows the last 5 minutes of calls
+const TOPOLOGY_SINCE = '1m'; // the map shows the last minute of calls: rates as they are now
+
+/*
+ * The status a card and a node show: the aggregator's, from fixed thresholds
+ * of error rate and p99, but at least "warning" while the service has an open
+ * anomaly (a p99 ten times its baseline can still be under the thresholds).
+ */
+function shownStatus(s) {
+  const status = s.status || 'unknown';
+  return (s.anomalies_detected || 0) > 0 && status === 'healthy' ? 'warning' : status;
+}
 const BAD_EDGE = 0.05;        // errors/requests from which an edge is drawn as failing
 const ANOMALY_LIMIT = 5;
 const LIVE_EVENTS = ['anomaly.detected', 'anomaly.resolved', 'incident.started', 'incident.resolved'];
@@ -45,7 +55,7 @@ export async function render(root, params, ctx) {
   const anomCount = h('span', { class: 'badge', id: 'open-anomalies-count' }, '…');
   const anomBody = h('div', { id: 'open-anomalies' }, h('p', { class: 'loading' }, 'Loading…'));
   const mapSvg = h('svg', { id: 'service-map', class: 'map', role: 'group',
-                            'aria-label': 'Service map: who calls whom in the last 5 minutes' });
+                            'aria-label': 'Service map: who calls whom in the last minute' });
   const mapNote = h('div', {}, h('p', { class: 'loading' }, 'Loading the call graph…'));
 
   root.replaceChildren(
@@ -55,7 +65,7 @@ export async function render(root, params, ctx) {
       h('h2', { id: 'ov-services' }, 'Services'), cardsNote, cards),
     h('div', { class: 'ov-lower' },
       h('section', { class: 'panel ov-map', 'aria-labelledby': 'ov-map-title' },
-        h('h2', { id: 'ov-map-title' }, 'Service map ', h('span', { class: 'muted' }, '(last 5 min)')),
+        h('h2', { id: 'ov-map-title' }, 'Service map ', h('span', { class: 'muted' }, '(last minute)')),
         mapNote, h('div', { class: 'map-scroll' }, mapSvg)),
       h('section', { class: 'panel ov-anomalies', 'aria-labelledby': 'ov-anom-title' },
         h('h2', { id: 'ov-anom-title', class: 'row spread' },
@@ -72,9 +82,10 @@ export async function render(root, params, ctx) {
   function fillCard(card, s) {
     const m = s.metrics || {};
     const open = s.anomalies_detected || 0;
-    card.dataset.status = s.status || 'unknown';
+    const status = shownStatus(s);
+    card.dataset.status = status;
     card.querySelector('.card-head').replaceChildren(
-      h('span', { class: 'card-name' }, s.service), badge(s.status || 'unknown'));
+      h('span', { class: 'card-name' }, s.service), badge(status));
     card.querySelector('.stats').replaceChildren(
       stat('requests', fmt.rate(m.request_rate)),
       stat('errors', fmt.pct(m.error_rate)),
@@ -174,11 +185,11 @@ export async function render(root, params, ctx) {
     const keepFocus = focused ? focused.dataset.service : null;
     const span = Math.max(1, (Date.parse(topology.until) - Date.parse(topology.since)) / 1000) || 300;
     const nodes = (topology.nodes || []).map((n) => ({
-      name: n.service, status: (health.get(n.service) || {}).status || n.status || 'unknown',
+      name: n.service, status: health.has(n.service) ? shownStatus(health.get(n.service)) : n.status || 'unknown',
       external: Boolean(known && !known.has(n.service) && !health.has(n.service)) }));
     drawMap(mapSvg, nodes, topology.edges || [], span, (name) => ctx.navigate(svcHref(name)));
     mapSvg.hidden = !nodes.length;
-    mapNote.replaceChildren(nodes.length ? '' : empty('No service or call seen in the last 5 minutes.'));
+    mapNote.replaceChildren(nodes.length ? '' : empty('No service or call seen in the last minute.'));
     if (keepFocus) {
       for (const g of mapSvg.querySelectorAll('g.node')) if (g.dataset.service === keepFocus) g.focus();
     }
@@ -411,7 +422,9 @@ function drawMap(svg, nodes, edges, span, open) {
     } else if (b.layer > a.layer) { // caller left, callee right
       const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x - 2, y2 = b.y + NODE_H / 2, dx = (x2 - x1) / 2;
       d = `M${x1},${y1}C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
-      lx = (x1 + x2) / 2; ly = (y1 + y2) / 2 - 5;
+      // the label just before the arrow, above the line: two edges out of
+      // one caller end at different callees, so their labels never overlap
+      lx = x2 - 10; ly = y2 - 7; anchor = 'end';
     } else {
       // Closes a cycle: out of the caller's right end, along the gap between
       // columns (where no node is) to a lane above or below the map, back to
