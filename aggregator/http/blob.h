@@ -17,6 +17,12 @@ struct blob {
 
 /* A blob holding a copy of @len bytes at @p, with one reference: the caller's. */
 struct blob *blob_new(const char *p, size_t len);
+/*
+ * A blob of @len bytes at @p gzip-compressed at zlib @level (Z_BEST_SPEED for
+ * bodies made often, Z_BEST_COMPRESSION for those made once), with one
+ * reference; NULL when zlib fails.
+ */
+struct blob *blob_gzip(const char *p, size_t len, int level);
 /* Takes one more reference; returns @b. */
 struct blob *blob_ref(struct blob *b);
 /* Drops one reference; the last frees it. blob_unref(NULL) does nothing. */

@@ -99,31 +99,6 @@ static bool dashboard_name_ok(const char *name)
 	return true;
 }
 
-/* @p (@len bytes) gzip-compressed, or NULL when zlib fails or it would not be smaller. */
-static struct blob *dashboard_gzip(const char *p, size_t len)
-{
-	z_stream z = { 0 };
-	struct blob *b = NULL;
-	unsigned char *out;
-	uLong cap;
-
-	/* 15 window bits + 16: a gzip header and trailer instead of zlib's; once, so level 9 */
-	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
-		return NULL;
-	cap = deflateBound(&z, len);
-	out = xmalloc(cap);
-	z.next_in = (Bytef *)(uintptr_t)p; /* zlib's API is not const-correct; it only reads */
-	z.avail_in = (uInt)len;		   /* at most DASHBOARD_BYTES_MAX */
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out < len)
-		b = blob_new((const char *)out, z.total_out);
-	deflateEnd(&z);
-	free(out);
-	return b;
-}
-
 /* Reads all of @fd (@size bytes by fstat()) into a new blob: 0, or -errno. */
 static int dashboard_read(int fd, size_t size, struct blob **out)
 {
@@ -182,7 +157,12 @@ static int dashboard_add(struct dashboard_walk *w, int fd, const struct stat *st
 	t = dashboard_type_of(path);
 	f->path = xstrdup(path);
 	f->type = t->type;
-	f->gz = t->text ? dashboard_gzip(f->body->data, f->body->len) : NULL;
+	/* made once, so at the best level; kept only when smaller */
+	f->gz = t->text ? blob_gzip(f->body->data, f->body->len, Z_BEST_COMPRESSION) : NULL;
+	if (f->gz && f->gz->len >= f->body->len) {
+		blob_unref(f->gz);
+		f->gz = NULL;
+	}
 	h = hash_fnv1a_bytes(HASH_FNV_OFFSET, f->body->data, f->body->len);
 	/* the gzip copy is another representation: RFC 9110 §8.8.3 wants another tag */
 	snprintf(f->etag, sizeof(f->etag), "\"%016llx\"", (unsigned long long)h);

@@ -115,31 +115,6 @@ static json_t *health_cache_service(const struct health_cache *hc, const struct 
 			 (int)open);
 }
 
-/* @text gzip-compressed, or NULL when zlib fails. */
-static struct blob *health_cache_gzip(const char *text, size_t len)
-{
-	z_stream z = { 0 };
-	struct blob *b = NULL;
-	unsigned char *out;
-	uLong cap;
-
-	/* 15 window bits + 16: a gzip header and trailer instead of zlib's */
-	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
-		return NULL;
-	cap = deflateBound(&z, len);
-	out = xmalloc(cap);
-	z.next_in = (Bytef *)(uintptr_t)text; /* zlib's API is not const-correct; it only reads */
-	z.avail_in = (uInt)len;
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) == Z_STREAM_END)
-		b = blob_new((const char *)out, z.total_out);
-	deflateEnd(&z);
-	free(out);
-	return b;
-}
-
 /* Renders the body of @tenant into *body and *gz (both owned by the caller); false on failure. */
 static bool health_cache_render(const struct health_cache *hc, const char *tenant,
 				int64_t now_ms, struct blob **body, struct blob **gz)
@@ -162,7 +137,7 @@ static bool health_cache_render(const struct health_cache *hc, const char *tenan
 	if (!text)
 		return false;
 	*body = blob_new(text, strlen(text));
-	*gz = health_cache_gzip(text, strlen(text));
+	*gz = blob_gzip(text, strlen(text), Z_BEST_SPEED);
 	free(text);
 	if (!*gz) {
 		blob_unref(*body);
