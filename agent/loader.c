@@ -50,7 +50,8 @@ int loader_init(void)
 	/* a BPF array map is the cheapest thing the kernel can refuse us */
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_ARRAY, NULL) != 1) {
 		log_error("loader: this process may not use BPF: run prp-agent as root, or with "
-			  "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_RESOURCE");
+			  "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_RESOURCE (and "
+			  "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to read other users' /proc)");
 		return -EPERM;
 	}
 	err = ensure_tracefs();

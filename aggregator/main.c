@@ -552,7 +552,9 @@ int main(int argc, char **argv)
 						     .tls_cert_pem = tls_cert,
 						     .tls_key_pem = tls_key });
 	if (ret) {
-		log_error_err(ret, "aggregator: the HTTP API could not listen on %s", cfg.listen);
+		log_error_err(ret, "aggregator: the HTTP API could not start on %s%s", cfg.listen,
+			      cfg.compat_ports ? " or a --compat-ports port (the line above names it)" :
+						 "");
 		goto out;
 	}
 	log_info("aggregator: version %s, data in %s, keys in %s, ingest on %s, %s on %s:%u, auth "
