@@ -32,7 +32,9 @@ flock 9
 fresh && exit 0 # another test installed it while this one waited
 echo "tests/node/install.sh: npm ci in $dir" >&2
 # --ignore-scripts: nothing here needs an install script (protobufjs' only
-# checks versions of its CLI), and none should run unasked
+# checks versions of its CLI; playwright-core has none and downloads no
+# browser: dashboard_check.mjs drives Debian's chromium), and none should run
+# unasked
 if ! (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2); then
 	echo "tests/node/install.sh: npm ci failed in $dir (offline? the registry is" \
 		"$(npm config get registry))" >&2
