@@ -106,6 +106,8 @@ stage_package() { # PACKAGE DEST_ROOT UNIT_DIR
 		stage_man prp-aggregator.8 "$2"
 		stage_man prpctl.1 "$2"
 		stage_man prp-detect.1 "$2"
+		install -D -m 0644 "$TOP/packaging/bash-completion/prpctl" \
+			"$2/usr/share/bash-completion/completions/prpctl"
 		;;
 	*)
 		pkg_die "unknown package '$1'"

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/cli/ctl_table.h"
+#include "common/alloc.h"
+
 #define SHOWN_MAX 200 /* of a body that is not an envelope: its start says enough */
 
 /* Prints @len bytes of @s to @f with control characters as '?'. */
@@ -46,6 +49,53 @@ void ctl_call_report(const struct ctl_http_resp *rs)
 	json_decref(root);
 }
 
+enum ctl_status ctl_call_status(long http_status)
+{
+	if (http_status >= 200 && http_status <= 299)
+		return CTL_OK;
+	if (http_status == 401 || http_status == 403)
+		return CTL_DENIED;
+	if (http_status == 404)
+		return CTL_NOT_FOUND;
+	return CTL_FAILED;
+}
+
+void ctl_call_query(char **path, const char *name, const char *value)
+{
+	char *v, *longer;
+
+	if (!value)
+		return;
+	v = ctl_http_escape(value);
+	longer = xasprintf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?', name, v);
+	free(v);
+	free(*path);
+	*path = longer;
+}
+
+enum ctl_status ctl_call_list(const struct ctl_opts *o, const char *path, const char *member,
+			      size_t ncols, const char *const *heads, const char *const *keys)
+{
+	struct ctl_answer ans;
+	enum ctl_status st;
+	struct ctl_table *t;
+	json_t *e, *list;
+	size_t i;
+
+	st = ctl_call(o, "GET", path, NULL, &ans);
+	if (st != CTL_OK || ctl_call_print_raw(o, &ans.http))
+		goto out;
+	list = member ? json_object_get(ans.json, member) : ans.json;
+	t = ctl_table_new(ncols, heads);
+	json_array_foreach(list, i, e)
+		ctl_table_add_json(t, e, keys);
+	ctl_table_write(t, stdout);
+	ctl_table_free(t);
+out:
+	ctl_answer_release(&ans);
+	return st;
+}
+
 enum ctl_status ctl_call_http(const struct ctl_opts *o, const struct ctl_http_req *rq,
 			      struct ctl_http_resp *rs)
 {
@@ -53,11 +103,11 @@ enum ctl_status ctl_call_http(const struct ctl_opts *o, const struct ctl_http_re
 		fprintf(stderr, "prpctl: ");
 		put_clean(stderr, rs->error, strlen(rs->error));
 		fputc('\n', stderr);
-		return CTL_FAILED;
+		return CTL_UNREACHABLE;
 	}
 	if (rs->status < 200 || rs->status > 299) {
 		ctl_call_report(rs);
-		return CTL_FAILED;
+		return ctl_call_status(rs->status);
 	}
 	return CTL_OK;
 }

@@ -24,11 +24,27 @@ struct ctl_answer {
 
 /*
  * Makes @rq and reports a failure: no answer, or a status that is not 2xx.
- * Returns CTL_OK or CTL_FAILED. Release @rs with ctl_http_resp_release() in
+ * Returns CTL_OK, CTL_UNREACHABLE when no answer came, or ctl_call_status()
+ * of the answer. Release @rs with ctl_http_resp_release() in
  * both cases.
  */
 enum ctl_status ctl_call_http(const struct ctl_opts *o, const struct ctl_http_req *rq,
 			      struct ctl_http_resp *rs);
+
+/* The exit status for an answer of @http_status (ctl_cmds.h). */
+enum ctl_status ctl_call_status(long http_status);
+
+/* Appends "?@name=@value" (or "&...") to *@path (caller owns), escaped; nothing when @value is
+ * NULL. */
+void ctl_call_query(char **path, const char *name, const char *value);
+
+/*
+ * GET @path and, unless --output json, a table of the array @member of the
+ * answer (NULL: the answer is the array), @ncols columns titled @heads from
+ * the members @keys of each element.
+ */
+enum ctl_status ctl_call_list(const struct ctl_opts *o, const char *path, const char *member,
+			      size_t ncols, const char *const *heads, const char *const *keys);
 
 /*
  * @method @path with @body (borrowed; NULL: none), expecting a 2xx answer

@@ -11,13 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aggregator/cli/ctl_actions.h"
 #include "aggregator/cli/ctl_args.h"
 #include "aggregator/cli/ctl_backup.h"
 #include "aggregator/cli/ctl_http.h"
 #include "aggregator/cli/ctl_info.h"
 #include "aggregator/cli/ctl_keys.h"
 #include "aggregator/cli/ctl_opts.h"
+#include "aggregator/cli/ctl_policies.h"
 #include "aggregator/cli/ctl_raw.h"
+#include "aggregator/cli/ctl_services.h"
 #include "common/compiler.h"
 
 #define FLAGS_MAX 32 /* the union of every table below and the global flags */
@@ -42,11 +45,53 @@ static const struct ctl_flag audit_flags[] = {
 static const struct ctl_flag backup_flags[] = { { "--force", false },
 						{ "--server-path", true },
 						{ NULL, false } };
+static const struct ctl_flag since_flags[] = { { "--since", true }, { NULL, false } };
+static const struct ctl_flag service_flags[] = { { "--service", true }, { NULL, false } };
+static const struct ctl_flag anomaly_flags[] = {
+	{ "--service", true }, { "--severity", true }, { "--status", true },
+	{ "--since", true },   { "--limit", true },    { NULL, false },
+};
+static const struct ctl_flag action_flags[] = {
+	{ "--service", true }, { "--action", true }, { "--policy", true }, { "--status", true },
+	{ "--since", true },   { "--limit", true },  { NULL, false },
+};
+static const struct ctl_flag execute_flags[] = { { "--reason", true },
+						 { "--param", true },
+						 { NULL, false } };
 static const struct ctl_flag body_flags[] = { { "--content-type", true }, { NULL, false } };
 
 static const struct cmd cmds[] = {
+	{ "status", "", "health, version, uptime and the policy engine's counters", 0, 0, no_flags,
+	  ctl_services_status },
 	{ "health", "", "status, version and uptime of the aggregator", 0, 0, no_flags,
 	  ctl_info_health },
+	{ "services list", "", "the services seen, with their hosts", 0, 0, no_flags,
+	  ctl_services_list },
+	{ "services health", "", "the health of every service", 0, 0, no_flags,
+	  ctl_services_health },
+	{ "services show", "NAME [--since S]", "one service's requests, errors and latency", 1, 1,
+	  since_flags, ctl_services_show },
+	{ "anomalies list",
+	  "[--service S] [--severity SEV] [--status open|resolved] [--since S] [--limit N]",
+	  "the anomalies, newest first", 0, 0, anomaly_flags, ctl_services_anomalies },
+	{ "anomalies show", "ID", "one anomaly", 1, 1, no_flags, ctl_services_anomaly },
+	{ "predictions", "[SERVICE]", "the predicted threshold breaches", 0, 1, no_flags,
+	  ctl_services_predictions },
+	{ "policies list", "", "the policies", 0, 0, no_flags, ctl_policies_list },
+	{ "policies apply", "FILE",
+	  "creates the policy in the YAML FILE, or updates the one of that name", 1, 1, no_flags,
+	  ctl_policies_apply },
+	{ "policies test", "ID|NAME [--service S]", "whether the policy would fire now", 1, 1,
+	  service_flags, ctl_policies_test },
+	{ "policies delete", "ID|NAME", "", 1, 1, no_flags, ctl_policies_delete },
+	{ "actions list",
+	  "[--service S] [--action A] [--policy P] [--status ST] [--since S] [--limit N]",
+	  "the actions taken, newest first", 0, 0, action_flags, ctl_actions_list },
+	{ "actions execute", "ACTION SERVICE [--reason TEXT] [--param KEY=VALUE ...]",
+	  "runs an action now; prints its id", 2, 2, execute_flags, ctl_actions_execute },
+	{ "actions watch", "ID [--timeout S]",
+	  "prints each status change; exit 0 succeeded, 6 failed or timed out", 1, 1, no_flags,
+	  ctl_actions_watch },
 	{ "keys create",
 	  "NAME --role viewer|operator|admin [--description TEXT] [--tenant T] "
 	  "[--per-minute N] [--per-hour N]",
@@ -91,14 +136,23 @@ void ctl_cmds_usage(FILE *f)
 		"                    when it is readable\n"
 		"  --cacert FILE     trust this CA or certificate for https\n"
 		"  --insecure        no TLS verification at all\n"
-		"  --json            print the answer's JSON as it came instead of a table\n"
+		"  --output json|table, -o   the answer's JSON as it came, or a table (the\n"
+		"                    default); --json is --output json\n"
 		"  --timeout SECS    give up after this long (a download: after this long\n"
 		"                    without progress); default %d, 0 for never\n"
 		"  --help, --version\n"
 		"\n"
-		"Exit status: 0 done; 1 the aggregator answered an error or could not be\n"
-		"reached (one line on stderr: 'prpctl: STATUS CODE: MESSAGE'); 2 usage error.\n",
-		CTL_OPTS_URL_DEFAULT, CTL_OPTS_KEY_FILE, CTL_OPTS_TIMEOUT_MS_DEFAULT / 1000);
+		"Config file: $PRP_CONFIG, else ~/.config/prp/prpctl.yaml, else %s,\n"
+		"with the keys url, key_file and cacert. Flags win over the environment\n"
+		"($PRP_URL, $PRP_API_KEY), which wins over the file, which wins over the\n"
+		"defaults.\n"
+		"\n"
+		"Exit status: 0 done; 1 the aggregator answered an error (one line on\n"
+		"stderr: 'prpctl: STATUS CODE: MESSAGE'); 2 usage error; 3 no answer\n"
+		"(cannot connect, timed out, TLS); 4 unauthorized or forbidden (401, 403);\n"
+		"5 not found (404); 6 actions watch: the action failed or timed out.\n",
+		CTL_OPTS_URL_DEFAULT, CTL_OPTS_KEY_FILE, CTL_OPTS_TIMEOUT_MS_DEFAULT / 1000,
+		CTL_OPTS_CONFIG);
 }
 
 /* Prints the usage line of every command whose words start with @prefix ("" for all). */

@@ -11,8 +11,12 @@
 /* How a command ended: prpctl's exit status. */
 enum ctl_status {
 	CTL_OK = 0,
-	CTL_FAILED = 1, /* the API answered an error, or no answer came; reported on stderr */
-	CTL_USAGE = 2,	/* the command line is wrong; the caller prints the usage line */
+	CTL_FAILED = 1,	       /* the API answered an error (or nonsense); reported on stderr */
+	CTL_USAGE = 2,	       /* the command line is wrong; the caller prints the usage line */
+	CTL_UNREACHABLE = 3,   /* no answer came: refused, timed out, TLS failed */
+	CTL_DENIED = 4,	       /* 401 or 403: no key, a bad key, or a role too low */
+	CTL_NOT_FOUND = 5,     /* 404: no such service, anomaly, policy, action or route */
+	CTL_ACTION_FAILED = 6, /* actions watch: the action failed or timed out */
 };
 
 struct ctl_opts;

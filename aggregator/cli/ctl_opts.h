@@ -1,14 +1,19 @@
 /*
  * prpctl's global options: where the aggregator is, the API key, TLS, the
- * output form and the timeout. Each has a default:
+ * output form and the timeout. Flags win over the environment, which wins
+ * over the config file, which wins over the defaults:
  *
- *	--url	   $PRP_URL, else http://127.0.0.1:8080
- *	--key	   $PRP_API_KEY; else --key-file FILE; else CTL_OPTS_KEY_FILE
- *		   when it is readable; else no key (an aggregator run with
- *		   --no-auth)
+ *	--url	   $PRP_URL, else the file's url, else http://127.0.0.1:8080
+ *	--key	   --key-file FILE; else $PRP_API_KEY; else the file's key_file;
+ *		   else CTL_OPTS_KEY_FILE when it is readable; else no key (an
+ *		   aggregator run with --no-auth)
+ *	--cacert   the file's cacert, else the system's CAs
+ *	--output   table (--json is --output json)
  *	--timeout  30 s
  *
- * An explicit --key-file wins over $PRP_API_KEY, an explicit --key over both.
+ * The config file is $PRP_CONFIG (which must then exist), else
+ * ~/.config/prp/prpctl.yaml, else CTL_OPTS_CONFIG when either exists: YAML
+ * with the keys url, key_file and cacert, read by common/config.c.
  */
 #ifndef PRP_AGGREGATOR_CLI_CTL_OPTS_H
 #define PRP_AGGREGATOR_CLI_CTL_OPTS_H
@@ -24,12 +29,14 @@
 #define CTL_OPTS_URL_DEFAULT	    "http://127.0.0.1:8080"
 #define CTL_OPTS_KEY_FILE	    "/var/lib/prp/admin.key" /* the aggregator's first admin key */
 #define CTL_OPTS_TIMEOUT_MS_DEFAULT 30000
+#define CTL_OPTS_CONFIG		    "/etc/prp/prpctl.yaml"
 #define CTL_OPTS_KEY_MAX	    1024 /* far above the 47 bytes of a prp key */
 
 struct ctl_opts {
-	char *url;		   /* no trailing '/'; owned */
-	char *key;		   /* NULL: none; owned, wiped by ctl_opts_release() */
-	bool json;		   /* --json: the answer as it came instead of a table */
+	char *url; /* no trailing '/'; owned */
+	char *key; /* NULL: none; owned, wiped by ctl_opts_release() */
+	char *cfg_url, *cfg_key_file, *cfg_cacert; /* from the config file; NULL: not set; owned */
+	bool json;		   /* --output json (--json): the answer as it came, not a table */
 	struct ctl_http_conn conn; /* views of the fields above; what requests use */
 };
 

@@ -105,6 +105,8 @@ char *ctl_table_text(const json_t *v)
 {
 	char *dump;
 
+	if (!v)
+		return xstrdup("-"); /* json_typeof() dereferences */
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		if (!json_string_length(v))

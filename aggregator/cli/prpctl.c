@@ -3,10 +3,11 @@
  * docs/prpctl.md). The commands are in ctl_cmds.c and the files it names;
  * this is only the process around them.
  *
- *   prpctl [--url URL] [--key KEY] [--json] ... COMMAND [ARGS]
+ *   prpctl [--url URL] [--key KEY] [--output json|table] ... COMMAND [ARGS]
  *
- * Exit status: 0 done, 1 the API answered an error or could not be reached,
- * 2 usage error.
+ * Exit status: enum ctl_status (ctl_cmds.h): 0 done, 1 the API answered an
+ * error, 2 usage error, 3 no answer, 4 unauthorized or forbidden, 5 not
+ * found, 6 the action watched failed.
  */
 #include <errno.h>
 #include <stdio.h>

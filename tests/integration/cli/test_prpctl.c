@@ -3,8 +3,10 @@
  * (tests/lib/http_sink.h) on 127.0.0.1, which records each request (method,
  * path, headers, body) and answers a canned status and body. Each command
  * must send the request API.md describes and print its answer; an error
- * envelope gives status 1 and one line on stderr, a bad command line 2, and
- * a backup lands whole in its file or not at all.
+ * envelope gives status 1 (4 for 401/403, 5 for 404) and one line on
+ * stderr, a bad command line 2, no answer 3, and a backup lands whole in
+ * its file or not at all. The policy commands also run against a real
+ * prp-aggregator (policies_apply_*).
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -39,6 +41,7 @@ static void setup(void)
 	/* the defaults must come from the command line of each test only */
 	unsetenv("PRP_URL");
 	unsetenv("PRP_API_KEY");
+	unsetenv("PRP_CONFIG");
 }
 
 static void teardown(void)
@@ -711,18 +714,18 @@ Test(prpctl, put_and_delete_use_their_methods)
 
 /* ---- failures ---------------------------------------------------------------- */
 
-Test(prpctl, error_envelope_exits_1_with_its_message)
+Test(prpctl, error_envelope_exits_5_for_404_with_its_message)
 {
 	struct http_sink *s = sink(404, envelope());
 	struct proc p;
 
-	cr_expect_eq(run(&p, s, ARGS("keys", "revoke", "9")), 1);
+	cr_expect_eq(run(&p, s, ARGS("keys", "revoke", "9")), 5);
 	cr_expect_str_eq(text(&p.err),
 			 "prpctl: 404 not_found: no key with id 9, or it is revoked\n");
 	cr_expect_eq(p.out.len, 0, "stdout: %s", text(&p.out));
 	proc_release(&p);
 	/* the same for every command, --json included */
-	cr_expect_eq(run(&p, s, ARGS("--json", "get", "/anomalies/9")), 1);
+	cr_expect_eq(run(&p, s, ARGS("--json", "get", "/anomalies/9")), 5);
 	cr_expect_str_eq(text(&p.err),
 			 "prpctl: 404 not_found: no key with id 9, or it is revoked\n");
 	proc_release(&p);
@@ -813,13 +816,13 @@ static unsigned closed_port(void)
 	return ntohs(sa.sin_port);
 }
 
-Test(prpctl, unreachable_aggregator_exits_1_with_curls_message)
+Test(prpctl, unreachable_aggregator_exits_3_with_curls_message)
 {
 	char url[64];
 	struct proc p;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", closed_port());
-	cr_expect_eq(run(&p, NULL, ARGS("--url", url, "health")), 1);
+	cr_expect_eq(run(&p, NULL, ARGS("--url", url, "health")), 3);
 	cr_expect(!strncmp(text(&p.err), "prpctl: ", 8) && strstr(text(&p.err), "onnect"),
 		  "stderr: %s", text(&p.err));
 	proc_release(&p);
@@ -841,7 +844,7 @@ Test(prpctl, silent_aggregator_times_out)
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
 	start = time_mono_ns();
-	cr_expect_eq(run(&p, NULL, ARGS("--url", url, "--timeout", "1", "health")), 1);
+	cr_expect_eq(run(&p, NULL, ARGS("--url", url, "--timeout", "1", "health")), 3);
 	cr_expect_lt(time_mono_ns() - start, 10 * NSEC_PER_SEC);
 	cr_expect(strstr(text(&p.err), "timed out"), "stderr: %s", text(&p.err));
 	proc_release(&p);
@@ -856,7 +859,7 @@ Test(prpctl, https_to_a_plain_server_fails_cleanly)
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u", http_sink_port(s));
 	cr_expect_eq(run(&p, NULL, ARGS("--url", url, "--insecure", "--timeout", "2", "health")),
-		     1);
+		     3);
 	cr_expect(!strncmp(text(&p.err), "prpctl: ", 8), "stderr: %s", text(&p.err));
 	proc_release(&p);
 	http_sink_stop(s);
@@ -882,4 +885,440 @@ Test(prpctl, backup_shows_progress_on_a_terminal)
 	free(db);
 	proc_release(&p);
 	http_sink_stop(s);
+}
+
+/* ---- the operator's views: status, services, anomalies, predictions ---------- */
+
+/* Checks that request @i of @s had the path @path (method GET). */
+static void expect_get(struct http_sink *s, size_t i, const char *path)
+{
+	expect_request(s, i, "GET", path);
+}
+
+Test(prpctl, status_joins_health_and_status)
+{
+	struct http_sink *s = sink(200, health_body);
+	struct proc p;
+	json_t *doc;
+
+	cr_assert_eq(run(&p, s, ARGS("status")), 0, "%s", text(&p.err));
+	expect_get(s, 0, "/health");
+	expect_get(s, 1, "/status");
+	cr_expect(strstr(text(&p.out), "health:"), "%s", text(&p.out));
+	cr_expect(strstr(text(&p.out), "healthy"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_assert_eq(run(&p, s, ARGS("status", "--output", "json")), 0);
+	doc = json_loads(text(&p.out), 0, NULL);
+	cr_expect(json_is_object(json_object_get(doc, "health")), "%s", text(&p.out));
+	cr_expect(json_is_object(json_object_get(doc, "status")), "%s", text(&p.out));
+	json_decref(doc);
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+static const char services_body[] =
+	"{\"services\": [{\"service\": \"orders\", \"hosts\": [\"web-1\"], "
+	"\"first_seen\": \"2026-11-27T10:00:00Z\", \"last_seen\": \"2026-11-27T11:00:00Z\"}], "
+	"\"count\": 1, \"total\": 1}";
+
+Test(prpctl, services_list_in_table_and_json)
+{
+	struct http_sink *s = sink(200, services_body);
+	struct proc p;
+
+	cr_assert_eq(run(&p, s, ARGS("services", "list")), 0, "%s", text(&p.err));
+	expect_get(s, 0, "/services");
+	cr_expect(!strncmp(text(&p.out), "SERVICE  HOSTS", 14), "%s", text(&p.out));
+	cr_expect(strstr(text(&p.out), "orders   [\"web-1\"]"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_assert_eq(run(&p, s, ARGS("services", "list", "-o", "json")), 0);
+	cr_expect(!strncmp(text(&p.out), services_body, sizeof(services_body) - 1), "%s",
+		  text(&p.out));
+	proc_release(&p);
+	/* --json stays an alias, and --output table wins when given last */
+	cr_assert_eq(run(&p, s, ARGS("--json", "services", "list")), 0);
+	cr_expect_eq(text(&p.out)[0], '{');
+	proc_release(&p);
+	cr_assert_eq(run(&p, s, ARGS("--json", "--output", "table", "services", "list")), 0);
+	cr_expect_eq(text(&p.out)[0], 'S');
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, services_show_passes_since)
+{
+	struct http_sink *s = sink(200, "{\"service\": \"orders\", \"requests\": 12}");
+	struct proc p;
+
+	cr_assert_eq(run(&p, s, ARGS("services", "show", "orders", "--since", "15m")), 0);
+	expect_get(s, 0, "/services/orders?since=15m");
+	cr_expect(strstr(text(&p.out), "requests:"), "%s", text(&p.out));
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, anomalies_list_passes_every_filter)
+{
+	struct http_sink *s = sink(
+		200, "{\"anomalies\": [{\"id\": 4, \"service\": \"orders\", \"metric\": "
+		     "\"error_rate\", \"severity\": \"critical\", \"status\": \"open\", "
+		     "\"current_value\": 0.25, \"started_at\": \"2026-11-27T10:00:00Z\"}]}");
+	struct proc p;
+
+	cr_assert_eq(run(&p, s,
+			 ARGS("anomalies", "list", "--service", "orders", "--severity", "critical",
+			      "--status", "open", "--since", "1h", "--limit", "5")),
+		     0, "%s", text(&p.err));
+	expect_get(s, 0,
+		   "/anomalies?service=orders&severity=critical&status=open&since=1h&limit=5");
+	cr_expect(strstr(text(&p.out), "ID  SERVICE"), "%s", text(&p.out));
+	cr_expect(strstr(text(&p.out), "4   orders   error_rate  critical"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_assert_eq(run(&p, s, ARGS("anomalies", "list", "--output", "json")), 0);
+	cr_expect(!strncmp(text(&p.out), "{\"anomalies\"", 12), "%s", text(&p.out));
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, anomalies_show_missing_exits_5)
+{
+	struct http_sink *s = sink(404, "{\"error\": {\"status\": 404, \"code\": \"not_found\", "
+					"\"message\": \"no anomaly with id 99\", \"request_id\": "
+					"\"r\"}}");
+	struct proc p;
+
+	cr_expect_eq(run(&p, s, ARGS("anomalies", "show", "99")), 5);
+	expect_get(s, 0, "/anomalies/99");
+	cr_expect_str_eq(text(&p.err), "prpctl: 404 not_found: no anomaly with id 99\n");
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, predictions_of_all_or_one_service)
+{
+	struct http_sink *s =
+		sink(200, "{\"predictions\": [{\"service\": \"orders\", \"metric\": \"latency_p99\", "
+			  "\"current\": 120.5, \"threshold\": 500, \"will_breach\": true, "
+			  "\"breach_in_s\": 300, \"confidence\": 0.8}], \"count\": 1}");
+	struct proc p;
+
+	cr_assert_eq(run(&p, s, ARGS("predictions")), 0, "%s", text(&p.err));
+	expect_get(s, 0, "/predictions/all");
+	cr_expect(strstr(text(&p.out), "orders   latency_p99  120.5"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_assert_eq(run(&p, s, ARGS("predictions", "orders", "--json")), 0);
+	expect_get(s, 1, "/predictions/orders");
+	cr_expect(!strncmp(text(&p.out), "{\"predictions\"", 14), "%s", text(&p.out));
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+/* ---- actions ------------------------------------------------------------------ */
+
+Test(prpctl, actions_list_passes_filters)
+{
+	struct http_sink *s =
+		sink(200, "{\"actions\": [{\"action_id\": 7, \"action\": \"alert\", \"service\": "
+			  "\"orders\", \"status\": \"succeeded\", \"policy_name\": \"\", "
+			  "\"created_at\": \"2026-11-27T10:00:00Z\"}]}");
+	struct proc p;
+
+	cr_assert_eq(run(&p, s,
+			 ARGS("actions", "list", "--service", "orders", "--status", "failed",
+			      "--action", "alert", "--limit", "3")),
+		     0, "%s", text(&p.err));
+	expect_get(s, 0, "/actions?service=orders&action=alert&status=failed&limit=3");
+	cr_expect(strstr(text(&p.out), "7   alert   orders   succeeded"), "%s", text(&p.out));
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, actions_execute_sends_the_action_and_its_parameters)
+{
+	struct http_sink *s = sink(202, "{\"action_id\": 7, \"status\": \"pending\"}");
+	struct seen r;
+	struct proc p;
+	json_t *body;
+
+	cr_assert_eq(run(&p, s,
+			 ARGS("actions", "execute", "alert", "orders", "--reason", "drill",
+			      "--param", "channel=log", "--param", "message=a b=c")),
+		     0, "%s", text(&p.err));
+	expect_request(s, 0, "POST", "/actions/execute");
+	seen_get(s, 0, &r);
+	body = json_loads(r.body, 0, NULL);
+	cr_expect_str_eq(json_string_value(json_object_get(body, "action")), "alert");
+	cr_expect_str_eq(json_string_value(json_object_get(body, "service")), "orders");
+	cr_expect_str_eq(json_string_value(json_object_get(body, "reason")), "drill");
+	cr_expect_str_eq(json_string_value(json_object_get(
+				 json_object_get(body, "parameters"), "channel")),
+			 "log");
+	cr_expect_str_eq(json_string_value(json_object_get(
+				 json_object_get(body, "parameters"), "message")),
+			 "a b=c");
+	json_decref(body);
+	seen_release(&r);
+	cr_expect(strstr(text(&p.out), "action_id:  7"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_expect_eq(run(&p, s, ARGS("actions", "execute", "alert", "orders", "--param", "x")), 2);
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, actions_watch_ends_0_on_succeeded)
+{
+	struct http_sink *s = sink(200, "{\"action_id\": 7, \"status\": \"succeeded\"}");
+	struct proc p;
+
+	cr_assert_eq(run(&p, s, ARGS("actions", "watch", "7")), 0, "%s", text(&p.err));
+	expect_get(s, 0, "/actions/7/status");
+	cr_expect(strstr(text(&p.out), "  succeeded\n"), "%s", text(&p.out));
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+Test(prpctl, actions_watch_ends_6_on_failed_or_timed_out)
+{
+	static const char *const bodies[] = {
+		"{\"action_id\": 7, \"status\": \"failed\", \"result\": \"no agent\"}",
+		"{\"action_id\": 7, \"status\": \"timed_out\"}",
+	};
+
+	for (size_t i = 0; i < PRP_ARRAY_SIZE(bodies); i++) {
+		struct http_sink *s = sink(200, bodies[i]);
+		struct proc p;
+
+		cr_expect_eq(run(&p, s, ARGS("actions", "watch", "7")), 6, "%s", text(&p.err));
+		cr_expect(strstr(text(&p.err), "action 7"), "%s", text(&p.err));
+		proc_release(&p);
+		http_sink_stop(s);
+	}
+}
+
+Test(prpctl, actions_watch_gives_up_after_its_timeout)
+{
+	struct http_sink *s = sink(200, "{\"action_id\": 7, \"status\": \"running\"}");
+	struct proc p;
+
+	cr_expect_eq(run(&p, s, ARGS("actions", "watch", "7", "--timeout", "2")), 6);
+	cr_expect_eq(strstr(text(&p.out), "running") != NULL, true, "%s", text(&p.out));
+	/* one line per change, not per poll */
+	cr_expect_null(strstr(strstr(text(&p.out), "running") + 1, "running"), "%s",
+		       text(&p.out));
+	cr_expect_geq(http_sink_count(s), 2);
+	proc_release(&p);
+	http_sink_stop(s);
+}
+
+/* ---- exit codes ---------------------------------------------------------------- */
+
+Test(prpctl, exit_codes_by_answer)
+{
+	static const struct {
+		int status, exit;
+	} cases[] = { { 400, 1 }, { 401, 4 }, { 403, 4 }, { 404, 5 }, { 409, 1 }, { 500, 1 } };
+
+	for (size_t i = 0; i < PRP_ARRAY_SIZE(cases); i++) {
+		struct http_sink *s = sink(cases[i].status, "{\"error\": {\"status\": 0, \"code\": "
+							    "\"x\", \"message\": \"m\"}}");
+		struct proc p;
+
+		cr_expect_eq(run(&p, s, ARGS("services", "list")), cases[i].exit, "HTTP %d",
+			     cases[i].status);
+		proc_release(&p);
+		http_sink_stop(s);
+	}
+}
+
+Test(prpctl, bad_output_and_arguments_exit_2)
+{
+	static const char *const lines[][6] = {
+		{ "-o", "yaml", "status", NULL },
+		{ "services", "show", NULL },
+		{ "anomalies", "list", "--reason", "x", NULL },
+		{ "actions", "execute", "alert", NULL },
+		{ "actions", "watch", NULL },
+		{ "policies", "apply", NULL },
+	};
+	struct http_sink *s = sink(200, "{}");
+	struct proc p;
+
+	for (size_t i = 0; i < PRP_ARRAY_SIZE(lines); i++) {
+		const char *argv[10] = { PRPCTL };
+
+		for (size_t j = 0; lines[i][j]; j++)
+			argv[j + 1] = lines[i][j];
+		cr_expect_eq(run_argv(&p, argv), 2, "line %zu: %s", i, text(&p.err));
+		proc_release(&p);
+	}
+	cr_expect_eq(http_sink_count(s), 0);
+	http_sink_stop(s);
+}
+
+/* ---- the config file ------------------------------------------------------------- */
+
+Test(prpctl, config_file_then_env_then_flags)
+{
+	struct http_sink *s = sink(200, health_body), *other = sink(200, health_body);
+	char cfg[PATH_MAX + 16], keyfile[PATH_MAX + 16], text_cfg[PATH_MAX + 128];
+	char url[64], other_url[64];
+	struct proc p;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", http_sink_port(s));
+	snprintf(other_url, sizeof(other_url), "http://127.0.0.1:%u", http_sink_port(other));
+	snprintf(cfg, sizeof(cfg), "%s/prpctl.yaml", dir);
+	snprintf(keyfile, sizeof(keyfile), "%s/key", dir);
+	write_file(keyfile, KEY "\n", strlen(KEY) + 1);
+	snprintf(text_cfg, sizeof(text_cfg), "url: %s\nkey_file: %s\n", url, keyfile);
+	write_file(cfg, text_cfg, strlen(text_cfg));
+	setenv("PRP_CONFIG", cfg, 1);
+	/* the file alone: its url and its key */
+	cr_assert_eq(run_argv(&p, ARGS(PRPCTL, "health")), 0, "%s", text(&p.err));
+	expect_get(s, 0, "/health");
+	proc_release(&p);
+	/* the environment beats the file */
+	setenv("PRP_URL", other_url, 1);
+	cr_assert_eq(run_argv(&p, ARGS(PRPCTL, "health")), 0, "%s", text(&p.err));
+	expect_get(other, 0, "/health");
+	proc_release(&p);
+	/* a flag beats both */
+	cr_assert_eq(run_argv(&p, ARGS(PRPCTL, "--url", url, "health")), 0, "%s", text(&p.err));
+	expect_get(s, 1, "/health");
+	proc_release(&p);
+	unsetenv("PRP_URL");
+	/* an unknown key in the file is an error, and so is a missing $PRP_CONFIG */
+	write_file(cfg, "uri: x\n", 7);
+	cr_expect_eq(run_argv(&p, ARGS(PRPCTL, "health")), 2);
+	cr_expect(strstr(text(&p.err), "uri"), "%s", text(&p.err));
+	proc_release(&p);
+	snprintf(cfg, sizeof(cfg), "%s/none.yaml", dir);
+	setenv("PRP_CONFIG", cfg, 1);
+	cr_expect_eq(run_argv(&p, ARGS(PRPCTL, "health")), 2);
+	proc_release(&p);
+	unsetenv("PRP_CONFIG");
+	cr_expect_eq(http_sink_count(s), 2);
+	cr_expect_eq(http_sink_count(other), 1);
+	http_sink_stop(s);
+	http_sink_stop(other);
+}
+
+/* ---- policies, against a real aggregator ------------------------------------------- */
+
+struct live {
+	struct proc agg;
+	char url[64];
+	char key[128];
+};
+
+static void live_start(struct live *l)
+{
+	char listen[32], ingest[64], data[PATH_MAX], keys[PATH_MAX + 8], pol[PATH_MAX + 8];
+	char keypath[PATH_MAX + 16];
+	unsigned port = closed_port();
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	snprintf(ingest, sizeof(ingest), "tcp://127.0.0.1:%u", closed_port());
+	snprintf(l->url, sizeof(l->url), "http://%s", listen);
+	snprintf(data, sizeof(data), "%s", dir);
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	snprintf(pol, sizeof(pol), "%s/pol", dir);
+	cr_assert_eq(proc_start(&l->agg, ARGS(PRP_BUILD_DIR "/prp-aggregator", "--listen", listen,
+					      "--ingest", ingest, "--data", data, "--keys-dir",
+					      keys, "--policy-dir", pol,
+					      "--no-api-rate-limit-enabled",
+					      "--http-dashboard-dir", "")),
+		     0);
+	snprintf(keypath, sizeof(keypath), "%s/admin.key", dir);
+	for (int i = 0; i < 100; i++) {
+		struct proc p;
+		size_t len;
+		char *k;
+		int st;
+
+		usleep(100 * 1000);
+		k = read_file(keypath, &len);
+		if (!k)
+			continue;
+		while (len && (k[len - 1] == '\n' || k[len - 1] == ' '))
+			len--;
+		k[len] = '\0';
+		snprintf(l->key, sizeof(l->key), "%s", k);
+		free(k);
+		st = run_argv(&p, ARGS(PRPCTL, "--url", l->url, "--key", l->key, "health"));
+		proc_release(&p);
+		if (st == 0)
+			return;
+	}
+	cr_assert_fail("the aggregator did not start: %s", text(&l->agg.err));
+}
+
+static void live_stop(struct live *l)
+{
+	proc_stop(&l->agg, 5000);
+	proc_release(&l->agg);
+}
+
+/* prpctl --url --key of @l, then @args; returns its exit status. */
+static int live_run(struct live *l, struct proc *p, const char *const *args)
+{
+	const char *argv[ARGS_MAX] = { PRPCTL, "--url", l->url, "--key", l->key };
+	int n = 5;
+
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return run_argv(p, argv);
+}
+
+Test(prpctl, policies_apply_creates_then_updates_and_delete_removes)
+{
+	static const char yaml[] = "# a test policy\n"
+				   "policies:\n"
+				   "  - name: cli_alert\n"
+				   "    services: [\"*\"]\n"
+				   "    condition: \"error_rate > 10%\"\n"
+				   "    action: alert\n";
+	char file[PATH_MAX + 16], *changed;
+	struct live l;
+	struct proc p;
+
+	snprintf(file, sizeof(file), "%s/p.yaml", dir);
+	write_file(file, yaml, strlen(yaml));
+	live_start(&l);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "apply", file)), 0, "%s", text(&p.err));
+	cr_expect_str_eq(text(&p.out), "policy 'cli_alert' created (id 1)\n");
+	proc_release(&p);
+	changed = strdup(yaml);
+	memcpy(strstr(changed, "10%"), "20%", 3);
+	write_file(file, changed, strlen(changed));
+	free(changed);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "apply", file)), 0, "%s", text(&p.err));
+	cr_expect_str_eq(text(&p.out), "policy 'cli_alert' updated (id 1)\n");
+	proc_release(&p);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "list")), 0);
+	cr_expect(strstr(text(&p.out), "cli_alert"), "%s", text(&p.out));
+	cr_expect(strstr(text(&p.out), "error_rate > 20%"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "list", "-o", "json")), 0);
+	cr_expect(strstr(text(&p.out), "\"count\":1"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "test", "cli_alert")), 0, "%s",
+		     text(&p.err));
+	cr_expect(strstr(text(&p.out), "would_trigger:"), "%s", text(&p.out));
+	proc_release(&p);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "delete", "cli_alert")), 0, "%s",
+		     text(&p.err));
+	cr_expect_str_eq(text(&p.out), "policy 1 deleted\n");
+	proc_release(&p);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "delete", "cli_alert")), 5);
+	proc_release(&p);
+	cr_expect_eq(live_run(&l, &p, ARGS("policies", "delete", "1")), 5);
+	proc_release(&p);
+	/* exit codes against the real thing */
+	cr_expect_eq(live_run(&l, &p, ARGS("anomalies", "show", "99")), 5);
+	proc_release(&p);
+	cr_expect_eq(run_argv(&p, ARGS(PRPCTL, "--url", l.url, "--key", "prp_bad-key", "status")),
+		     4);
+	proc_release(&p);
+	live_stop(&l);
 }
