@@ -363,6 +363,23 @@ Test(packages, rpms_hold_the_files_and_scriptlets)
 	cr_expect_str_eq(out, "drwxr-x--- prp prp\n");
 }
 
+/* rpmlint with packaging/rpm/rpmlint.toml, whose every filter says why: no error. */
+Test(packages, rpmlint_finds_no_errors, .timeout = 900)
+{
+	char version[64], config[PATH_MAX];
+	struct proc p;
+	int rc;
+
+	read_version(version, sizeof(version));
+	build_packages("rpm", dir, "");
+	repo_path(config, sizeof(config), "packaging/rpm/rpmlint.toml");
+	rc = sh(&p, 600, "rpmlint -c '%s' '%s/prp-agent-%s-1.x86_64.rpm' "
+		"'%s/prp-aggregator-%s-1.x86_64.rpm'", config, dir, version, dir, version);
+	cr_expect(strstr(text(&p.out), " 0 errors,"), "rpmlint exited %d:\n%s%s", rc,
+		  text(&p.out), text(&p.err));
+	proc_release(&p);
+}
+
 /* ---- installed on this machine ---------------------------------------------------------- */
 
 /* Everything the packages, their scripts and their units may leave on the machine. */
