@@ -4,6 +4,7 @@
  */
 #include "tests/lib/proc.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -212,4 +213,28 @@ int proc_group_alive(pid_t pgid)
 	}
 	closedir(d);
 	return n;
+}
+
+int proc_run_echo(const char *const argv[], int timeout_ms)
+{
+	uint64_t end = time_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
+	size_t out_at = 0, err_at = 0;
+	struct proc p;
+	int err, rc;
+
+	cr_assert_eq(proc_start(&p, argv), 0, "cannot start %s", argv[0]);
+	do {
+		err = proc_wait_exit(&p, 200);
+		out_at += (size_t)printf("%s", buf_str(&p.out) + out_at);
+		err_at += (size_t)fprintf(stderr, "%s", buf_str(&p.err) + err_at);
+		fflush(stdout);
+	} while (err == -ETIMEDOUT && time_mono_ns() < end);
+	if (err) {
+		proc_stop(&p, 10000);
+		rc = -1;
+	} else {
+		rc = WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
+	}
+	proc_release(&p);
+	return rc;
 }

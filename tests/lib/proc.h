@@ -40,5 +40,12 @@ long proc_rss_kb(pid_t pid);
 int proc_group_alive(pid_t pgid);
 /* Kills the child if still running and frees the buffers. */
 void proc_release(struct proc *p);
+/*
+ * Runs @argv (argv[0] a path) to its end, copying its output to ours as it
+ * comes (a script's lines appear while it runs). Its exit status, or -1
+ * when it did not exit by itself within @timeout_ms (it is then stopped).
+ * Asserts that it starts.
+ */
+int proc_run_echo(const char *const argv[], int timeout_ms);
 
 #endif

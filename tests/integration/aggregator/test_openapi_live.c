@@ -71,34 +71,6 @@ static void teardown(void)
 TestSuite(openapi_live, .fini = teardown, .timeout = 420);
 TestSuite(openapi_lint, .fini = test_no_leaks, .timeout = 360);
 
-/*
- * Runs @argv (argv[0] a path) to its end, copying its output to ours. Its
- * exit status, or -1 when it did not exit by itself within @timeout_ms.
- */
-static int run_echo(const char *const argv[], int timeout_ms)
-{
-	uint64_t end = time_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
-	size_t out_at = 0, err_at = 0;
-	struct proc p;
-	int err, rc;
-
-	cr_assert_eq(proc_start(&p, argv), 0, "cannot start %s", argv[0]);
-	do {
-		err = proc_wait_exit(&p, 200);
-		out_at += (size_t)printf("%s", buf_str(&p.out) + out_at);
-		err_at += (size_t)fprintf(stderr, "%s", buf_str(&p.err) + err_at);
-		fflush(stdout);
-	} while (err == -ETIMEDOUT && time_mono_ns() < end);
-	if (err) {
-		proc_stop(&p, 10000);
-		rc = -1;
-	} else {
-		rc = WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
-	}
-	proc_release(&p);
-	return rc;
-}
-
 /* tests/node/install.sh: the pinned packages, or the test fails (node or npm missing, offline) */
 static void node_install(void)
 {
@@ -106,7 +78,7 @@ static void node_install(void)
 	int rc;
 
 	repo_path(install, sizeof(install), "tests/node/install.sh");
-	rc = run_echo((const char *const[]){ "/bin/sh", install, NULL }, 300 * 1000);
+	rc = proc_run_echo((const char *const[]){ "/bin/sh", install, NULL }, 300 * 1000);
 	cr_assert_eq(rc, 0,
 		     "tests/node/install.sh failed (exit %d): see above; node and npm "
 		     "come from packaging/install-deps.sh",
@@ -442,7 +414,7 @@ Test(openapi_live, every_route_answers_as_the_spec_says)
 
 	write_exchanges(file, sizeof(file));
 	printf("openapi_live: %zu exchanges in %s\n", json_array_size(exchanges), file);
-	rc = run_echo((const char *const[]){ "/usr/bin/env", "node", script, spec, file, NULL },
+	rc = proc_run_echo((const char *const[]){ "/usr/bin/env", "node", script, spec, file, NULL },
 		      120 * 1000);
 	cr_assert_eq(rc, 0,
 		     "tests/node/openapi_check.mjs exited %d: the 'not ok' lines above say which "
@@ -463,7 +435,7 @@ Test(openapi_lint, redocly_finds_no_error_in_the_spec)
 	/* no usage data sent anywhere, no check for a newer version */
 	setenv("REDOCLY_TELEMETRY", "off", 1);
 	setenv("REDOCLY_SUPPRESS_UPDATE_NOTICE", "true", 1);
-	rc = run_echo((const char *const[]){ "/usr/bin/env", "node", cli, "lint", "--config",
+	rc = proc_run_echo((const char *const[]){ "/usr/bin/env", "node", cli, "lint", "--config",
 					     config, "--format", "stylish", spec, NULL },
 		      120 * 1000);
 	cr_assert_eq(rc, 0, "redocly lint docs/openapi.yaml exited %d: see above", rc);

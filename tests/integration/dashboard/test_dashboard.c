@@ -137,35 +137,6 @@ static void make_dirs(const char *path)
 	}
 }
 
-/*
- * Runs @argv (argv[0] a path) to its end, copying its output to ours as it
- * comes (the script's lines appear while it runs). Its exit status, or -1
- * when it did not exit by itself within @timeout_ms (it is then stopped).
- */
-static int run_echo(const char *const argv[], int timeout_ms)
-{
-	uint64_t end = time_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
-	size_t out_at = 0, err_at = 0;
-	struct proc p;
-	int err, rc;
-
-	cr_assert_eq(proc_start(&p, argv), 0, "cannot start %s", argv[0]);
-	do {
-		err = proc_wait_exit(&p, 200);
-		out_at += (size_t)printf("%s", buf_str(&p.out) + out_at);
-		err_at += (size_t)fprintf(stderr, "%s", buf_str(&p.err) + err_at);
-		fflush(stdout);
-	} while (err == -ETIMEDOUT && time_mono_ns() < end);
-	if (err) {
-		proc_stop(&p, 10000);
-		rc = -1;
-	} else {
-		rc = WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
-	}
-	proc_release(&p);
-	return rc;
-}
-
 Test(dashboard, every_view_works_in_a_real_browser)
 {
 	const char *chromium = getenv("PRP_CHROMIUM") ? getenv("PRP_CHROMIUM") : CHROMIUM;
@@ -186,7 +157,7 @@ Test(dashboard, every_view_works_in_a_real_browser)
 	cr_assert_not_null(realpath(artifacts, real));
 	snprintf(artifacts, sizeof(artifacts), "%s", real);
 	/* the packages first: a failed npm ci says so before the platform's minute of warm-up */
-	rc = run_echo((const char *const[]){ "/bin/sh", install, NULL }, 300 * 1000);
+	rc = proc_run_echo((const char *const[]){ "/bin/sh", install, NULL }, 300 * 1000);
 	cr_assert_eq(rc, 0, "tests/node/install.sh failed (exit %d): see above", rc);
 
 	snprintf(warmup, sizeof(warmup), "%d", WARMUP_S);
@@ -207,7 +178,7 @@ Test(dashboard, every_view_works_in_a_real_browser)
 	setenv("PRP_CHAOS_PAYMENTS", chaos, 1);
 	setenv("PRP_ARTIFACTS", artifacts, 1);
 	setenv("PRP_CHROMIUM", chromium, 1);
-	rc = run_echo((const char *const[]){ "/usr/bin/env", "node", script, NULL },
+	rc = proc_run_echo((const char *const[]){ "/usr/bin/env", "node", script, NULL },
 		      SCRIPT_TIMEOUT_MS);
 	cr_assert_eq(rc, 0,
 		     "tests/node/dashboard_check.mjs exited %d: the 'not ok' lines above say what "
