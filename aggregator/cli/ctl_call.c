@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/cli/ctl_args.h"
 #include "aggregator/cli/ctl_table.h"
 #include "common/alloc.h"
 
@@ -71,6 +72,16 @@ void ctl_call_query(char **path, const char *name, const char *value)
 	free(v);
 	free(*path);
 	*path = longer;
+}
+
+void ctl_call_filters(char **path, const struct ctl_args *a, const char *const *filters, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char flag[32];
+
+		snprintf(flag, sizeof(flag), "--%s", filters[i]);
+		ctl_call_query(path, filters[i], ctl_args_get(a, flag));
+	}
 }
 
 enum ctl_status ctl_call_list(const struct ctl_opts *o, const char *path, const char *member,

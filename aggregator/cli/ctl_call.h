@@ -38,6 +38,10 @@ enum ctl_status ctl_call_status(long http_status);
  * NULL. */
 void ctl_call_query(char **path, const char *name, const char *value);
 
+struct ctl_args;
+/* For each of the @n @filters given as "--FILTER VALUE" in @a, ctl_call_query() of it. */
+void ctl_call_filters(char **path, const struct ctl_args *a, const char *const *filters, size_t n);
+
 /*
  * GET @path and, unless --output json, a table of the array @member of the
  * answer (NULL: the answer is the array), @ncols columns titled @heads from

@@ -87,12 +87,7 @@ enum ctl_status ctl_services_anomalies(const struct ctl_opts *o, const struct ct
 	char *path = xstrdup("/anomalies");
 	enum ctl_status st;
 
-	for (size_t i = 0; i < PRP_ARRAY_SIZE(filters); i++) {
-		char flag[32];
-
-		snprintf(flag, sizeof(flag), "--%s", filters[i]);
-		ctl_call_query(&path, filters[i], ctl_args_get(a, flag));
-	}
+	ctl_call_filters(&path, a, filters, PRP_ARRAY_SIZE(filters));
 	st = ctl_call_list(o, path, "anomalies", PRP_ARRAY_SIZE(heads), heads, keys);
 	free(path);
 	return st;

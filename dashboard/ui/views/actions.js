@@ -5,7 +5,7 @@
 
 import { h, fmt, badge, empty, toDate } from '../dom.js';
 import { qs } from '../api.js';
-import { when } from './anomalies.js';
+import { serviceNames, when } from './anomalies.js';
 
 export const title = 'Actions';
 
@@ -98,13 +98,7 @@ export async function render(root, _params, ctx) {
   let poll = null;
   let gone = false;
 
-  let services = [];
-  try {
-    services = ((await ctx.api.get('/services')).services || []).map((s) => s.service).sort();
-  } catch (e) {
-    if (e.status === 401) throw e;
-    ctx.toast(`Services could not be listed: ${e.message}`, 'error');
-  }
+  const services = await serviceNames(ctx);
   const filterServices = f.service && !services.includes(f.service) ? [...services, f.service] : services;
 
   const tbody = h('tbody', {});

@@ -5,6 +5,17 @@
 import { h, fmt, badge, empty, toDate } from '../dom.js';
 import { qs } from '../api.js';
 
+// The services' names, sorted, for a filter; [] with a toast when they cannot be listed.
+export async function serviceNames(ctx) {
+  try {
+    return ((await ctx.api.get('/services')).services || []).map((s) => s.service).sort();
+  } catch (e) {
+    if (e.status === 401) throw e;
+    ctx.toast(`Services could not be listed: ${e.message}`, 'error');
+    return [];
+  }
+}
+
 export const title = 'Anomalies';
 
 export const SEVERITIES = ['info', 'warning', 'critical'];
@@ -100,13 +111,7 @@ export async function render(root, _params, ctx) {
   let seq = 0;
   let failed = false;
 
-  let services = [];
-  try {
-    services = ((await ctx.api.get('/services')).services || []).map((s) => s.service).sort();
-  } catch (e) {
-    if (e.status === 401) throw e;
-    ctx.toast(`Services could not be listed: ${e.message}`, 'error');
-  }
+  const services = await serviceNames(ctx);
   if (f.service && !services.includes(f.service)) services.push(f.service);
 
   const tbody = h('tbody', {});
